@@ -1,0 +1,21 @@
+"""Where things live: the repository's folders and the git-ignored output folders."""
+
+import os
+from pathlib import Path
+
+#: The repository root (the package is installed in editable mode from it).
+ROOT = Path(os.environ.get("MLLAB_ROOT", Path(__file__).resolve().parents[1]))
+LABS = ROOT / "labs"
+DATA = ROOT / "data"
+DOCKER = ROOT / "docker"
+#: Generated models, wheelhouses and build contexts: never committed.
+ARTIFACTS = Path(os.environ.get("MLLAB_ARTIFACTS", ROOT / "artifacts"))
+#: Executed notebooks and reports of ``mllab labs run``: never committed.
+RUNS = Path(os.environ.get("MLLAB_RUNS", ROOT / "runs"))
+
+
+def artifact(*parts: str) -> Path:
+    """A path under ``artifacts/``, its parent folder created."""
+    path = ARTIFACTS.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
