@@ -13,7 +13,6 @@ setup: $(VENV)/.installed
 # pip, not uv: pip takes torch from the local wheel cache; uv would download ~3 GB.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade --quiet pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name mllab --display-name "Python 3.11 (mllab)"
 	touch $@

@@ -20,6 +20,7 @@ import argparse
 import fcntl
 import os
 import re
+import warnings
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,17 +80,26 @@ def _export_with_torch(model, path: Path, exporter: str, opset: int | None, fold
             **common,
         )
     else:
-        torch.onnx.export(
-            model,
+        # The TorchScript exporter is deprecated (warning) but still shipped: we compare both.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            _export_torchscript(model, example, path, fold, common)
+
+
+def _export_torchscript(model, example, path: Path, fold: bool, common: dict[str, Any]) -> None:
+    import torch
+
+    torch.onnx.export(
+        model,
             (example,),
             str(path),
-            dynamo=False,
-            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
-            # constant folding also runs the eval peephole that fuses Conv+BatchNormalization;
-            # fold=False keeps BatchNormalization nodes so that ORT's own fusion can be shown.
-            do_constant_folding=fold,
-            **common,
-        )
+        dynamo=False,
+        dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+        # constant folding also runs the eval peephole that fuses Conv+BatchNormalization;
+        # fold=False keeps BatchNormalization nodes so that ORT's own fusion can be shown.
+        do_constant_folding=fold,
+        **common,
+    )
 
 
 def _opset(proto) -> int:

@@ -19,10 +19,9 @@ production service needs:
 
 Only numpy, Pillow, onnxruntime, fastapi and uvicorn are imported, never torch, onnx or docker:
 ``python -m mllab.serving`` is the CMD of the slim serving image. FastAPI itself is imported
-inside :func:`create_app` so that ``mllab --help`` stays instant.
+inside :func:`create_app` so that ``mllab --help`` stays instant (and this module does not use
+``from __future__ import annotations``: FastAPI reads the endpoints' annotations at runtime).
 """
-
-from __future__ import annotations
 
 import argparse
 import io
@@ -86,7 +85,7 @@ class ServerConfig:
     log_level: str = "info"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ServerConfig":
         """Read ``MODEL_PATH``, ``PORT``, ``HOST``, ``ORT_THREADS``/``THREADS``,
         ``DEVICE``/``PROVIDER``, ``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``."""
         env = os.environ if env is None else env
@@ -292,13 +291,13 @@ def tensor_from_json(body: bytes) -> np.ndarray:
     """The lecture's ``{"input": nested list}`` as float32 (``np.array(..., dtype=np.float32)``)."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise RequestError(f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict) or "input" not in payload:
         raise RequestError('the JSON body must be an object {"input": [[[[...]]]]}', 422)
     try:
         return np.array(payload["input"], dtype=np.float32)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         raise RequestError(f'"input" is not a rectangular list of numbers: {error}', 422) from None
 
 
@@ -397,7 +396,7 @@ def create_app(
     threads: int | None = None,
     max_body_mb: float = DEFAULT_MAX_BODY_MB,
     max_batch: int = DEFAULT_MAX_BATCH,
-) -> FastAPI:
+) -> "FastAPI":
     """The FastAPI app serving ``model_path``; :class:`IntegrityError` on a tampered model."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
@@ -428,6 +427,11 @@ def create_app(
     async def _validation_error(request, exc: RequestValidationError):
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         return error(422, "invalid request: " + "; ".join(problems), jsonable(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request, exc: Exception):
+        # Only a bug lands here: client errors are InputError. Keep the JSON shape anyway.
+        return error(500, f"internal error: {type(exc).__name__}: {exc}")
 
     @app.get("/health")
     async def health() -> dict:
