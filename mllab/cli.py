@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "mllab.labs",
     "mllab.export",
     "mllab.quantize",
+    "mllab.serving",
+    "mllab.bench",
 )
 
 

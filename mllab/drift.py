@@ -98,7 +98,7 @@ def compare(a: np.ndarray, b: np.ndarray) -> Drift:
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cosines = (a * b).sum(axis=1) / np.maximum(norms, np.finfo(np.float64).tiny)
     ref_norm = np.linalg.norm(b)
-    top5 = [x == y for x, y in zip(_topk_sets(a, 5), _topk_sets(b, 5))]
+    top5 = [x == y for x, y in zip(_topk_sets(a, 5), _topk_sets(b, 5), strict=True)]
     return Drift(
         n=int(a.shape[0]),
         max_abs=float(np.abs(diff).max()),
@@ -135,7 +135,7 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
 
     cells = [[cell(row.get(c, "")) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)

@@ -91,8 +91,8 @@ def _export_torchscript(model, example, path: Path, fold: bool, common: dict[str
 
     torch.onnx.export(
         model,
-            (example,),
-            str(path),
+        (example,),
+        str(path),
         dynamo=False,
         dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
         # constant folding also runs the eval peephole that fuses Conv+BatchNormalization;
@@ -150,8 +150,14 @@ def export_onnx(
         try:
             _export_with_torch(model, tmp, exporter, opset, fold)
         except Exception as error:  # noqa: BLE001 - exporter failures come in many types
-            raise ExportFailed(f"the {exporter} exporter failed (opset {opset}): {error}") from error
+            message = f"the {exporter} exporter failed (opset {opset}): {error}"
+            raise ExportFailed(message) from error
         proto = onnx.load(str(tmp))  # pulls any external .data back into the proto
+        if opset is not None and _opset(proto) != opset:  # dynamo raises opsets < 18 silently
+            raise ExportFailed(
+                f"asked for opset {opset} but the {exporter} exporter produced opset "
+                f"{_opset(proto)}; pick an opset it supports (the dynamo exporter needs >= 18)"
+            )
         props = {
             "exporter": exporter,
             "opset": str(_opset(proto)),
@@ -232,7 +238,7 @@ def _slug(text: str) -> str:
 @contextmanager
 def _lock(path: Path):
     """An exclusive lock beside ``path``: two labs exporting the same model wait for each other."""
-    lock = path.with_name(path.name + ".lock")
+    lock = path.with_name(f".{path.name}.lock")  # hidden: it is not part of the artefact
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -283,6 +289,67 @@ def node_counts(path: str | Path) -> dict[str, int]:
     proto = onnx.load(str(path), load_external_data=False)
     counts = Counter(f"{n.domain}:{n.op_type}" if n.domain else n.op_type for n in proto.graph.node)
     return dict(counts.most_common())
+
+
+def graph_fusion(model: str | Path, out: str | Path) -> dict:
+    """Node counts before and after ONNX Runtime's ``ORT_ENABLE_ALL`` optimiser (saved to ``out``).
+
+    Returns ``{"before": counts, "after": counts, "nodes_before", "nodes_after",
+    "batchnorm_before", "batchnorm_after"}``: the numbers that show Conv+BN fusion.
+    """
+    before = node_counts(model)
+    after = node_counts(optimize_graph(model, out))
+    return {
+        "before": before,
+        "after": after,
+        "nodes_before": sum(before.values()),
+        "nodes_after": sum(after.values()),
+        "batchnorm_before": before.get("BatchNormalization", 0),
+        "batchnorm_after": after.get("BatchNormalization", 0),
+    }
+
+
+def optimization_levels(
+    model: str | Path, x: np.ndarray, repeats: int = 10, levels=("disable", "basic", "all")
+) -> list[dict]:
+    """Latency and drift of ``model`` at each ORT optimisation level, measured in one run
+    (interleaved rounds, see :func:`mllab.timing.interleaved`).
+
+    Drift is against ``disable`` (the lecture's deterministic setting): Δ and max-abs show how
+    far fusions move the logits; median/p90 latency (ms) show what they buy.
+    """
+    from mllab.drift import compare
+    from mllab.runtime import create_session
+    from mllab.timing import interleaved
+
+    sessions = {level: create_session(model, device="cpu", opt_level=level) for level in levels}
+    baseline = run(create_session(model, device="cpu", opt_level="disable"), x)
+    # interleaved rounds: every level sees the same load on a shared CPU
+    timings = interleaved({k: (lambda s=s: run(s, x)) for k, s in sessions.items()}, repeats)
+    rows = []
+    for level, session in sessions.items():
+        timing = timings[level]
+        drift = compare(run(session, x), baseline)
+        rows.append(
+            {
+                "opt_level": level,
+                "median_ms": timing.median_ms,
+                "p90_ms": timing.p90_ms,
+                "delta_vs_disable": drift.l2,
+                "max_abs_vs_disable": drift.max_abs,
+            }
+        )
+    return rows
+
+
+def compare_sessions(candidate, reference, inputs: dict[str, np.ndarray]) -> list[dict]:
+    """Drift of one session's logits against another's, one row per named input batch."""
+    from mllab.drift import compare
+
+    return [
+        {"inputs": name, **compare(run(candidate, x), run(reference, x)).to_dict()}
+        for name, x in inputs.items()
+    ]
 
 
 def reference_inputs(batch: int = 8, seed: int = 0) -> dict[str, np.ndarray]:

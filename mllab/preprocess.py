@@ -115,7 +115,10 @@ def top_k(logits: np.ndarray, k: int = 5) -> list[list[tuple[str, float]]]:
         raise InputError("logits contain NaN or infinity")
     probabilities = softmax(logits)
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    return [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probabilities, best)]
+    return [
+        [(names[i], float(row[i])) for i in idx]
+        for row, idx in zip(probabilities, best, strict=True)
+    ]
 
 
 def sample_images() -> list[Path]:

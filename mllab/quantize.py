@@ -106,13 +106,15 @@ def quantize_int8(
     return out
 
 
-def default_int8_model(exporter: str = "dynamo", weights: str | Path | None = None) -> Path:
+def default_int8_model(
+    exporter: str = "dynamo", weights: str | Path | None = None, seed: int = 0
+) -> Path:
     """The cached INT8 model of :func:`mllab.export.default_model`, rebuilt only when missing,
     when its sha256 does not verify, or when the fp32 model it came from changed."""
     from mllab.errors import IntegrityError
     from mllab.export import _lock, default_model, metadata
 
-    fp32 = default_model(exporter, weights=weights)
+    fp32 = default_model(exporter, weights=weights, seed=seed)
     path = artifact("models", fp32.stem + "-int8.onnx")
     with _lock(path):
         if path.exists():
@@ -160,5 +162,6 @@ def _cli_quantize(args: argparse.Namespace) -> int:
     x = reference_inputs()["samples"]
     fp32 = run(load_session(args.model, verify=False), x)
     drift = compare(run(load_session(path), x), fp32)
-    print(f"drift vs fp32 on data/: delta {drift.l2:.3g}, top-1 agreement {drift.top1_agreement:.2f}")
+    agreement = drift.top1_agreement
+    print(f"drift vs fp32 on data/: delta {drift.l2:.3g}, top-1 agreement {agreement:.2f}")
     return 0

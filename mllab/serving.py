@@ -53,6 +53,7 @@ DEFAULT_MODEL = "model.onnx"
 DEFAULT_MAX_BODY_MB = 32.0
 DEFAULT_MAX_BATCH = 32
 DEVICES = ("cpu", "cuda", "tensorrt", "auto")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 NPY = "application/x-npy"
 IMAGE_TYPES = ("image/jpeg", "image/png")
 TENSOR_TYPES = (NPY, "application/octet-stream", "application/json")
@@ -60,7 +61,7 @@ SUPPORTED_TYPES = ("multipart/form-data", *IMAGE_TYPES, *TENSOR_TYPES)
 
 
 class RequestError(InputError):
-    """A client error with its HTTP status (400 unreadable, 413 too large, 415, 422 invalid)."""
+    """A client error with its HTTP status (400 unreadable, 415 unsupported type, 422 invalid)."""
 
     def __init__(self, message: str, status: int = 400, detail: Any = None):
         super().__init__(message)
@@ -98,12 +99,8 @@ class ServerConfig:
             threads=threads,
             max_body_mb=_env_number(env, ("MAX_BODY_MB",), DEFAULT_MAX_BODY_MB, float, 0.001),
             max_batch=_env_number(env, ("MAX_BATCH",), DEFAULT_MAX_BATCH, int, minimum=1),
-            log_level=(env.get("LOG_LEVEL") or "info").lower(),
+            log_level=parse_log_level(env.get("LOG_LEVEL") or "info"),
         )
-
-    @property
-    def max_body_bytes(self) -> int:
-        return int(self.max_body_mb * 1024 * 1024)
 
 
 def parse_device(value: str) -> str:
@@ -111,6 +108,14 @@ def parse_device(value: str) -> str:
     name = value.strip().lower().removesuffix("executionprovider")
     if name not in DEVICES:
         raise MllabError(f"DEVICE/PROVIDER must be one of {', '.join(DEVICES)}, not {value!r}")
+    return name
+
+
+def parse_log_level(value: str) -> str:
+    """One of uvicorn's log levels (``warning`` drops the access line per request)."""
+    name = value.strip().lower()
+    if name not in LOG_LEVELS:
+        raise MllabError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return name
 
 
@@ -149,17 +154,26 @@ class Model:
         # The digest is checked before ONNX Runtime parses a byte of the file: a tampered
         # model must never serve, not even once.
         self.sha256 = verify_model(self.path)
-        self.session = create_session(self.path, device=device, threads=threads)
+        try:
+            self.session = create_session(self.path, device=device, threads=threads)
+        except MllabError:
+            raise
+        except Exception as error:  # onnxruntime's own errors: not a model it can run
+            raise MllabError(f"ONNX Runtime cannot load {self.path}: {error}") from None
         self.provider = self.session.get_providers()[0]
         self.threads = threads or usable_cpus()
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.output_name = inputs[0].name, outputs[0].name
-        self.input_type = inputs[0].type
+        if inputs[0].type != "tensor(float)":
+            raise MllabError(f"{self.path} takes {inputs[0].type}; the server sends float32")
         self.sample_shape = _sample_shape(inputs[0].shape, self.path)
         # One inference at a time: the intra-op pool already uses every core the quota
         # allows, and two runs sharing them would only make both slower.
         self._lock = threading.Lock()
-        self.run(np.zeros((1, *self.sample_shape), dtype=np.float32))  # warm-up: arenas, kernels
+        try:  # warm-up: arenas and kernels are set up before the first client waits for them
+            self.run(np.zeros((1, *self.sample_shape), dtype=np.float32))
+        except Exception as error:
+            raise MllabError(f"{self.path} fails on a zero input: {error}") from None
         self.ready = True
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -316,8 +330,7 @@ def check_batch(x: np.ndarray, sample_shape: tuple[int, ...], max_batch: int) ->
         )
     if not 1 <= x.shape[0] <= max_batch:
         raise RequestError(
-            f"the batch has {x.shape[0]} samples; this server takes 1 to {max_batch} "
-            "(MAX_BATCH)",
+            f"the batch has {x.shape[0]} samples; this server takes 1 to {max_batch} (MAX_BATCH)",
             422,
         )
     if not np.isfinite(x).all():
@@ -475,7 +488,14 @@ def create_app(
         from mllab.preprocess import preprocess, top_k
 
         start = time.perf_counter()
-        x = preprocess(data)[None]  # InputError (400) on a corrupt or unsupported image
+        try:
+            x = preprocess(data)[None]
+        except InputError as error:  # the details (Pillow's words) go in "detail"
+            raise RequestError(
+                f"the body is not a readable JPEG or PNG image ({len(data)} bytes)",
+                400,
+                str(error),
+            ) from None
         preprocess_ms = (time.perf_counter() - start) * 1000.0
         logits, latency = model.run(check_batch(x, model.sample_shape, max_batch))
         best = [{"label": name, "score": score} for name, score in top_k(logits, k)[0]]

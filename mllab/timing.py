@@ -57,11 +57,35 @@ def latency_ms(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2) -> Tim
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000.0)
+    return summarize(samples)
+
+
+def summarize(samples: list[float]) -> Timing:
+    """A :class:`Timing` from latencies already measured (ms)."""
     return Timing(
         median_ms=statistics.median(samples),
         p90_ms=percentile(samples, 90),
         mean_ms=statistics.fmean(samples),
         min_ms=min(samples),
-        repeats=repeats,
+        repeats=len(samples),
         samples_ms=samples,
     )
+
+
+def interleaved(
+    fns: dict[str, Callable[[], Any]], repeats: int = 10, warmup: int = 2
+) -> dict[str, Timing]:
+    """Time several callables round-robin (a, b, a, b, ...) so that they share the machine's
+    slow and fast moments: the fair way to compare two runtimes on a busy, shared CPU."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, not {repeats}")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - start) * 1000.0)
+    return {name: summarize(values) for name, values in samples.items()}

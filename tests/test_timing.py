@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mllab.timing import latency_ms, percentile
+from mllab.timing import interleaved, latency_ms, percentile
 
 
 def test_warmup_and_repeats_are_counted():
@@ -26,3 +26,10 @@ def test_percentile_matches_numpy(q):
 def test_repeats_must_be_positive():
     with pytest.raises(ValueError):
         latency_ms(lambda: None, repeats=0)
+
+
+def test_interleaved_alternates_and_times_each():
+    order = []
+    timings = interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 3, 1)
+    assert order == ["a", "b"] * 4
+    assert set(timings) == {"a", "b"} and timings["a"].repeats == 3

@@ -1,0 +1,984 @@
+"""Resource limits and what they do to inference: ``--cpus``, ``--memory``, overhead η, scale-out.
+
+Lecture, "Управление ресурсами CPU/GPU внутри контейнера" and "Влияние ограничений ресурсов":
+``docker run --cpus=c --memory=m`` becomes a cgroup CFS quota and a memory limit, and latency
+grows like L(c) ~ 1/min(c, c_opt).
+
+How the CPU effect is isolated. Each point of :func:`cpu_sweep` runs :data:`PROBE` *inside* a
+fresh container of the slim image (its command overridden): the model is loaded, warmed up,
+then ``session.run`` is timed call by call with ``perf_counter``. No HTTP: a load generator on
+the same 2-core host would compete with the server for the very cores being measured, and the
+client's own CPU is outside the container's quota, so request timings would mix the quota's
+effect with the client's. The probe also reads the container's ``cpu.stat`` before and after
+the timed loop: ``nr_throttled``/``throttled_time`` count the CFS periods in which the quota ran
+out. That is what a median hides: with ``--cpus=1`` and two ONNX Runtime threads, a run uses its
+100 ms of CPU per 100 ms period in 50 ms of wall time and then waits; whether one call straddles
+a throttled gap is luck, so p50 can stay put while p99 and max jump. Hence every point reports
+p50, p99, max, the mean (1/throughput) and the throttling counters.
+
+Threads: ``os.cpu_count()`` inside a container is the *host's* core count; sizing ONNX
+Runtime's pool from it (``threads="host"``) oversubscribes a small quota. The fix, the server's
+default, is ``threads=None``: :func:`mllab.cgroup.usable_cpus` reads the quota.
+
+Memory: :func:`oom_demo` runs the server under a limit below its peak (measured by
+:func:`memory_needed`); the kernel's OOM killer ends it with exit 137 and ``State.OOMKilled``,
+which :func:`explain_exit` turns into a sentence.
+
+Overhead η = T_container / T_native (:func:`overhead`): the same probe, the same model file, the
+same threads, natively and in a container, interleaved A B A B so that drift of this shared
+machine hits both sides. Scale-out (:func:`scale_out`): ``docker/compose.yml``, N replicas
+behind nginx, loaded by :mod:`mllab.load`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mllab.errors import InputError, MllabError
+from mllab.paths import DOCKER
+
+#: the prefix of every container, compose project and image this module creates
+PREFIX = "mllab06"
+#: default CPU quotas of the sweep (``--cpus``); the host must have at least max(CPUS) cores
+CPUS = (0.5, 1.0, 2.0)
+#: how the probe sizes ONNX Runtime's intra-op pool: the host's cores, or the cgroup quota
+THREAD_POLICIES = ("host", "quota")
+COMPOSE_FILE = DOCKER / "compose.yml"
+COMPOSE_PROJECT = PREFIX
+NGINX_IMAGE = "mllab/nginx:bookworm"
+NGINX_BUILD_SCRIPT = DOCKER / "nginx" / "build-nginx-base"
+MIB = 1024 * 1024
+
+# --- the probe: session.run timed where it runs (container or host) ---------------------------
+
+#: Run as ``python -c PROBE '<json args>'``, in the slim image or natively; prints one JSON line.
+#: It uses only what the slim image has: numpy, onnxruntime and mllab's light modules.
+PROBE = r"""
+import json, os, resource, sys, time
+import numpy as np
+from mllab.cgroup import cpu_quota, memory_limit, usable_cpus
+from mllab.runtime import create_session
+
+args = json.loads(sys.argv[1])
+
+def cpu_stat():
+    for path, unit in (("/sys/fs/cgroup/cpu.stat", 1e-3), ("/sys/fs/cgroup/cpu/cpu.stat", 1e-6)):
+        if os.path.exists(path):
+            fields = dict(line.split() for line in open(path) if line.strip())
+            throttled = fields.get("throttled_usec", fields.get("throttled_time", 0))
+            return {"nr_periods": int(fields.get("nr_periods", 0)),
+                    "nr_throttled": int(fields.get("nr_throttled", 0)),
+                    "throttled_ms": int(throttled) * unit}
+    return None
+
+def memory_peak():
+    for path in ("/sys/fs/cgroup/memory.peak", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"):
+        if os.path.exists(path):
+            return int(open(path).read())
+    return None
+
+threads = args["threads"]
+threads = {"host": os.cpu_count(), "quota": None}.get(threads, threads)
+start = time.perf_counter()
+session = create_session(os.environ.get("MODEL_PATH", "model.onnx"), threads=threads)
+load_s = time.perf_counter() - start
+name = session.get_inputs()[0].name
+x = np.random.default_rng(0).standard_normal((args["batch"], 3, 224, 224), dtype=np.float32)
+for _ in range(args["warmup"]):
+    session.run(None, {name: x})
+before, samples = cpu_stat(), []
+wall = time.perf_counter()
+for _ in range(args["repeats"]):
+    t0 = time.perf_counter()
+    session.run(None, {name: x})
+    samples.append((time.perf_counter() - t0) * 1000.0)
+wall = time.perf_counter() - wall
+after = cpu_stat()
+throttle = None if before is None or not args["cgroup"] else {
+    key: after[key] - before[key] for key in before}
+print(json.dumps({
+    "samples_ms": samples, "wall_s": wall, "load_s": load_s,
+    "threads": threads or usable_cpus(), "cpu_count": os.cpu_count(),
+    "usable_cpus": usable_cpus(), "quota": cpu_quota(), "memory_limit": memory_limit(),
+    "throttle": throttle, "memory_peak": memory_peak() if args["cgroup"] else None,
+    "maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+}))
+"""
+
+
+@dataclass
+class ProbeRun:
+    """One probe: latencies of ``session.run`` under a limit, with the cgroup's counters."""
+
+    where: str  # "container" or "native"
+    cpus: float | None  # the --cpus quota (None: unlimited)
+    policy: str | int  # "host", "quota" or a fixed thread count
+    threads: int  # the intra-op threads the session really used
+    repeats: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    throughput: float  # inferences/s over the timed loop (the lecture's T = N / wall)
+    nr_periods: int | None = None
+    nr_throttled: int | None = None
+    throttled_ms: float | None = None
+    memory_peak_bytes: int | None = None
+    maxrss_bytes: int | None = None
+    cpu_count: int | None = None  # what os.cpu_count() said where the probe ran
+    quota_seen: float | None = None  # what mllab.cgroup.cpu_quota() read there
+    samples_ms: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def throttled_fraction(self) -> float | None:
+        """Share of CFS periods in which the quota ran out."""
+        if not self.nr_periods:
+            return None if self.nr_periods is None else 0.0
+        return self.nr_throttled / self.nr_periods
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        data["throttled_fraction"] = self.throttled_fraction
+        if not samples:
+            data.pop("samples_ms")
+        return data
+
+
+def _probe_args(policy: str | int, repeats: int, warmup: int, batch: int, cgroup: bool) -> str:
+    if policy not in THREAD_POLICIES and not (isinstance(policy, int) and policy >= 1):
+        raise InputError(
+            f"threads must be one of {THREAD_POLICIES} or a count >= 1, not {policy!r}"
+        )
+    if repeats < 1 or warmup < 0 or batch < 1:
+        raise InputError(
+            f"need repeats >= 1, warmup >= 0, batch >= 1 (got {repeats}, {warmup}, {batch})"
+        )
+    return json.dumps(
+        {"threads": policy, "repeats": repeats, "warmup": warmup, "batch": batch, "cgroup": cgroup}
+    )
+
+
+def _probe_result(raw: dict, where: str, cpus: float | None, policy: str | int, batch: int):
+    ms = np.asarray(raw["samples_ms"], dtype=np.float64)
+    throttle = raw.get("throttle") or {}
+    return ProbeRun(
+        where=where,
+        cpus=cpus,
+        policy=policy,
+        threads=raw["threads"],
+        repeats=len(ms),
+        p50_ms=float(np.percentile(ms, 50)),
+        p99_ms=float(np.percentile(ms, 99)),
+        max_ms=float(ms.max()),
+        mean_ms=float(ms.mean()),
+        throughput=batch * len(ms) / raw["wall_s"],
+        nr_periods=throttle.get("nr_periods"),
+        nr_throttled=throttle.get("nr_throttled"),
+        throttled_ms=throttle.get("throttled_ms"),
+        memory_peak_bytes=raw.get("memory_peak"),
+        maxrss_bytes=raw.get("maxrss_bytes"),
+        cpu_count=raw.get("cpu_count"),
+        quota_seen=raw.get("quota"),
+        samples_ms=[float(v) for v in ms],
+    )
+
+
+def _last_json_line(text: str, what: str) -> dict:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise MllabError(
+        f"{what} printed no result; its last lines:\n" + "\n".join(text.splitlines()[-8:])
+    )
+
+
+def parse_cpus(value: float | str | None) -> float | None:
+    """``--cpus`` as a float (None: unlimited); a clear error outside (0, host cores]."""
+    if value is None:
+        return None
+    try:
+        cpus = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--cpus must be a number such as 0.5 or 2, not {value!r}") from None
+    cores = os.cpu_count() or 1
+    if not 0.01 <= cpus <= cores:
+        raise InputError(f"--cpus must be between 0.01 and this host's {cores} cores, not {value}")
+    return cpus
+
+
+def parse_memory(value: str | int) -> int:
+    """``"150m"``, ``"1g"``, ``"512k"`` or bytes -> bytes (docker's units: powers of 1024)."""
+    if isinstance(value, int):
+        number, unit = value, ""
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*", str(value).lower())
+        if not match:
+            raise InputError(f"a memory limit looks like 150m, 2g or 512k, not {value!r}")
+        number, unit = float(match.group(1)), match.group(2)
+    scale = {"": 1, "b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}[unit]
+    size = int(number * scale)
+    if size < 6 * MIB:  # docker's own minimum
+        raise InputError(f"docker accepts memory limits of at least 6 MiB, not {value!r}")
+    return size
+
+
+def _container_limits(cpus: float | None, memory: str | int | None) -> dict[str, Any]:
+    """docker SDK keyword arguments for ``--cpus`` / ``--memory`` (no swap beyond the limit)."""
+    limits: dict[str, Any] = {}
+    cpus = parse_cpus(cpus)
+    if cpus is not None:
+        limits["nano_cpus"] = int(round(cpus * 1e9))
+    if memory is not None:
+        limits["mem_limit"] = parse_memory(memory)
+        # without this, docker allows as much swap again and a host with swap pages instead of
+        # killing: the limit would show as slowness, not as an OOM kill
+        limits["memswap_limit"] = limits["mem_limit"]
+    return limits
+
+
+def slim_image() -> str:
+    """The slim serving image (``mllab.images.build_slim``: built once, then cached)."""
+    from mllab import images
+
+    if not hasattr(images, "build_slim"):
+        raise MllabError("mllab.images.build_slim is missing: the slim image (lab 03) is needed")
+    return images.build_slim()
+
+
+def run_probe(
+    tag: str | None = None,
+    cpus: float | None = None,
+    threads: str | int = "quota",
+    repeats: int = 30,
+    warmup: int = 3,
+    batch: int = 1,
+    memory: str | int | None = None,
+    timeout: float = 600.0,
+) -> ProbeRun:
+    """:data:`PROBE` in a fresh container of ``tag`` (default: the slim image) under ``--cpus``.
+
+    ``threads``: ``"host"`` (``os.cpu_count()``, the host's cores), ``"quota"`` (the server's
+    default, :func:`mllab.cgroup.usable_cpus`) or a fixed count. The container runs read-only,
+    without network, and is removed afterwards.
+    """
+    from mllab.engine import client
+
+    args = _probe_args(threads, repeats, warmup, batch, cgroup=True)
+    tag = tag or slim_image()
+    container = client().containers.run(
+        tag,
+        ["python", "-c", PROBE, args],
+        detach=True,
+        read_only=True,
+        network_disabled=True,
+        labels={"mllab.lab": "06"},
+        name=f"{PREFIX}-probe-{os.getpid()}-{time.monotonic_ns()}",
+        **_container_limits(cpus, memory),
+    )
+    try:
+        status = container.wait(timeout=timeout)
+        output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        if status.get("StatusCode") != 0:
+            container.reload()
+            raise MllabError(explain_exit(container) + "\n" + "\n".join(output.splitlines()[-5:]))
+    finally:
+        container.remove(force=True)
+    return _probe_result(_last_json_line(output, "the probe"), "container", cpus, threads, batch)
+
+
+def native_probe(
+    model: str | Path | None = None,
+    threads: str | int = "quota",
+    repeats: int = 30,
+    warmup: int = 3,
+    batch: int = 1,
+    timeout: float = 600.0,
+) -> ProbeRun:
+    """:data:`PROBE` on this host, in a fresh Python process (as the container runs it)."""
+    if model is None:
+        from mllab.export import default_model
+
+        model = default_model()
+    args = _probe_args(threads, repeats, warmup, batch, cgroup=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, args],
+        env={**os.environ, "MODEL_PATH": str(model)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise MllabError(
+            f"the native probe failed (exit {done.returncode}):\n{done.stderr[-2000:]}"
+        )
+    return _probe_result(
+        _last_json_line(done.stdout, "the native probe"), "native", None, threads, batch
+    )
+
+
+def cpu_sweep(
+    tag: str | None = None,
+    cpus: Sequence[float | None] = CPUS,
+    policies: Sequence[str | int] = THREAD_POLICIES,
+    repeats: int = 30,
+    warmup: int = 3,
+    progress: bool = True,
+) -> list[ProbeRun]:
+    """One :func:`run_probe` per (``--cpus``, thread policy); ``None`` in ``cpus`` = unlimited."""
+    tag = tag or slim_image()
+    for value in cpus:
+        parse_cpus(value)  # every bad value is refused before the first container starts
+    runs = []
+    for value in cpus:
+        for policy in policies:
+            run = run_probe(tag, value, policy, repeats, warmup)
+            if progress:
+                print(
+                    f"--cpus={value or 'unlimited'} threads={policy}({run.threads}): "
+                    f"p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms "
+                    f"throttled {run.nr_throttled}/{run.nr_periods}",
+                    flush=True,
+                )
+            runs.append(run)
+    return runs
+
+
+def sweep_rows(runs: Sequence[ProbeRun]) -> list[dict[str, Any]]:
+    """Table rows of a sweep (for ``mllab.bench.format_table`` and the results file)."""
+    rows = []
+    for run in runs:
+        rows.append(
+            {
+                "cpus": run.cpus if run.cpus is not None else "unlimited",
+                "policy": run.policy,
+                "threads": run.threads,
+                "p50_ms": run.p50_ms,
+                "p99_ms": run.p99_ms,
+                "max_ms": run.max_ms,
+                "mean_ms": run.mean_ms,
+                "throughput": run.throughput,
+                "nr_throttled": run.nr_throttled,
+                "nr_periods": run.nr_periods,
+                "throttled_ms": run.throttled_ms,
+            }
+        )
+    return rows
+
+
+# --- L(c) ~ 1/min(c, c_opt) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LcFit:
+    """The lecture's L(c) = scale / min(c, c_opt), fitted by least squares.
+
+    ``identified`` is False when the best c_opt sits at the largest c measured: latency still
+    fell all the way, so c_opt is only known to be at least that (on a 2-core host the quota
+    cannot go higher).
+    """
+
+    c_opt: float
+    scale_ms: float  # latency at one full CPU below the knee: L(1) = scale when c_opt >= 1
+    r2: float
+    identified: bool
+    c: tuple[float, ...]
+    latency_ms: tuple[float, ...]
+
+    def predict(self, c: float | np.ndarray) -> float | np.ndarray:
+        return self.scale_ms / np.minimum(c, self.c_opt)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fit_lc(cpus: Sequence[float], latency_ms: Sequence[float], grid: int = 2001) -> LcFit:
+    """Fit L(c) = s / min(c, c_opt) over the measured (c, L) points.
+
+    For a fixed c_opt the model is linear in s, so s has a closed form (s = Σ g·L / Σ g² with
+    g = 1/min(c, c_opt)); c_opt is found by scanning a fine grid between the smallest and the
+    largest c (below the smallest c, or above the largest, the data cannot tell c_opt apart).
+    """
+    c = np.asarray(cpus, dtype=np.float64)
+    latency = np.asarray(latency_ms, dtype=np.float64)
+    if c.shape != latency.shape or c.size < 2:
+        raise InputError("fit_lc needs at least two (cpus, latency) pairs of equal length")
+    if np.any(c <= 0) or not np.all(np.isfinite(latency)) or np.any(latency <= 0):
+        raise InputError("fit_lc needs positive CPU counts and positive, finite latencies")
+    if np.unique(c).size < 2:
+        raise InputError("fit_lc needs at least two different CPU counts")
+    candidates = np.unique(np.concatenate([np.linspace(c.min(), c.max(), grid), c]))
+    best = None
+    for c_opt in candidates:
+        g = 1.0 / np.minimum(c, c_opt)
+        scale = float(g @ latency / (g @ g))
+        sse = float(np.sum((latency - scale * g) ** 2))
+        if best is None or sse < best[0] - 1e-12:
+            best = (sse, float(c_opt), scale)
+    sse, c_opt, scale = best
+    sst = float(np.sum((latency - latency.mean()) ** 2))
+    r2 = 1.0 - sse / sst if sst > 0 else 1.0
+    identified = bool(c_opt < c.max() - 1e-9 * c.max())
+    return LcFit(c_opt, scale, r2, identified, tuple(c.tolist()), tuple(latency.tolist()))
+
+
+def fit_sweep(
+    runs: Sequence[ProbeRun], policy: str | int = "quota", stat: str = "mean_ms"
+) -> LcFit:
+    """:func:`fit_lc` on the limited points of one thread policy.
+
+    The mean (= 1/throughput) is fitted, not the median: throttling shows in the mean and the
+    tail, and the lecture's L is the mean, (T_end − T_start)/N.
+    """
+    points = [r for r in runs if r.policy == policy and r.cpus is not None]
+    return fit_lc([r.cpus for r in points], [getattr(r, stat) for r in points])
+
+
+def plot_sweep(runs: Sequence[ProbeRun], fits: dict[str, LcFit] | None = None):
+    """Latency p50/p99/max vs ``--cpus`` per thread policy (with the L(c) fits), and the share
+    of throttled CFS periods."""
+    import matplotlib.pyplot as plt
+
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4))
+    policies = list(dict.fromkeys(r.policy for r in runs))
+    for i, policy in enumerate(policies):
+        points = sorted((r for r in runs if r.policy == policy and r.cpus), key=lambda r: r.cpus)
+        c = [r.cpus for r in points]
+        color = f"C{i}"
+        lat.plot(c, [r.p50_ms for r in points], "o-", color=color, label=f"{policy}: p50")
+        lat.plot(c, [r.p99_ms for r in points], "s--", color=color, label=f"{policy}: p99")
+        lat.plot(c, [r.max_ms for r in points], "x:", color=color, label=f"{policy}: max")
+        if fits and policy in fits:
+            fit = fits[policy]
+            grid = np.linspace(min(c), max(c), 100)
+            lat.plot(
+                grid,
+                fit.predict(grid),
+                "-",
+                color=color,
+                alpha=0.35,
+                lw=4,
+                label=f"{policy}: fit c_opt={fit.c_opt:.2f}, R²={fit.r2:.3f}",
+            )
+        thr.bar(
+            np.arange(len(points)) + 0.4 * i,
+            [r.throttled_fraction or 0 for r in points],
+            width=0.4,
+            color=color,
+            label=policy,
+        )
+        thr.set_xticks(np.arange(len(points)) + 0.2, [f"{v:g}" for v in c])
+    lat.set(
+        xlabel="--cpus",
+        ylabel="latency of session.run, ms",
+        yscale="log",
+        title="L(c): p50 hides what p99/max show",
+    )
+    lat.legend(fontsize=7)
+    thr.set(
+        xlabel="--cpus", ylabel="throttled periods / periods", title="CFS throttling (cpu.stat)"
+    )
+    thr.legend()
+    fig.tight_layout()
+    return fig
+
+
+# --- memory: the OOM kill in words -------------------------------------------------------------
+
+
+#: read inside a container: the memory cgroup's high-water mark (v2, then v1), in bytes
+_PEAK = (
+    "import os; p = [f for f in ('/sys/fs/cgroup/memory.peak', "
+    "'/sys/fs/cgroup/memory/memory.max_usage_in_bytes') if os.path.exists(f)]; "
+    "print(open(p[0]).read().strip() if p else '')"
+)
+
+
+def memory_needed(tag: str | None = None, timeout: float = 120.0) -> int | None:
+    """Peak memory of the server of ``tag`` once its model is loaded and warmed up, in bytes:
+    the memory cgroup's high-water mark of an unlimited container (None where unreadable)."""
+    from mllab import images
+
+    tag = tag or slim_image()
+    name = f"{PREFIX}-memory-{os.getpid()}"
+    with images.run(
+        tag, name=name, read_only=True, timeout=timeout, labels={"mllab.lab": "06"}
+    ) as server:
+        code, output = server.exec(["python", "-c", _PEAK])
+    text = output.strip().splitlines()[-1] if output.strip() else ""
+    return int(text) if code == 0 and text.isdigit() else None
+
+
+def explain_exit(container, needed_bytes: int | None = None) -> str:
+    """Why a container stopped, in one sentence (an OOM kill names the limit and the need)."""
+    container.reload()
+    state = container.attrs.get("State", {})
+    code = state.get("ExitCode")
+    limit = container.attrs.get("HostConfig", {}).get("Memory") or 0
+    if state.get("Running"):
+        return f"the container {container.name} is still running"
+    if state.get("OOMKilled"):
+        need = f" (~{needed_bytes / MIB:.0f} MiB measured)" if needed_bytes else ""
+        if limit:
+            return (
+                f"the container was killed by the kernel's OOM killer (exit code {code}): its "
+                f"memory limit {limit / MIB:.0f} MiB is below what the model needs{need}; "
+                "raise --memory or serve a smaller model"
+            )
+        return f"the container was killed by the kernel's OOM killer (exit code {code}){need}"
+    if code == 137:
+        return (
+            "the container was killed with SIGKILL (exit code 137) but not by the OOM killer "
+            "(docker kill, or docker stop after its timeout)"
+        )
+    if code == 0:
+        return "the container exited normally (exit code 0)"
+    error = state.get("Error") or ""
+    return f"the container exited with code {code}" + (f": {error}" if error else "")
+
+
+@dataclass
+class OomResult:
+    """The server under a memory limit below its need."""
+
+    exit_code: int | None
+    oom_killed: bool
+    limit_bytes: int
+    needed_bytes: int | None
+    message: str
+    seconds_to_exit: float | None
+    log_tail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def oom_demo(
+    tag: str | None = None,
+    memory: str | int = "150m",
+    needed_bytes: int | None = None,
+    timeout: float = 120.0,
+) -> OomResult:
+    """Start the server of ``tag`` with ``--memory=memory`` and report how it ended.
+
+    ``needed_bytes`` defaults to :func:`memory_needed` (one unlimited probe). If the server
+    comes up anyway the limit was not below the need: the result says so (exit_code None).
+    """
+    from mllab import images
+
+    limits = _container_limits(None, memory)
+    tag = tag or slim_image()
+    if needed_bytes is None:
+        needed_bytes = memory_needed(tag)
+    server = images.run(
+        tag,
+        name=f"{PREFIX}-oom-{os.getpid()}",
+        read_only=True,
+        wait=None,
+        labels={"mllab.lab": "06"},
+        **limits,
+    )
+    container = server.container
+    start = time.monotonic()
+    try:
+        try:  # ready means the model loaded under the limit; an exit raises with its code
+            server.wait_ready("/ready", timeout)
+            code = None
+        except images.ContainerFailed as error:
+            code = error.exit_code
+        seconds = time.monotonic() - start if code is not None else None
+        message = explain_exit(container, needed_bytes)
+        if code is None:
+            message = (
+                f"the server loaded its model under --memory={limits['mem_limit'] / MIB:.0f}m: "
+                "the limit is not below what it needs"
+            )
+        log = container.logs().decode(errors="replace")
+        return OomResult(
+            exit_code=code,
+            oom_killed=bool(container.attrs["State"].get("OOMKilled")),
+            limit_bytes=limits["mem_limit"],
+            needed_bytes=needed_bytes,
+            message=message,
+            seconds_to_exit=seconds,
+            log_tail="\n".join(log.strip().splitlines()[-5:]),
+        )
+    finally:
+        server.stop(timeout=1)
+
+
+# --- overhead: η = T_container / T_native --------------------------------------------------------
+
+
+@dataclass
+class Overhead:
+    """Throughput of the same probe in a container and natively, round by round."""
+
+    eta: float  # median over rounds of T_container / T_native (same round)
+    eta_pooled: float  # all container inferences / all native ones, per second
+    threads: int
+    rounds: int
+    repeats: int
+    container: list[ProbeRun] = field(repr=False)
+    native: list[ProbeRun] = field(repr=False)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [
+            c.throughput / n.throughput for c, n in zip(self.container, self.native, strict=True)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "eta": self.eta,
+            "eta_pooled": self.eta_pooled,
+            "ratios": self.ratios,
+            "threads": self.threads,
+            "rounds": self.rounds,
+            "repeats": self.repeats,
+            "container_throughput": [r.throughput for r in self.container],
+            "native_throughput": [r.throughput for r in self.native],
+            "container_p50_ms": [r.p50_ms for r in self.container],
+            "native_p50_ms": [r.p50_ms for r in self.native],
+        }
+
+
+def image_model_sha256(tag: str) -> str | None:
+    """The model digest the image's label records (``org.mllab.model.sha256``), if any."""
+    from mllab.engine import client
+
+    labels = client().images.get(tag).attrs.get("Config", {}).get("Labels") or {}
+    value = labels.get("org.mllab.model.sha256")
+    return value if value and value != "unset" else None
+
+
+def overhead(
+    tag: str | None = None,
+    model: str | Path | None = None,
+    threads: int | None = None,
+    rounds: int = 4,
+    repeats: int = 20,
+    warmup: int = 3,
+    progress: bool = True,
+) -> Overhead:
+    """η: the probe natively and in a container (no limits), alternating A B A B … ``rounds``
+    times; same model file (checked by sha256), same ``threads`` (default: this host's usable
+    CPUs), same input. The container's number comes first in odd rounds and second in even
+    ones, so neither side always runs on a machine the other has just warmed or loaded."""
+    from mllab.integrity import sha256_file
+
+    if rounds < 1:
+        raise InputError(f"rounds must be >= 1, not {rounds}")
+    if model is None:
+        from mllab.export import default_model
+
+        model = default_model()
+    tag = tag or slim_image()
+    in_image = image_model_sha256(tag)
+    if in_image and in_image != sha256_file(model):
+        raise MllabError(
+            f"the image {tag} serves a model with sha256 {in_image[:12]}…, not "
+            f"{Path(model).name}: η would compare two different models"
+        )
+    from mllab.cgroup import usable_cpus
+
+    threads = threads or usable_cpus()
+    container, native = [], []
+    for i in range(rounds):
+        order = ("container", "native") if i % 2 == 0 else ("native", "container")
+        for side in order:
+            if side == "container":
+                container.append(run_probe(tag, None, threads, repeats, warmup))
+            else:
+                native.append(native_probe(model, threads, repeats, warmup))
+        if progress:
+            print(
+                f"round {i + 1}/{rounds}: container {container[-1].throughput:.2f}/s, "
+                f"native {native[-1].throughput:.2f}/s",
+                flush=True,
+            )
+    ratios = [c.throughput / n.throughput for c, n in zip(container, native, strict=True)]
+    pooled = sum(r.repeats for r in container) / sum(r.repeats / r.throughput for r in container)
+    pooled /= sum(r.repeats for r in native) / sum(r.repeats / r.throughput for r in native)
+    return Overhead(
+        float(np.median(ratios)), float(pooled), threads, rounds, repeats, container, native
+    )
+
+
+# --- scale-out: N replicas behind nginx --------------------------------------------------------
+
+
+def build_nginx(tag: str = NGINX_IMAGE, rebuild: bool = False) -> str:
+    """The offline nginx image (``docker/nginx/build-nginx-base``: mmdebstrap + Debian's nginx)."""
+    from mllab.errors import BuildError
+    from mllab.images import has_image
+
+    if has_image(tag) and not rebuild:
+        return tag
+    done = subprocess.run(
+        [str(NGINX_BUILD_SCRIPT), tag], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise BuildError(f"building the nginx image failed:\n{done.stderr.strip()}")
+    return tag
+
+
+def compose_command() -> list[str]:
+    """``docker-compose`` (v1, Debian's package), or ``docker compose`` when that plugin answers."""
+    import shutil
+
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    raise MllabError(
+        "neither docker-compose nor the docker compose plugin is installed "
+        "(apt-get install docker-compose, or docker/engine/ensure-engine as root)"
+    )
+
+
+def _compose(args: list[str], env: dict[str, str], timeout: float = 300.0) -> str:
+    command = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", COMPOSE_PROJECT, *args]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise MllabError(
+            f"{' '.join(command[:1] + args)} failed:\n{(done.stderr or done.stdout)[-2000:]}"
+        )
+    return done.stdout
+
+
+def compose_env(
+    tag: str, port: int, threads: int | None = None, cpus: float | None = None
+) -> dict[str, str]:
+    """The variables ``docker/compose.yml`` reads."""
+    return {
+        "MLLAB_SERVE_IMAGE": tag,
+        "MLLAB_NGINX_IMAGE": NGINX_IMAGE,
+        "MLLAB06_PORT": str(port),
+        "MLLAB06_THREADS": "" if threads is None else str(threads),
+        "MLLAB06_CPUS": f"{parse_cpus(cpus) or float(os.cpu_count() or 1):g}",
+    }
+
+
+@contextmanager
+def replicas_up(
+    replicas: int,
+    tag: str | None = None,
+    port: int | None = None,
+    threads: int | None = None,
+    cpus: float | None = None,
+    timeout: float = 180.0,
+):
+    """``docker-compose -p mllab06 up -d --scale server=N`` and nginx in front; yields the URL
+    (``http://127.0.0.1:port``) once every replica answers through nginx; ``down`` on exit."""
+    from mllab.serving_client import free_port
+
+    if replicas < 1:
+        raise InputError(f"replicas must be >= 1, not {replicas}")
+    tag = tag or slim_image()
+    build_nginx()
+    port = port or free_port()
+    env = compose_env(tag, port, threads, cpus)
+    try:
+        _compose(["up", "-d", "--scale", f"server={replicas}", "server"], env)
+        _wait_replicas_ready(replicas, timeout)
+        # nginx resolves "server" when it starts: start it after the replicas exist
+        _compose(["up", "-d", "--no-deps", "--force-recreate", "nginx"], env)
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/ready", timeout)
+        yield url
+    finally:
+        _compose(["down", "--remove-orphans", "--timeout", "5"], env)
+
+
+def _project_containers(service: str) -> list:
+    from mllab.engine import client
+
+    labels = [
+        f"com.docker.compose.project={COMPOSE_PROJECT}",
+        f"com.docker.compose.service={service}",
+    ]
+    return client().containers.list(all=True, filters={"label": labels})
+
+
+def _wait_replicas_ready(replicas: int, timeout: float) -> None:
+    """Every replica's HEALTHCHECK says healthy (the model is loaded), or a clear error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        containers = _project_containers("server")
+        states = [c.attrs["State"] for c in containers]
+        for container, state in zip(containers, states, strict=True):
+            if not state.get("Running") and state.get("Status") == "exited":
+                raise MllabError(f"replica {container.name}: {explain_exit(container)}")
+        healthy = [s for s in states if s.get("Health", {}).get("Status", "healthy") == "healthy"]
+        if len(healthy) >= replicas:
+            return
+        time.sleep(1.0)
+    raise MllabError(f"{replicas} replicas were not healthy after {timeout:g} s")
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise MllabError(f"{url} did not answer 200 within {timeout:g} s")
+
+
+def upstreams_seen(url: str, requests: int = 20) -> dict[str, int]:
+    """Which replica answered each of ``requests`` GET /health through nginx (its
+    ``X-Upstream`` header), counted: round-robin over N replicas shows N keys."""
+    import httpx
+
+    seen: dict[str, int] = {}
+    with httpx.Client(timeout=10.0) as http:
+        for _ in range(requests):
+            upstream = http.get(f"{url}/health").headers.get("x-upstream", "?")
+            seen[upstream] = seen.get(upstream, 0) + 1
+    return seen
+
+
+def scale_out(
+    replicas: Sequence[int] = (1, 2),
+    users: int = 8,
+    spawn_rate: float | None = None,
+    requests: int = 300,
+    max_seconds: float = 120.0,
+    threads: int | None = None,
+    tag: str | None = None,
+) -> list[dict[str, Any]]:
+    """For each N in ``replicas``: N servers behind nginx, the same locust load through nginx.
+
+    ``threads=None`` leaves each replica's pool to its quota; without ``--cpus`` per replica
+    that is every host core, so N replicas × threads oversubscribe a small machine on purpose:
+    that is the point the lab makes.
+    """
+    from mllab.load import run_load
+
+    rows = []
+    for n in replicas:
+        with replicas_up(n, tag=tag, threads=threads) as url:
+            spread = upstreams_seen(url, 4 * n)
+            result = run_load(
+                url, users=users, spawn_rate=spawn_rate, requests=requests, max_seconds=max_seconds
+            )
+            rows.append({"replicas": n, "upstreams": spread, **result.summary()})
+    return rows
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def _cmd_cpus(args: argparse.Namespace) -> int:
+    from mllab.bench import format_table
+
+    runs = cpu_sweep(cpus=args.cpus, policies=args.threads, repeats=args.repeats)
+    print(format_table(sweep_rows(runs)))
+    for policy in args.threads:
+        limited = [r for r in runs if r.policy == policy and r.cpus]
+        if len({r.cpus for r in limited}) >= 2:
+            fit = fit_sweep(runs, policy)
+            print(
+                f"L(c) fit ({policy}): c_opt={fit.c_opt:.2f} scale={fit.scale_ms:.1f} ms "
+                f"R²={fit.r2:.3f}{'' if fit.identified else ' (c_opt >= the largest c)'}"
+            )
+    return 0
+
+
+def _cmd_oom(args: argparse.Namespace) -> int:
+    result = oom_demo(memory=args.memory)
+    print(result.message)
+    return 0
+
+
+def _cmd_overhead(args: argparse.Namespace) -> int:
+    result = overhead(threads=args.threads, rounds=args.rounds, repeats=args.repeats)
+    print(
+        f"eta = T_container / T_native = {result.eta:.3f} (pooled {result.eta_pooled:.3f}; "
+        f"lecture: 0.95 on CPU; goal >= 0.97) over {result.rounds} interleaved rounds"
+    )
+    return 0
+
+
+def _cmd_scale(args: argparse.Namespace) -> int:
+    from mllab.bench import format_table
+
+    rows = scale_out(args.replicas, users=args.users, requests=args.requests)
+    print(format_table([{k: v for k, v in r.items() if k != "upstreams"} for r in rows]))
+    return 0
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers such as 0.5,1,2, not {text!r}"
+        ) from None
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers such as 1,2, not {text!r}") from None
+
+
+def _policy_list(text: str) -> list[str | int]:
+    return [int(v) if v.strip().isdigit() else v.strip() for v in text.split(",") if v.strip()]
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    """``mllab resources cpus|oom|overhead|scale``."""
+    parser = sub.add_parser("resources", help="--cpus/--memory limits, overhead η, scale-out")
+    actions = parser.add_subparsers(dest="action", required=True)
+    cpus = actions.add_parser("cpus", help="latency under --cpus quotas, throttling, L(c) fit")
+    cpus.add_argument("--cpus", type=_float_list, default=list(CPUS), help="e.g. 0.5,1,2")
+    cpus.add_argument(
+        "--threads",
+        type=_policy_list,
+        default=list(THREAD_POLICIES),
+        help="thread policies: host,quota or counts",
+    )
+    cpus.add_argument("--repeats", type=int, default=30)
+    cpus.set_defaults(func=_cmd_cpus)
+    oom = actions.add_parser("oom", help="the server under a memory limit below its need")
+    oom.add_argument("--memory", default="150m")
+    oom.set_defaults(func=_cmd_oom)
+    over = actions.add_parser("overhead", help="η = container / native throughput")
+    over.add_argument("--threads", type=int)
+    over.add_argument("--rounds", type=int, default=4)
+    over.add_argument("--repeats", type=int, default=20)
+    over.set_defaults(func=_cmd_overhead)
+    scale = actions.add_parser("scale", help="1..N replicas behind nginx under locust load")
+    scale.add_argument("--replicas", type=_int_list, default=[1, 2])
+    scale.add_argument("--users", type=int, default=8)
+    scale.add_argument("--requests", type=int, default=300)
+    scale.set_defaults(func=_cmd_scale)

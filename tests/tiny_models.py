@@ -1,0 +1,51 @@
+"""Tiny ONNX models for the runtime/bench tests: built with onnx.helper in milliseconds, with
+the same interface as the kit's ResNet-50 (input ``input`` with a symbolic batch axis, output
+``logits``), and FLOPs known by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: Conv 3->4 channels, 3x3, pad 1, on 8x8 images, then Relu, global average pool and Gemm 4->5
+CONV_MACS = 8 * 8 * 4 * 3 * 3 * 3  # per image: H_out · W_out · C_out · C_in · kH · kW
+GEMM_MACS = 4 * 5
+
+
+def tiny_classifier(path: Path, digest: bool = True) -> Path:
+    """Write the tiny classifier to ``path`` (+ ``.sha256`` when ``digest``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "wb"),
+        numpy_helper.from_array(rng.standard_normal((5, 4)).astype(np.float32), "g"),
+        numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "gb"),
+        numpy_helper.from_array(np.array([0, -1], dtype=np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "w", "wb"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+        helper.make_node("Reshape", ["p", "shape"], ["f"]),
+        helper.make_node("Gemm", ["f", "g", "gb"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 5])],
+        initializer=weights,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    if digest:
+        from mllab.integrity import write_digest
+
+        write_digest(path)
+    return path
