@@ -37,7 +37,7 @@ def measure(build: bool, cuda: bool) -> dict:
         tags[name] = tag
     tags["base"] = images.base_image()
     rows = images.size_rows(tags)
-    sizes = {row["image"]: row["size_mb"] for row in rows}
+    sizes = {name: images.image_size_mb(tag) for name, tag in tags.items()}  # unrounded
     return {
         "rows": rows,
         "sizes_mb": sizes,

@@ -762,3 +762,44 @@ def remove_images(prefix: str = PREFIX) -> list[str]:
                 client().images.remove(tag, force=True)
                 removed.append(tag)
     return removed
+
+
+# --- summaries for the lab's record ---------------------------------------------------------------
+
+
+def rebuild_summary(runs: dict[str, Any], nocache: ImageComparison | None) -> dict[str, Any]:
+    """What :func:`docker_rebuilds` and the comparison of ``:first`` with ``:nocache`` showed,
+    as plain values for ``mllab.results.record``."""
+    first, cached = runs["builds"]["first"], runs["builds"]["cached"]
+    summary: dict[str, Any] = {
+        "docker_cached": {
+            "same_id": cached.image_id == first.image_id,
+            "cache_hits": len(cached.cache_hits),
+            "steps": len(cached.steps),
+        }
+    }
+    if nocache is not None:
+        summary["docker_nocache"] = nocache.summary()
+    return summary
+
+
+def cache_summary(cache: dict[str, Any]) -> dict[str, Any]:
+    """The parts of :func:`cache_experiment` that the claims read (C10, C11)."""
+    return {
+        "cache": {k: cache[k] for k in ("model_change", "lock_change", "lock_same_image")},
+        "model_layer": cache["model_layer"],
+    }
+
+
+def smoke_test(tag: str, name: str) -> dict[str, Any]:
+    """Run ``tag`` as the server until ``/ready`` answers; the seconds it took and the
+    onnxruntime version inside. The container is removed afterwards."""
+    from mllab.images import run
+
+    with run(tag, name=name) as container:
+        ready_s = container.wait_ready()
+        code, out = container.exec(
+            ["python", "-c", "import onnxruntime; print(onnxruntime.__version__)"]
+        )
+        return {"url": container.url, "ready_s": round(ready_s, 2), "onnxruntime": out.strip(),
+                "exec_exit_code": code}  # fmt: skip

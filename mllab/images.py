@@ -870,10 +870,14 @@ class ImageInfo:
         rows = []
         for number, layer in enumerate(self.layers, 1):
             if layer.size_mb >= min_mb:
-                rows.append(
-                    {"#": number, "size_mb": layer.size_mb, "instruction": layer.instruction}
-                )
+                size = _mb(layer.size_mb)
+                rows.append({"#": number, "size_mb": size, "instruction": layer.instruction})
         return rows
+
+
+def _mb(value: float) -> float:
+    """MB as tables show them: whole MB from 100 MB up, else three decimals."""
+    return round(value) if value >= 100 else round(value, 3)
 
 
 def instruction_of(created_by: str, comment: str = "") -> str:
@@ -947,9 +951,9 @@ def size_rows(tags: dict[str, str], reference: str = "slim") -> list[dict[str, A
         {
             "image": name,
             "tag": info.tag,
-            "size_mb": info.size_mb,
+            "size_mb": _mb(info.size_mb),
             "layers": len(info.layers),
-            f"x_{reference}": info.size / ref if ref else None,
+            f"x_{reference}": round(info.size / ref, 2) if ref else None,
         }
         for name, info in infos.items()
     ]

@@ -64,15 +64,10 @@ MIB = 1024 * 1024
 
 # --- the probe: session.run timed where it runs (container or host) ---------------------------
 
-#: Run as ``python -c PROBE '<json args>'``, in the slim image or natively; prints one JSON line.
-#: It uses only what the slim image has: numpy, onnxruntime and mllab's light modules.
-PROBE = r"""
-import json, os, resource, sys, time
-import numpy as np
-from mllab.cgroup import cpu_quota, memory_limit, usable_cpus
-from mllab.runtime import create_session
-
-args = json.loads(sys.argv[1])
+#: Source of two functions reading the cgroup where they run (v2 first, then v1): ``cpu_stat()``
+#: (CFS periods, throttled periods, throttled ms) and ``memory_peak()`` (high-water mark, bytes).
+CGROUP_READERS = r"""
+import json, os
 
 def cpu_stat():
     for path, unit in (("/sys/fs/cgroup/cpu.stat", 1e-3), ("/sys/fs/cgroup/cpu/cpu.stat", 1e-6)):
@@ -89,7 +84,19 @@ def memory_peak():
         if os.path.exists(path):
             return int(open(path).read())
     return None
+"""
 
+#: Run as ``python -c PROBE '<json args>'``, in the slim image or natively; prints one JSON line.
+#: It uses only what the slim image has: numpy, onnxruntime and mllab's light modules.
+PROBE = (
+    CGROUP_READERS
+    + r"""
+import resource, sys, time
+import numpy as np
+from mllab.cgroup import cpu_quota, memory_limit, usable_cpus
+from mllab.runtime import create_session
+
+args = json.loads(sys.argv[1])
 threads = args["threads"]
 threads = {"host": os.cpu_count(), "quota": None}.get(threads, threads)
 start = time.perf_counter()
@@ -117,6 +124,7 @@ print(json.dumps({
     "maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
 }))
 """
+)
 
 
 @dataclass
@@ -379,6 +387,68 @@ def sweep_rows(runs: Sequence[ProbeRun]) -> list[dict[str, Any]]:
     return rows
 
 
+#: printed inside a container: its cpu.stat as JSON
+_CPU_STAT = CGROUP_READERS + "print(json.dumps(cpu_stat()))"
+
+
+def cpu_stat_of(server) -> dict[str, float] | None:
+    """The CFS counters of a running container (``images.RunningContainer``), or None."""
+    code, output = server.exec(["python", "-c", _CPU_STAT])
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if code == 0 and lines else None
+
+
+def threads_vs_quota(
+    tag: str | None = None, cpus: float = 1.0, requests: int = 30, warmup: int = 3
+) -> list[dict[str, Any]]:
+    """The real server under ``--cpus``: ``THREADS=os.cpu_count()`` (the host's cores) against
+    the default (threads from the quota). Sequential binary-tensor requests over one kept-alive
+    connection; latency p50/p99/max as the client sees it and the container's throttling."""
+    import httpx
+
+    from mllab import images
+    from mllab.serving_client import predict_tensor
+
+    tag = tag or slim_image()
+    cpus = parse_cpus(cpus)
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    rows = []
+    for label, env in (
+        (f"THREADS={os.cpu_count()} (host cores)", {"THREADS": str(os.cpu_count())}),
+        ("default (from the quota)", {}),
+    ):
+        name = f"{PREFIX}-threads-{os.getpid()}"
+        with images.run(tag, name=name, read_only=True, cpus=cpus, env=env) as server:
+            threads = httpx.get(f"{server.url}/metadata", timeout=30).json()["threads"]
+            samples = []
+            with httpx.Client(timeout=120.0) as http:
+                for _ in range(warmup):
+                    predict_tensor(server.url, x, client=http)
+                before = cpu_stat_of(server)
+                wall = time.perf_counter()
+                for _ in range(requests):
+                    start = time.perf_counter()
+                    predict_tensor(server.url, x, client=http)
+                    samples.append((time.perf_counter() - start) * 1000.0)
+                wall = time.perf_counter() - wall
+                after = cpu_stat_of(server)
+        ms = np.asarray(samples)
+        throttle = {k: after[k] - before[k] for k in before} if before and after else {}
+        rows.append(
+            {
+                "server": label,
+                "cpus": cpus,
+                "threads": threads,
+                "p50_ms": float(np.percentile(ms, 50)),
+                "p99_ms": float(np.percentile(ms, 99)),
+                "max_ms": float(ms.max()),
+                "rps": requests / wall,
+                **throttle,
+            }
+        )
+    return rows
+
+
 # --- L(c) ~ 1/min(c, c_opt) ----------------------------------------------------------------------
 
 
@@ -499,12 +569,8 @@ def plot_sweep(runs: Sequence[ProbeRun], fits: dict[str, LcFit] | None = None):
 # --- memory: the OOM kill in words -------------------------------------------------------------
 
 
-#: read inside a container: the memory cgroup's high-water mark (v2, then v1), in bytes
-_PEAK = (
-    "import os; p = [f for f in ('/sys/fs/cgroup/memory.peak', "
-    "'/sys/fs/cgroup/memory/memory.max_usage_in_bytes') if os.path.exists(f)]; "
-    "print(open(p[0]).read().strip() if p else '')"
-)
+#: printed inside a container: the memory cgroup's high-water mark in bytes
+_PEAK = CGROUP_READERS + "print(memory_peak() or '')"
 
 
 def memory_needed(tag: str | None = None, timeout: float = 120.0) -> int | None:
@@ -629,6 +695,7 @@ class Overhead:
 
     eta: float  # median over rounds of T_container / T_native (same round)
     eta_pooled: float  # all container inferences / all native ones, per second
+    eta_median: float  # median native call / median container call, over all calls
     threads: int
     rounds: int
     repeats: int
@@ -645,6 +712,7 @@ class Overhead:
         return {
             "eta": self.eta,
             "eta_pooled": self.eta_pooled,
+            "eta_median": self.eta_median,
             "ratios": self.ratios,
             "threads": self.threads,
             "rounds": self.rounds,
@@ -713,8 +781,12 @@ def overhead(
     ratios = [c.throughput / n.throughput for c, n in zip(container, native, strict=True)]
     pooled = sum(r.repeats for r in container) / sum(r.repeats / r.throughput for r in container)
     pooled /= sum(r.repeats for r in native) / sum(r.repeats / r.throughput for r in native)
+    median = float(
+        np.median([v for r in native for v in r.samples_ms])
+        / np.median([v for r in container for v in r.samples_ms])
+    )
     return Overhead(
-        float(np.median(ratios)), float(pooled), threads, rounds, repeats, container, native
+        float(np.median(ratios)), float(pooled), median, threads, rounds, repeats, container, native
     )
 
 

@@ -74,6 +74,9 @@ class SessionConfig:
     trt_fp16: bool = False
     trt_max_batch: int = 64  # upper end of the TensorRT optimisation profile of the batch axis
     quiet: bool = True  # hide ORT's own log lines for a failing provider: we name the cause
+    # ORT's pool threads spin after each run by default: good for a dedicated machine, bad for a
+    # server sharing 2 cores or a --cpus quota (spinning burns the quota). None keeps ORT's default.
+    allow_spinning: bool | None = None
 
 
 def session_options(config: SessionConfig):
@@ -103,6 +106,10 @@ def session_options(config: SessionConfig):
         options.use_deterministic_compute = True
     if config.optimized_model_path:
         options.optimized_model_filepath = config.optimized_model_path
+    if config.allow_spinning is not None:
+        spin = "1" if config.allow_spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     if config.profile_prefix:
         options.enable_profiling = True
         options.profile_file_prefix = config.profile_prefix

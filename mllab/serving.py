@@ -155,7 +155,10 @@ class Model:
         # model must never serve, not even once.
         self.sha256 = verify_model(self.path)
         try:
-            self.session = create_session(self.path, device=device, threads=threads)
+            # no spinning: a server shares its cores (and its --cpus quota) with the HTTP stack
+            self.session = create_session(
+                self.path, device=device, threads=threads, allow_spinning=False
+            )
         except MllabError:
             raise
         except Exception as error:  # onnxruntime's own errors: not a model it can run
