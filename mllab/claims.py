@@ -410,3 +410,22 @@ def format_claims(rows: list[dict[str, str]]) -> str:
         f"  verdict:  {r['verdict']}"
         for r in rows
     )
+
+
+def _cmd_claims(args) -> int:
+    import os
+
+    from mllab import results
+
+    if args.results:
+        os.environ["MLLAB_RESULTS"] = str(args.results)
+    print(format_claims(claims_table(results.load_all())))
+    return 0
+
+
+def add_cli(sub) -> None:
+    """``mllab claims [--results DIR]``: the lecture's claims table from recorded results."""
+    parser = sub.add_parser("claims", help="the lecture's 13 claims judged by recorded results")
+    parser.add_argument("--results", help="a results folder (default: MLLAB_RESULTS or "
+                        "artifacts/results; a run's is runs/<stamp>/results)")  # fmt: skip
+    parser.set_defaults(func=_cmd_claims)

@@ -35,3 +35,7 @@ class LabFailed(MllabError):
 
 class BuildError(MllabError):
     """An image build failed; the message carries the failing step's log."""
+
+
+class ExportFailed(MllabError):
+    """An export produced a model that fails a check (checker, dynamic batch, single file)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mllab.errors import InputError, IntegrityError, MllabError
+from mllab.errors import ExportFailed, InputError, IntegrityError
 from mllab.integrity import verify_model, write_digest
 from mllab.paths import artifact
 
@@ -52,10 +52,6 @@ PARITY_COLUMNS = [
     "delta<=0.001",
     "allclose(rtol=0.001,atol=1e-05)",
 ]
-
-
-class ExportFailed(MllabError):
-    """An export produced a model that fails a check (checker, dynamic batch, single file)."""
 
 
 def _export_with_torch(model, path: Path, exporter: str, opset: int | None, fold: bool) -> None:

@@ -100,19 +100,15 @@ def manifest_digest(manifest: dict[str, str]) -> str:
 
 
 def config_sha256(tag: str) -> str:
-    """sha256 of the image's config file, read from the start of a ``docker save`` stream
-    (the config is its first member; the rest of the stream is not read)."""
+    """sha256 of the image's config file (``<64 hex>.json`` at the top of a ``docker save``
+    stream); the stream is read only up to it."""
     process = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)  # fmt: skip
     try:
         with tarfile.open(fileobj=process.stdout, mode="r|") as stream:
             for member in stream:
-                if re.fullmatch(r"(blobs/sha256/)?[0-9a-f]{64}(\.json)?", member.name) and (
-                    member.name.endswith(".json") or member.size < 1 << 20
-                ):
-                    raw = stream.extractfile(member).read()
-                    if b'"rootfs"' in raw:
-                        return hashlib.sha256(raw).hexdigest()
+                if member.isfile() and re.fullmatch(r"[0-9a-f]{64}\.json", member.name):
+                    return hashlib.sha256(stream.extractfile(member).read()).hexdigest()
     finally:
         process.kill()
         process.wait()

@@ -628,3 +628,45 @@ def ort_version_drift(
             "top1_agreement": drift.top1_agreement,
         }  # fmt: skip
     return {"version": version, **rows["all"], "levels": rows}
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _cmd_matrix(args) -> int:
+    from mllab.drift import format_table
+
+    x = drift_inputs(n_random=args.random, n_images=args.images)
+    matrix = run_matrix(configurations(image=args.image, threads=args.threads), x, args.repeats)
+    columns = ["configuration", "status", "distinct outputs", "bitwise repeatable"]
+    print(
+        format_table([{**r, "status": r["status"][:60]} for r in matrix.repeatability()], columns)
+    )
+    rows = [r for r in matrix.against("torch-cpu") if r["status"] == OK]
+    print(format_table(rows, ["a", "bitwise equal", "delta_l2", "max_abs", "top1_agreement"]))
+    return 0
+
+
+def _cmd_versions(args) -> int:
+    result = ort_version_drift(args.version, threads=args.threads)
+    for level, row in result["levels"].items():
+        print(f"{level:8} {row['old']} vs {row['new']}: bitwise {row['bitwise_equal']}, "
+              f"max|Δ| {row['max_abs']:.3g}, Δ {row['delta_l2']:.3g}")  # fmt: skip
+    return 0
+
+
+def add_cli(sub) -> None:
+    """``mllab repro matrix [--repeats N] [--image TAG]`` and ``mllab repro versions X``."""
+    repro = sub.add_parser("repro", help="drift matrix and framework-version drift")
+    actions = repro.add_subparsers(dest="action", required=True)
+    matrix = actions.add_parser("matrix", help="every runtime configuration on the same inputs")
+    matrix.add_argument("--repeats", type=int, default=10)
+    matrix.add_argument("--images", type=int, default=None, help="sample photos (default all)")
+    matrix.add_argument("--random", type=int, default=2, help="seeded random inputs")
+    matrix.add_argument("--threads", type=int, default=None)
+    matrix.add_argument("--image", help="slim image tag for the container rows")
+    matrix.set_defaults(func=_cmd_matrix)
+    versions = actions.add_parser("versions", help="the same model under another onnxruntime")
+    versions.add_argument("version", help="an onnxruntime version with a cp311 CPU wheel")
+    versions.add_argument("--threads", type=int, default=None)
+    versions.set_defaults(func=_cmd_versions)

@@ -275,12 +275,14 @@ def run_probe(
     batch: int = 1,
     memory: str | int | None = None,
     timeout: float = 600.0,
+    cgroup_parent: str | None = None,
 ) -> ProbeRun:
     """:data:`PROBE` in a fresh container of ``tag`` (default: the slim image) under ``--cpus``.
 
     ``threads``: ``"host"`` (``os.cpu_count()``, the host's cores), ``"quota"`` (the server's
     default, :func:`mllab.cgroup.usable_cpus`) or a fixed count. The container runs read-only,
-    without network, and is removed afterwards.
+    without network, and is removed afterwards. ``cgroup_parent``: docker's ``--cgroup-parent``
+    (see :func:`overhead`).
     """
     from mllab.engine import client
 
@@ -295,6 +297,7 @@ def run_probe(
         labels={"mllab.lab": "06"},
         name=f"{PREFIX}-probe-{os.getpid()}-{time.monotonic_ns()}",
         **_container_limits(cpus, memory),
+        **({"cgroup_parent": cgroup_parent} if cgroup_parent else {}),
     )
     try:
         status = container.wait(timeout=timeout)
@@ -314,15 +317,21 @@ def native_probe(
     warmup: int = 3,
     batch: int = 1,
     timeout: float = 600.0,
+    cgroup: Path | None = None,
 ) -> ProbeRun:
-    """:data:`PROBE` on this host, in a fresh Python process (as the container runs it)."""
+    """:data:`PROBE` on this host, in a fresh Python process (as the container runs it);
+    moved into the CPU cgroup folder ``cgroup`` first when one is given (see :func:`overhead`)."""
     if model is None:
         from mllab.export import default_model
 
         model = default_model()
     args = _probe_args(threads, repeats, warmup, batch, cgroup=False)
+    command = [sys.executable, "-c", PROBE, args]
+    if cgroup is not None:  # the shell joins the group, then becomes the probe (exec)
+        join = f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"'
+        command = ["sh", "-c", join, "probe", *command]
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, args],
+        command,
         env={**os.environ, "MODEL_PATH": str(model)},
         capture_output=True,
         text=True,
@@ -689,6 +698,63 @@ def oom_demo(
 # --- overhead: η = T_container / T_native --------------------------------------------------------
 
 
+def cpu_cgroup_root() -> Path | None:
+    """The folder where CPU cgroups are made: ``/sys/fs/cgroup/cpu`` (v1) or ``/sys/fs/cgroup``
+    (v2 with the cpu controller delegated), if this process may write there; else None."""
+    from mllab.cgroup import CGROUP
+
+    v1, v2 = CGROUP / "cpu", CGROUP
+    if (v1 / "cgroup.procs").exists():
+        root = v1
+    elif "cpu" in _read(v2 / "cgroup.subtree_control").split():
+        root = v2
+    else:
+        return None
+    return root if os.access(root, os.W_OK) else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def matched_groups() -> tuple[str | None, Path | None, str]:
+    """(docker ``cgroup_parent``, native cgroup folder, note) for a fair η.
+
+    The CFS scheduler shares the CPU between *groups*: every container is one group (weight
+    1024 under ``/docker``), while a native process's threads compete one by one in the host's
+    group. On a machine busy with other work a container's two threads therefore get the share
+    of one task and the native probe's get two: "overhead" that is the scheduler's fairness,
+    not the container. Putting the native probe in a sibling group of its own, with the same
+    weight as the container's (``--cgroup-parent``), makes the two sides compete alike.
+    Needs root and the cgroupfs driver; otherwise (None, None, why) and η is measured as is.
+    """
+    from mllab.engine import client
+
+    root = cpu_cgroup_root()
+    if root is None:
+        return None, None, "unmatched: the CPU cgroups are not writable here (not root?)"
+    driver = client().info().get("CgroupDriver")
+    if driver != "cgroupfs":
+        return None, None, f"unmatched: docker's cgroup driver is {driver}, not cgroupfs"
+    native = root / f"{PREFIX}-native"
+    native.mkdir(exist_ok=True)
+    return f"/{PREFIX}-container", native, f"matched: sibling CPU cgroups under {root}"
+
+
+def _remove_groups(native: Path | None) -> None:
+    """Remove the (empty) cgroup folders :func:`matched_groups` and docker made."""
+    if native is None:
+        return
+    for folder in (native, native.parent / f"{PREFIX}-container"):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 @dataclass
 class Overhead:
     """Throughput of the same probe in a container and natively, round by round."""
@@ -699,6 +765,7 @@ class Overhead:
     threads: int
     rounds: int
     repeats: int
+    cgroups: str  # whether both sides ran in matched CPU cgroups (matched_groups)
     container: list[ProbeRun] = field(repr=False)
     native: list[ProbeRun] = field(repr=False)
 
@@ -717,6 +784,7 @@ class Overhead:
             "threads": self.threads,
             "rounds": self.rounds,
             "repeats": self.repeats,
+            "cgroups": self.cgroups,
             "container_throughput": [r.throughput for r in self.container],
             "native_throughput": [r.throughput for r in self.native],
             "container_p50_ms": [r.p50_ms for r in self.container],
@@ -741,11 +809,14 @@ def overhead(
     repeats: int = 20,
     warmup: int = 3,
     progress: bool = True,
+    match_cgroups: bool = True,
 ) -> Overhead:
     """η: the probe natively and in a container (no limits), alternating A B A B … ``rounds``
     times; same model file (checked by sha256), same ``threads`` (default: this host's usable
     CPUs), same input. The container's number comes first in odd rounds and second in even
-    ones, so neither side always runs on a machine the other has just warmed or loaded."""
+    ones, so neither side always runs on a machine the other has just warmed or loaded.
+    ``match_cgroups``: both sides in sibling CPU cgroups of equal weight where possible
+    (:func:`matched_groups`), so that other work on the machine weighs on both alike."""
     from mllab.integrity import sha256_file
 
     if rounds < 1:
@@ -764,20 +835,25 @@ def overhead(
     from mllab.cgroup import usable_cpus
 
     threads = threads or usable_cpus()
+    parent, group, note = matched_groups() if match_cgroups else (None, None, "unmatched")
     container, native = [], []
-    for i in range(rounds):
-        order = ("container", "native") if i % 2 == 0 else ("native", "container")
-        for side in order:
-            if side == "container":
-                container.append(run_probe(tag, None, threads, repeats, warmup))
-            else:
-                native.append(native_probe(model, threads, repeats, warmup))
-        if progress:
-            print(
-                f"round {i + 1}/{rounds}: container {container[-1].throughput:.2f}/s, "
-                f"native {native[-1].throughput:.2f}/s",
-                flush=True,
-            )
+    try:
+        for i in range(rounds):
+            order = ("container", "native") if i % 2 == 0 else ("native", "container")
+            for side in order:
+                if side == "container":
+                    run = run_probe(tag, None, threads, repeats, warmup, cgroup_parent=parent)
+                    container.append(run)
+                else:
+                    native.append(native_probe(model, threads, repeats, warmup, cgroup=group))
+            if progress:
+                print(
+                    f"round {i + 1}/{rounds}: container {container[-1].throughput:.2f}/s, "
+                    f"native {native[-1].throughput:.2f}/s",
+                    flush=True,
+                )
+    finally:
+        _remove_groups(group)
     ratios = [c.throughput / n.throughput for c, n in zip(container, native, strict=True)]
     pooled = sum(r.repeats for r in container) / sum(r.repeats / r.throughput for r in container)
     pooled /= sum(r.repeats for r in native) / sum(r.repeats / r.throughput for r in native)
@@ -786,7 +862,15 @@ def overhead(
         / np.median([v for r in container for v in r.samples_ms])
     )
     return Overhead(
-        float(np.median(ratios)), float(pooled), median, threads, rounds, repeats, container, native
+        float(np.median(ratios)),
+        float(pooled),
+        median,
+        threads,
+        rounds,
+        repeats,
+        note,
+        container,
+        native,
     )
 
 
@@ -991,7 +1075,12 @@ def _cmd_oom(args: argparse.Namespace) -> int:
 
 
 def _cmd_overhead(args: argparse.Namespace) -> int:
-    result = overhead(threads=args.threads, rounds=args.rounds, repeats=args.repeats)
+    result = overhead(
+        threads=args.threads,
+        rounds=args.rounds,
+        repeats=args.repeats,
+        match_cgroups=not args.unmatched,
+    )
     print(
         f"eta = T_container / T_native = {result.eta:.3f} (pooled {result.eta_pooled:.3f}; "
         f"lecture: 0.95 on CPU; goal >= 0.97) over {result.rounds} interleaved rounds"
@@ -1048,6 +1137,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     over.add_argument("--threads", type=int)
     over.add_argument("--rounds", type=int, default=4)
     over.add_argument("--repeats", type=int, default=20)
+    over.add_argument(
+        "--unmatched", action="store_true", help="native side in the host's own CPU cgroup"
+    )
     over.set_defaults(func=_cmd_overhead)
     scale = actions.add_parser("scale", help="1..N replicas behind nginx under locust load")
     scale.add_argument("--replicas", type=_int_list, default=[1, 2])
