@@ -420,14 +420,14 @@ def other_model(model: str | Path | None = None) -> Path:
 def cache_experiment(prefix: str = PREFIX, model: str | Path | None = None) -> dict[str, Any]:
     """C10 and C11 on real builds of the slim image.
 
-    1. the base build (``:first``, cached);
+    1. the base build (``:cache-base``, from the layer cache when there is one);
     2. the same context with another model file (``:model``): which steps rerun, is pip a
        cache hit, which diff_ids change;
     3. the same context with one comment line added to ``requirements.lock`` (``:lock``):
        pip must rerun.
     """
     base_ctx = slim_context(model=model)
-    base = docker_build(base_ctx, f"{prefix}/slim:first")
+    base = docker_build(base_ctx, f"{prefix}/slim:cache-base")
     model_ctx = slim_context("slim-model", model=other_model(model))
     changed_model = docker_build(model_ctx, f"{prefix}/slim:model")
     lock_ctx = slim_context("slim-lock", model=model)
@@ -435,7 +435,7 @@ def cache_experiment(prefix: str = PREFIX, model: str | Path | None = None) -> d
         handle.write("# the same pins, one comment more: the file's checksum changes\n")
     changed_lock = docker_build(lock_ctx, f"{prefix}/slim:lock")
     layers = compare_images(
-        f"{prefix}/slim:first", f"{prefix}/slim:model", files=False, locate=(MODEL_IN_IMAGE,)
+        f"{prefix}/slim:cache-base", f"{prefix}/slim:model", files=False, locate=(MODEL_IN_IMAGE,)
     )
     model_layer = layers.located[MODEL_IN_IMAGE]
     return {
@@ -456,7 +456,7 @@ def cache_experiment(prefix: str = PREFIX, model: str | Path | None = None) -> d
 # --- the integrity gate ----------------------------------------------------------------------
 
 
-def build_with_gate(model: str | Path, tag: str, prefix_ctx: str = "slim-gated"):
+def build_with_gate(model: str | Path, tag: str, context_name: str = "slim-gated"):
     """Build the slim image with ``model`` only if it matches its ``.sha256``.
 
     The check runs before anything is staged or sent to Docker, so a tampered model leaves no
@@ -467,7 +467,7 @@ def build_with_gate(model: str | Path, tag: str, prefix_ctx: str = "slim-gated")
     from mllab.integrity import verify_model
 
     verify_model(model)
-    return docker_build(slim_context(prefix_ctx, model=model), tag)
+    return docker_build(slim_context(context_name, model=model), tag)
 
 
 def tampered_copy(model: str | Path, folder: str | Path) -> Path:
@@ -603,6 +603,7 @@ def buildah_twice(
     context): the IDs, whether they are equal, the storage driver and the times."""
     context = repro_context(model)
     name = f"localhost/{prefix}/slim-buildah"
+    _buildah(["rmi", "--prune"], driver or storage_driver(), check=False)  # earlier runs' leftovers
     runs = [
         buildah_build(context, f"{name}:run{i}", timestamp=timestamp, layers=layers, driver=driver)
         for i in (1, 2)
@@ -796,10 +797,21 @@ def smoke_test(tag: str, name: str) -> dict[str, Any]:
     onnxruntime version inside. The container is removed afterwards."""
     from mllab.images import run
 
+    start = time.perf_counter()
     with run(tag, name=name) as container:
-        ready_s = container.wait_ready()
-        code, out = container.exec(
-            ["python", "-c", "import onnxruntime; print(onnxruntime.__version__)"]
-        )
-        return {"url": container.url, "ready_s": round(ready_s, 2), "onnxruntime": out.strip(),
-                "exec_exit_code": code}  # fmt: skip
+        ready_s = time.perf_counter() - start
+        script = "import onnxruntime; print(onnxruntime.__version__)"
+        code, out = container.exec(["python", "-c", script])
+        lines = out.strip().splitlines()  # ORT may log a warning line first
+        return {"url": container.url, "ready_s": round(ready_s, 2),
+                "onnxruntime": lines[-1] if lines else "", "exec_exit_code": code}  # fmt: skip
+
+
+def attempt(fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``fn(*args, **kwargs)``, or ``{"status": "failed: <why>"}`` when it raises one of the
+    kit's typed errors (a mirror or PyPI out of reach, no buildah): a lab records the reason
+    instead of stopping, and the claims table shows it."""
+    try:
+        return fn(*args, **kwargs)
+    except MllabError as error:
+        return {"status": f"failed: {type(error).__name__}: {str(error)[:400]}"}

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "mllab.quantize",
     "mllab.serving",
     "mllab.bench",
+    "mllab.resources",
 )
 
 

@@ -343,6 +343,7 @@ def wheelhouse(
     lock_path: str | Path,
     dest: str | Path | None = None,
     python: str = PYTHON_VERSION,
+    max_glibc: tuple[int, int] = MAX_GLIBC,
     on_log: LogFn | None = print,
 ) -> Path:
     """Make ``dest`` hold every wheel ``lock_path`` pins (downloading only what is missing).
@@ -351,7 +352,10 @@ def wheelhouse(
     is not the locked one is refused here already, not only in the image.
     """
     lock_path = Path(lock_path)
-    dest = Path(dest) if dest else wheelhouse_dir(lock_path.stem.removeprefix("requirements-"))
+    if dest is None:  # the kind's wheelhouse, where `mllab images lock` left the wheels
+        names = [k.name for k in KINDS.values() if k.lock == lock_path.name]
+        dest = wheelhouse_dir(names[0] if names else lock_path.stem)
+    dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     _, missing = locked_wheels(lock_path, dest)
     if missing:
@@ -362,7 +366,7 @@ def wheelhouse(
             subset.flush()
             _pip(
                 ["download", "--no-deps", "--require-hashes", "-r", subset.name, "-d", str(dest)]
-                + platform_args(python),
+                + platform_args(python, max_glibc),
                 on_log,
             )
         _, missing = locked_wheels(lock_path, dest)
@@ -694,20 +698,20 @@ def build(
 def _forget_superseded(tag: str, previous: str | None, result: BuildResult) -> None:
     """Remove what a rebuild of ``tag`` superseded: the image the tag pointed to and the
     builder stages' images of the last build (the legacy builder leaves them as ``<none>``)."""
-    record = artifact("images", "stages", re.sub(r"[^A-Za-z0-9_.-]+", "_", tag) + ".json")
+    record = _stage_record(tag)
     old = json.loads(record.read_text()) if record.exists() else []
     new = result.stage_images
     record.write_text(json.dumps(new))
-    current = _image_id(tag)
+    old = [image for image in old if not _recorded_elsewhere(image)]
+    keep = {_short_id(image) for image in [*new, _image_id(tag) or ""]}
     for image in [previous, *old]:
-        if (
-            image
-            and not (current or "")
-            .removeprefix("sha256:")
-            .startswith(image.removeprefix("sha256:"))
-            and image not in new
-        ):
+        if image and _short_id(image) not in keep:
             _remove_if_untagged(image)
+
+
+def _short_id(image: str) -> str:
+    """``sha256:1ff1bddc8942...`` and ``1ff1bddc8942`` alike: the first 12 hex digits."""
+    return image.removeprefix("sha256:")[:12]
 
 
 def _image_id(tag: str) -> str | None:
@@ -731,14 +735,34 @@ def _remove_if_untagged(image_id: str) -> None:
 
 
 def remove_image(tag: str) -> bool:
-    """Remove an image by tag (its untagged layers too); False when there was none."""
+    """Remove an image by tag, with its untagged layers and the builder stages :func:`build`
+    recorded for it; False when there was no such image."""
     import docker.errors
 
+    record = _stage_record(tag)
     try:
         client().images.remove(tag, force=True)
-        return True
+        removed = True
     except docker.errors.ImageNotFound:
-        return False
+        removed = False
+    if record.exists():
+        stages = json.loads(record.read_text())
+        record.unlink()
+        for image in stages:
+            if not _recorded_elsewhere(image):
+                _remove_if_untagged(image)
+    return removed
+
+
+def _recorded_elsewhere(image: str) -> bool:
+    """True when the build of another tag ended a stage on ``image`` (shared cache)."""
+    records = (ARTIFACTS / "images" / "stages").glob("*.json")
+    return any(image in json.loads(r.read_text()) for r in records)
+
+
+def _stage_record(tag: str) -> Path:
+    """Where :func:`build` notes the builder-stage images it left for ``tag``."""
+    return artifact("images", "stages", re.sub(r"[^A-Za-z0-9_.-]+", "_", tag) + ".json")
 
 
 def build_kind(
@@ -1150,6 +1174,7 @@ def _http_ok(url: str) -> bool:
 
 def run(
     tag: str,
+    *,
     name: str | None = None,
     ports: dict[str, Any] | None = None,
     read_only: bool = False,

@@ -64,6 +64,11 @@ class LoadResult:
     timeline: list[dict[str, float]] = field(default_factory=list, repr=False)
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
+    def row(self) -> dict[str, Any]:
+        """The headline figures, for one table row."""
+        keys = ("users", "requests", "failures", "duration_s", "rps", "p50_ms", "p95_ms")
+        return {key: getattr(self, key) for key in (*keys, "p99_ms", "max_ms")}
+
     def summary(self) -> dict[str, Any]:
         """The figures without the per-request data (for tables and ``results.record``)."""
         data = asdict(self)
@@ -165,10 +170,17 @@ def timeline(
     rows = []
     if times.size == 0:
         return rows
-    for start in np.arange(0.0, float(times.max()) + step_s, step_s):
-        inside = (times >= start) & (times < start + step_s)
+    end = float(times.max())
+    edges = list(np.arange(0.0, end, step_s))
+    if len(edges) > 1 and end - edges[-1] < 0.25 * step_s:
+        edges.pop()  # a sliver of a window would give a noisy rate: fold it into the last one
+    edges.append(end)
+    for i, (start, stop) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        last = i == len(edges) - 2
+        inside = (times >= start) & ((times < stop) | (last & (times == stop)))
+        span = stop - start
         window = ms[inside & ~failed]
-        row = {"t_s": float(start + step_s), "rps": float(inside.sum() / step_s)}
+        row = {"t_s": float(stop), "rps": float(inside.sum() / span) if span > 0 else math.nan}
         row["failures"] = float((inside & failed).sum())
         for q in (50, 95, 99):
             row[f"p{q}_ms"] = float(np.percentile(window, q)) if window.size else math.nan

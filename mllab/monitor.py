@@ -192,6 +192,13 @@ def cli_header(container_id: str, timeout: float = 30.0) -> list[str] | None:
     return [column.strip() for column in header.split("  ") if column.strip()]
 
 
+def _host_memory() -> int:
+    """This host's RAM in bytes (what the stats API reports as the limit when there is none)."""
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def plot_stats(samples: list[StatsSample], title: str = "docker stats during load"):
     """CPU % and memory (MiB, with the limit) against time, one panel each."""
     import matplotlib.pyplot as plt
@@ -201,9 +208,9 @@ def plot_stats(samples: list[StatsSample], title: str = "docker stats during loa
     cpu.plot(t, [s.cpu_percent for s in samples], "o-", ms=3)
     cpu.set(xlabel="time, s", ylabel="CPU % (100 % = one core)", title="CPU")
     memory.plot(t, [s.memory_bytes / 2**20 for s in samples], "o-", ms=3, color="C1", label="usage")
-    limit = samples[-1].memory_limit_bytes / 2**20 if samples else None
-    if limit and limit < 64 * 2**10:  # a real --memory limit, not the host's whole RAM
-        memory.axhline(limit, color="C3", ls="--", label="limit")
+    limit = samples[-1].memory_limit_bytes if samples else 0
+    if limit and limit < 0.9 * _host_memory():  # a real --memory limit, not the host's RAM
+        memory.axhline(limit / 2**20, color="C3", ls="--", label="limit (--memory)")
     memory.set(xlabel="time, s", ylabel="MiB", title="memory (without page cache)")
     memory.legend()
     fig.suptitle(title)

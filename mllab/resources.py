@@ -33,6 +33,7 @@ behind nginx, loaded by :mod:`mllab.load`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -61,6 +62,83 @@ COMPOSE_PROJECT = PREFIX
 NGINX_IMAGE = "mllab/nginx:bookworm"
 NGINX_BUILD_SCRIPT = DOCKER / "nginx" / "build-nginx-base"
 MIB = 1024 * 1024
+
+# --- measuring on a shared machine: CPU cgroups of our own -------------------------------------
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Where the measured processes run: docker's ``cgroup_parent`` for containers and a CPU
+    cgroup folder for native processes (both None: the defaults), and a note saying which."""
+
+    container_parent: str | None
+    native: Path | None
+    note: str
+
+
+def cpu_cgroup_root() -> Path | None:
+    """The folder where CPU cgroups are made: ``/sys/fs/cgroup/cpu`` (v1) or ``/sys/fs/cgroup``
+    (v2 with the cpu controller delegated), if this process may write there; else None."""
+    from mllab.cgroup import CGROUP
+
+    v1, v2 = CGROUP / "cpu", CGROUP
+    if (v1 / "cgroup.procs").exists():
+        root = v1
+    elif "cpu" in _read(v2 / "cgroup.subtree_control").split():
+        root = v2
+    else:
+        return None
+    return root if os.access(root, os.W_OK) else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+@contextmanager
+def measurement_groups(weight: int = 8):
+    """Sibling CPU cgroups for the measured container(s) and native process, ``weight`` times
+    the default CPU weight each; yields :class:`Groups`, removes the folders afterwards.
+
+    Why. The CFS scheduler shares the CPU between *groups*: every container is one group
+    (under ``/docker``, itself one group of default weight), while a native process's threads
+    compete one by one with every other task of the host's group. On a machine busy with other
+    work a container's two threads thus get the share of one task and a native probe's get
+    two: "overhead" that is the scheduler's fairness, not the container. In two sibling groups
+    of equal weight both sides compete alike, and a weight above the default keeps other work
+    from blurring the measurement (a weight only matters under contention; the ``--cpus`` quota
+    being measured is a ceiling and applies unchanged). Needs root and docker's cgroupfs
+    driver; otherwise the defaults are yielded with a note saying so.
+    """
+    from mllab.engine import client
+
+    root = cpu_cgroup_root()
+    driver = client().info().get("CgroupDriver")
+    if root is None or driver != "cgroupfs":
+        why = "not root?" if root is None else f"docker's cgroup driver is {driver}"
+        yield Groups(None, None, f"default cgroups (own groups not possible here: {why})")
+        return
+    names = (f"{PREFIX}-container", f"{PREFIX}-native")
+    v1 = root.name == "cpu"
+    for name in names:
+        (root / name).mkdir(exist_ok=True)
+        if v1:  # cpu.shares: default 1024; v2's cpu.weight: default 100
+            (root / name / "cpu.shares").write_text(str(1024 * weight))
+        else:
+            (root / name / "cpu.weight").write_text(str(min(10000, 100 * weight)))
+    try:
+        note = f"own sibling CPU cgroups ({weight}x the default weight) under {root}"
+        yield Groups(f"/{names[0]}", root / names[1], note)
+    finally:  # empty folders only: docker removed each container's own group with it
+        for folder in sorted(root.parent.glob(f"*/{PREFIX}-*")) + [root / n for n in names]:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
 
 # --- the probe: session.run timed where it runs (container or host) ---------------------------
 
@@ -148,6 +226,7 @@ class ProbeRun:
     maxrss_bytes: int | None = None
     cpu_count: int | None = None  # what os.cpu_count() said where the probe ran
     quota_seen: float | None = None  # what mllab.cgroup.cpu_quota() read there
+    round_means_ms: list[float] = field(default_factory=list)  # cpu_sweep: every round's mean
     samples_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -257,13 +336,12 @@ def _container_limits(cpus: float | None, memory: str | int | None) -> dict[str,
     return limits
 
 
-def slim_image() -> str:
-    """The slim serving image (``mllab.images.build_slim``: built once, then cached)."""
+def slim_image(on_log=None) -> str:
+    """The slim serving image (``mllab.images.build_slim``: built when its inputs changed,
+    else reused as it is); ``on_log`` gets the build's lines (``print`` to see them)."""
     from mllab import images
 
-    if not hasattr(images, "build_slim"):
-        raise MllabError("mllab.images.build_slim is missing: the slim image (lab 03) is needed")
-    return images.build_slim()
+    return images.build_slim(on_log=on_log)
 
 
 def run_probe(
@@ -353,25 +431,59 @@ def cpu_sweep(
     policies: Sequence[str | int] = THREAD_POLICIES,
     repeats: int = 30,
     warmup: int = 3,
+    rounds: int = 1,
     progress: bool = True,
+    own_groups: bool = True,
 ) -> list[ProbeRun]:
-    """One :func:`run_probe` per (``--cpus``, thread policy); ``None`` in ``cpus`` = unlimited."""
+    """One :func:`run_probe` per (``--cpus``, thread policy); ``None`` in ``cpus`` = unlimited.
+
+    ``own_groups``: the containers run in a CPU cgroup of raised weight where possible
+    (:func:`measurement_groups`), so that other work on the machine blurs the quota less.
+
+    With ``rounds`` > 1 the whole sweep is repeated (in reverse order every other round) and
+    each point keeps its least disturbed round, the one of lowest mean: other work on a shared
+    machine only ever adds time, while the quota's effect is there in every round.
+    ``round_means_ms`` of each point lists all rounds.
+    """
+    for value in cpus:
+        parse_cpus(value)  # every bad value is refused before anything is built or started
+    for policy in policies:
+        _probe_args(policy, repeats, warmup, 1, cgroup=True)
+    if rounds < 1:
+        raise InputError(f"rounds must be >= 1, not {rounds}")
     tag = tag or slim_image()
-    for value in cpus:
-        parse_cpus(value)  # every bad value is refused before the first container starts
-    runs = []
-    for value in cpus:
-        for policy in policies:
-            run = run_probe(tag, value, policy, repeats, warmup)
-            if progress:
-                print(
-                    f"--cpus={value or 'unlimited'} threads={policy}({run.threads}): "
-                    f"p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms "
-                    f"throttled {run.nr_throttled}/{run.nr_periods}",
-                    flush=True,
+    points = [(value, policy) for value in cpus for policy in policies]
+    best: dict[tuple, ProbeRun] = {}
+    means: dict[tuple, list[float]] = {point: [] for point in points}
+    with contextlib.ExitStack() as stack:
+        groups = Groups(None, None, "default cgroups (as asked)")
+        if own_groups:
+            groups = stack.enter_context(measurement_groups())
+        if progress:
+            print(f"containers in {groups.note}", flush=True)
+        for i in range(rounds):
+            for point in points if i % 2 == 0 else points[::-1]:
+                run = run_probe(
+                    tag,
+                    point[0],
+                    point[1],
+                    repeats,
+                    warmup,
+                    cgroup_parent=groups.container_parent,
                 )
-            runs.append(run)
-    return runs
+                means[point].append(run.mean_ms)
+                if point not in best or run.mean_ms < best[point].mean_ms:
+                    best[point] = run
+                if progress:
+                    print(
+                        f"round {i + 1}: --cpus={point[0] or 'unlimited'} threads={point[1]}"
+                        f"({run.threads}): p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms "
+                        f"throttled {run.nr_throttled}/{run.nr_periods}",
+                        flush=True,
+                    )
+    for point in points:
+        best[point].round_means_ms = means[point]
+    return [best[point] for point in points]
 
 
 def sweep_rows(runs: Sequence[ProbeRun]) -> list[dict[str, Any]]:
@@ -408,50 +520,72 @@ def cpu_stat_of(server) -> dict[str, float] | None:
 
 
 def threads_vs_quota(
-    tag: str | None = None, cpus: float = 1.0, requests: int = 30, warmup: int = 3
+    tag: str | None = None, cpus: float = 1.0, requests: int = 30, warmup: int = 3, block: int = 10
 ) -> list[dict[str, Any]]:
     """The real server under ``--cpus``: ``THREADS=os.cpu_count()`` (the host's cores) against
-    the default (threads from the quota). Sequential binary-tensor requests over one kept-alive
-    connection; latency p50/p99/max as the client sees it and the container's throttling."""
+    the default (threads from the quota).
+
+    Both containers run at once, each under its own quota, and get the same binary-tensor
+    requests in alternating blocks of ``block`` back-to-back requests (one kept-alive
+    connection each): within a block the server is saturated, so its quota runs out as under
+    real load, and a slow moment of the machine hits both. (Alternating single requests would
+    not do: each server would idle while the other computes, and its quota would refill.) Per
+    server: latency p50/p99/max as the client sees it, requests/s over the time spent on its
+    own requests, and the container's CFS counters (``cpu.stat``) over the timed requests.
+    """
     import httpx
 
     from mllab import images
     from mllab.serving_client import predict_tensor
 
-    tag = tag or slim_image()
     cpus = parse_cpus(cpus)
+    if requests < 1 or warmup < 0:
+        raise InputError(f"need requests >= 1 and warmup >= 0, not {requests} and {warmup}")
+    tag = tag or slim_image()
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    rows = []
-    for label, env in (
-        (f"THREADS={os.cpu_count()} (host cores)", {"THREADS": str(os.cpu_count())}),
-        ("default (from the quota)", {}),
-    ):
-        name = f"{PREFIX}-threads-{os.getpid()}"
-        with images.run(tag, name=name, read_only=True, cpus=cpus, env=env) as server:
-            threads = httpx.get(f"{server.url}/metadata", timeout=30).json()["threads"]
-            samples = []
-            with httpx.Client(timeout=120.0) as http:
-                for _ in range(warmup):
-                    predict_tensor(server.url, x, client=http)
-                before = cpu_stat_of(server)
-                wall = time.perf_counter()
-                for _ in range(requests):
+    variants = {
+        f"THREADS={os.cpu_count()} (host cores)": {"THREADS": str(os.cpu_count())},
+        "default (from the quota)": {},
+    }
+    with contextlib.ExitStack() as stack:
+        groups = stack.enter_context(measurement_groups())
+        parent = {"cgroup_parent": groups.container_parent} if groups.container_parent else {}
+        servers, clients = {}, {}
+        for i, (label, env) in enumerate(variants.items()):
+            name = f"{PREFIX}-threads-{i}-{os.getpid()}"
+            servers[label] = stack.enter_context(
+                images.run(tag, name=name, read_only=True, cpus=cpus, env=env, **parent)
+            )
+            clients[label] = stack.enter_context(httpx.Client(timeout=120.0))
+        for label, server in servers.items():
+            for _ in range(warmup):
+                predict_tensor(server.url, x, client=clients[label])
+        before = {label: cpu_stat_of(server) for label, server in servers.items()}
+        samples: dict[str, list[float]] = {label: [] for label in servers}
+        for first in range(0, requests, max(1, block)):
+            for label, server in servers.items():
+                for _ in range(min(max(1, block), requests - first)):
                     start = time.perf_counter()
-                    predict_tensor(server.url, x, client=http)
-                    samples.append((time.perf_counter() - start) * 1000.0)
-                wall = time.perf_counter() - wall
-                after = cpu_stat_of(server)
-        ms = np.asarray(samples)
-        throttle = {k: after[k] - before[k] for k in before} if before and after else {}
+                    predict_tensor(server.url, x, client=clients[label])
+                    samples[label].append((time.perf_counter() - start) * 1000.0)
+        after = {label: cpu_stat_of(server) for label, server in servers.items()}
+        threads = {
+            label: clients[label].get(f"{server.url}/metadata").json()["threads"]
+            for label, server in servers.items()
+        }
+    rows = []
+    for label in servers:
+        ms, old, new = np.asarray(samples[label]), before[label], after[label]
+        throttle = {k: new[k] - old[k] for k in old} if old and new else {}
         rows.append(
             {
                 "server": label,
                 "cpus": cpus,
-                "threads": threads,
+                "threads": threads[label],
                 "p50_ms": float(np.percentile(ms, 50)),
                 "p99_ms": float(np.percentile(ms, 99)),
                 "max_ms": float(ms.max()),
-                "rps": requests / wall,
+                "rps": float(1000.0 * len(ms) / ms.sum()),
                 **throttle,
             }
         )
@@ -526,51 +660,37 @@ def fit_sweep(
     return fit_lc([r.cpus for r in points], [getattr(r, stat) for r in points])
 
 
-def plot_sweep(runs: Sequence[ProbeRun], fits: dict[str, LcFit] | None = None):
-    """Latency p50/p99/max vs ``--cpus`` per thread policy (with the L(c) fits), and the share
-    of throttled CFS periods."""
+def _policy_label(policy: str | int) -> str:
+    return f"{policy} thread{'s' if policy != 1 else ''}" if isinstance(policy, int) else policy
+
+
+def plot_sweep(runs: Sequence[ProbeRun], fits: dict[Any, LcFit] | None = None):
+    """Three panels against ``--cpus``, one colour per thread policy: the mean latency with
+    its L(c) fit; p50 against p99 and max; the share of throttled CFS periods."""
     import matplotlib.pyplot as plt
 
-    fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (law, tail, thr) = plt.subplots(1, 3, figsize=(15, 4))
     policies = list(dict.fromkeys(r.policy for r in runs))
+    width = 0.8 / max(1, len(policies))
     for i, policy in enumerate(policies):
         points = sorted((r for r in runs if r.policy == policy and r.cpus), key=lambda r: r.cpus)
-        c = [r.cpus for r in points]
-        color = f"C{i}"
-        lat.plot(c, [r.p50_ms for r in points], "o-", color=color, label=f"{policy}: p50")
-        lat.plot(c, [r.p99_ms for r in points], "s--", color=color, label=f"{policy}: p99")
-        lat.plot(c, [r.max_ms for r in points], "x:", color=color, label=f"{policy}: max")
+        c, color, name = [r.cpus for r in points], f"C{i}", _policy_label(policy)
+        law.plot(c, [r.mean_ms for r in points], "o", color=color, label=f"{name}: mean")
         if fits and policy in fits:
-            fit = fits[policy]
-            grid = np.linspace(min(c), max(c), 100)
-            lat.plot(
-                grid,
-                fit.predict(grid),
-                "-",
-                color=color,
-                alpha=0.35,
-                lw=4,
-                label=f"{policy}: fit c_opt={fit.c_opt:.2f}, R²={fit.r2:.3f}",
-            )
-        thr.bar(
-            np.arange(len(points)) + 0.4 * i,
-            [r.throttled_fraction or 0 for r in points],
-            width=0.4,
-            color=color,
-            label=policy,
-        )
-        thr.set_xticks(np.arange(len(points)) + 0.2, [f"{v:g}" for v in c])
-    lat.set(
-        xlabel="--cpus",
-        ylabel="latency of session.run, ms",
-        yscale="log",
-        title="L(c): p50 hides what p99/max show",
-    )
-    lat.legend(fontsize=7)
-    thr.set(
-        xlabel="--cpus", ylabel="throttled periods / periods", title="CFS throttling (cpu.stat)"
-    )
-    thr.legend()
+            fit, grid = fits[policy], np.linspace(min(c), max(c), 200)
+            label = f"fit c_opt={fit.c_opt:.2f}, R²={fit.r2:.2f}"
+            law.plot(grid, fit.predict(grid), "-", color=color, alpha=0.6, label=label)
+        tail.plot(c, [r.p50_ms for r in points], "o-", color=color, label=f"{name}: p50")
+        tail.plot(c, [r.p99_ms for r in points], "s--", color=color, label=f"{name}: p99")
+        tail.plot(c, [r.max_ms for r in points], "x:", color=color, label=f"{name}: max")
+        share = [r.throttled_fraction or 0 for r in points]
+        thr.bar(np.arange(len(points)) + width * i, share, width, color=color, label=name)
+        thr.set_xticks(np.arange(len(points)) + width * (len(policies) - 1) / 2, map(str, c))
+    law.set(xlabel="--cpus", ylabel="mean latency, ms", title="L(c) ~ 1/min(c, c_opt)")
+    tail.set(xlabel="--cpus", ylabel="ms", yscale="log", title="p50 hides what p99/max show")
+    thr.set(xlabel="--cpus", ylabel="throttled / all CFS periods", title="throttling (cpu.stat)")
+    for ax in (law, tail, thr):
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -698,63 +818,6 @@ def oom_demo(
 # --- overhead: η = T_container / T_native --------------------------------------------------------
 
 
-def cpu_cgroup_root() -> Path | None:
-    """The folder where CPU cgroups are made: ``/sys/fs/cgroup/cpu`` (v1) or ``/sys/fs/cgroup``
-    (v2 with the cpu controller delegated), if this process may write there; else None."""
-    from mllab.cgroup import CGROUP
-
-    v1, v2 = CGROUP / "cpu", CGROUP
-    if (v1 / "cgroup.procs").exists():
-        root = v1
-    elif "cpu" in _read(v2 / "cgroup.subtree_control").split():
-        root = v2
-    else:
-        return None
-    return root if os.access(root, os.W_OK) else None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-def matched_groups() -> tuple[str | None, Path | None, str]:
-    """(docker ``cgroup_parent``, native cgroup folder, note) for a fair η.
-
-    The CFS scheduler shares the CPU between *groups*: every container is one group (weight
-    1024 under ``/docker``), while a native process's threads compete one by one in the host's
-    group. On a machine busy with other work a container's two threads therefore get the share
-    of one task and the native probe's get two: "overhead" that is the scheduler's fairness,
-    not the container. Putting the native probe in a sibling group of its own, with the same
-    weight as the container's (``--cgroup-parent``), makes the two sides compete alike.
-    Needs root and the cgroupfs driver; otherwise (None, None, why) and η is measured as is.
-    """
-    from mllab.engine import client
-
-    root = cpu_cgroup_root()
-    if root is None:
-        return None, None, "unmatched: the CPU cgroups are not writable here (not root?)"
-    driver = client().info().get("CgroupDriver")
-    if driver != "cgroupfs":
-        return None, None, f"unmatched: docker's cgroup driver is {driver}, not cgroupfs"
-    native = root / f"{PREFIX}-native"
-    native.mkdir(exist_ok=True)
-    return f"/{PREFIX}-container", native, f"matched: sibling CPU cgroups under {root}"
-
-
-def _remove_groups(native: Path | None) -> None:
-    """Remove the (empty) cgroup folders :func:`matched_groups` and docker made."""
-    if native is None:
-        return
-    for folder in (native, native.parent / f"{PREFIX}-container"):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-
-
 @dataclass
 class Overhead:
     """Throughput of the same probe in a container and natively, round by round."""
@@ -765,7 +828,7 @@ class Overhead:
     threads: int
     rounds: int
     repeats: int
-    cgroups: str  # whether both sides ran in matched CPU cgroups (matched_groups)
+    cgroups: str  # where both sides ran (measurement_groups' note)
     container: list[ProbeRun] = field(repr=False)
     native: list[ProbeRun] = field(repr=False)
 
@@ -816,7 +879,7 @@ def overhead(
     CPUs), same input. The container's number comes first in odd rounds and second in even
     ones, so neither side always runs on a machine the other has just warmed or loaded.
     ``match_cgroups``: both sides in sibling CPU cgroups of equal weight where possible
-    (:func:`matched_groups`), so that other work on the machine weighs on both alike."""
+    (:func:`measurement_groups`), so that other work on the machine weighs on both alike."""
     from mllab.integrity import sha256_file
 
     if rounds < 1:
@@ -835,9 +898,12 @@ def overhead(
     from mllab.cgroup import usable_cpus
 
     threads = threads or usable_cpus()
-    parent, group, note = matched_groups() if match_cgroups else (None, None, "unmatched")
     container, native = [], []
-    try:
+    with contextlib.ExitStack() as stack:
+        groups = Groups(None, None, "default cgroups (as asked)")
+        if match_cgroups:
+            groups = stack.enter_context(measurement_groups())
+        parent, group, note = groups.container_parent, groups.native, groups.note
         for i in range(rounds):
             order = ("container", "native") if i % 2 == 0 else ("native", "container")
             for side in order:
@@ -852,8 +918,6 @@ def overhead(
                     f"native {native[-1].throughput:.2f}/s",
                     flush=True,
                 )
-    finally:
-        _remove_groups(group)
     ratios = [c.throughput / n.throughput for c, n in zip(container, native, strict=True)]
     pooled = sum(r.repeats for r in container) / sum(r.repeats / r.throughput for r in container)
     pooled /= sum(r.repeats for r in native) / sum(r.repeats / r.throughput for r in native)
@@ -952,6 +1016,9 @@ def replicas_up(
 
     if replicas < 1:
         raise InputError(f"replicas must be >= 1, not {replicas}")
+    if threads is not None and threads < 1:
+        raise InputError(f"threads must be >= 1 (or None: from the quota), not {threads}")
+    parse_cpus(cpus)
     tag = tag or slim_image()
     build_nginx()
     port = port or free_port()
@@ -1021,6 +1088,32 @@ def upstreams_seen(url: str, requests: int = 20) -> dict[str, int]:
     return seen
 
 
+@dataclass
+class ScaleRun:
+    """One scale-out point: N replicas behind nginx under the same locust load."""
+
+    replicas: int
+    threads_per_replica: int | None  # what each replica's /metadata says
+    cpus_per_replica: float
+    upstreams: dict[str, int]  # replica address -> answers seen (round-robin check)
+    load: Any  # mllab.load.LoadResult
+
+    def row(self) -> dict[str, Any]:
+        load = self.load
+        return {
+            "replicas": self.replicas,
+            "threads_each": self.threads_per_replica,
+            "cpus_each": self.cpus_per_replica,
+            "threads_total": (self.threads_per_replica or 0) * self.replicas,
+            "rps": load.rps,
+            "p50_ms": load.p50_ms,
+            "p95_ms": load.p95_ms,
+            "p99_ms": load.p99_ms,
+            "failures": load.failures,
+            "requests": load.requests,
+        }
+
+
 def scale_out(
     replicas: Sequence[int] = (1, 2),
     users: int = 8,
@@ -1028,25 +1121,67 @@ def scale_out(
     requests: int = 300,
     max_seconds: float = 120.0,
     threads: int | None = None,
+    cpus: float | None = None,
     tag: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ScaleRun]:
     """For each N in ``replicas``: N servers behind nginx, the same locust load through nginx.
 
-    ``threads=None`` leaves each replica's pool to its quota; without ``--cpus`` per replica
-    that is every host core, so N replicas × threads oversubscribe a small machine on purpose:
-    that is the point the lab makes.
+    ``cpus`` is each replica's ``--cpus`` (default: every host core) and ``threads`` its
+    ONNX Runtime pool (default: from that quota). With the defaults N replicas × threads
+    oversubscribe a small machine on purpose: that is the point the lab makes.
     """
+    import httpx
+
     from mllab.load import run_load
 
-    rows = []
+    if not replicas or any(n < 1 for n in replicas):
+        raise InputError(f"replicas must be counts >= 1, not {list(replicas)}")
+    parse_cpus(cpus)
+    runs = []
     for n in replicas:
-        with replicas_up(n, tag=tag, threads=threads) as url:
+        with replicas_up(n, tag=tag, threads=threads, cpus=cpus) as url:
             spread = upstreams_seen(url, 4 * n)
+            each = httpx.get(f"{url}/metadata", timeout=30).json().get("threads")
             result = run_load(
                 url, users=users, spawn_rate=spawn_rate, requests=requests, max_seconds=max_seconds
             )
-            rows.append({"replicas": n, "upstreams": spread, **result.summary()})
-    return rows
+        share = parse_cpus(cpus) or float(os.cpu_count() or 1)
+        runs.append(ScaleRun(n, each, share, spread, result))
+    return runs
+
+
+def plot_scale(runs: Sequence[ScaleRun]):
+    """Requests/s and latency percentiles per number of replicas."""
+    import matplotlib.pyplot as plt
+
+    fig, (rps, lat) = plt.subplots(1, 2, figsize=(10, 3.6))
+    labels = [f"{r.replicas}×{r.threads_per_replica} thr" for r in runs]
+    rps.bar(labels, [r.load.rps for r in runs], color="C0")
+    rps.set(ylabel="requests/s", title="throughput through nginx")
+    x = np.arange(len(runs))
+    for i, q in enumerate((50, 95, 99)):
+        values = [getattr(r.load, f"p{q}_ms") or 0 for r in runs]
+        lat.bar(x + 0.27 * (i - 1), values, width=0.27, label=f"p{q}")
+    lat.set_xticks(x, labels)
+    lat.set(ylabel="ms", title="latency under the same load")
+    lat.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_overhead(result: Overhead):
+    """Throughput per round, container and native side by side, with η."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    x = np.arange(result.rounds)
+    ax.bar(x - 0.2, [r.throughput for r in result.native], 0.4, label="native")
+    ax.bar(x + 0.2, [r.throughput for r in result.container], 0.4, label="container")
+    ax.set_xticks(x, [f"round {i + 1}" for i in x])
+    ax.set(ylabel="inferences/s", title=f"η = {result.eta:.3f} ({result.threads} threads)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
 
 
 # --- CLI ---------------------------------------------------------------------------------------
@@ -1091,8 +1226,8 @@ def _cmd_overhead(args: argparse.Namespace) -> int:
 def _cmd_scale(args: argparse.Namespace) -> int:
     from mllab.bench import format_table
 
-    rows = scale_out(args.replicas, users=args.users, requests=args.requests)
-    print(format_table([{k: v for k, v in r.items() if k != "upstreams"} for r in rows]))
+    runs = scale_out(args.replicas, users=args.users, requests=args.requests, cpus=args.cpus)
+    print(format_table([run.row() for run in runs]))
     return 0
 
 
@@ -1145,4 +1280,5 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     scale.add_argument("--replicas", type=_int_list, default=[1, 2])
     scale.add_argument("--users", type=int, default=8)
     scale.add_argument("--requests", type=int, default=300)
+    scale.add_argument("--cpus", type=float, help="--cpus of each replica (default: all cores)")
     scale.set_defaults(func=_cmd_scale)

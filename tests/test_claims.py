@@ -44,8 +44,9 @@ def synthetic() -> dict[str, dict]:
             "docker_stats": {"columns": ["CPU %", "MEM USAGE / LIMIT"], "gpu_column": False,
                              "cpu_percent": "0.5%", "mem_usage": "200MiB / 23GiB"},
         },
-        "06": {"overhead": {"eta": 0.97}, "quota": {"cpus": [1, 2], "latency_ms": [200, 100],
-                                                    "c_opt": 2}},
+        "06": {"overhead": {"eta": 0.97, "eta_pooled": 0.96},
+               "l_of_c": {"cpus": [0.5, 1, 2], "latency_ms": [400, 200, 110], "c_opt": 2.0,
+                          "scale_ms": 200.0, "r2": 0.99, "identified": False}},
     }  # fmt: skip
 
 
@@ -148,3 +149,30 @@ def test_the_lab_runner_report_shows_the_table(tmp_path):
     page = render_html(RunSummary(str(tmp_path), "now"), claims_table(synthetic()))
     assert "The lecture&#x27;s claims" in page or "The lecture's claims" in page
     assert page.count("<tr>") >= 14
+
+
+def test_c8_judges_the_measured_points_against_the_fitted_law():
+    results = synthetic()
+    row = _row(claims_table(results), "C8")
+    assert row["verdict"].startswith("holds within 25 %") and "not identified" in row["verdict"]
+    results["06"]["l_of_c"]["latency_ms"] = [400, 200, 200]  # no gain from the 2nd core
+    assert _row(claims_table(results), "C8")["verdict"].startswith("does not hold")
+
+
+def test_c13_falls_back_to_lab_06_docker_stats():
+    results = synthetic()
+    del results["05"]["docker_stats"]
+    results["06"]["docker_stats"] = {"columns": ["CPU %", "MEM USAGE / LIMIT"],
+                                     "gpu_column": False, "cpu_percent_max": 190.0}  # fmt: skip
+    row = _row(claims_table(results), "C13")
+    assert row["verdict"].startswith("does not hold") and "[06:docker_stats]" in row["measured"]
+
+
+def test_verdict_kinds_are_the_four_categories():
+    from mllab.claims import verdict_kind
+
+    rows = claims_table(synthetic()) + claims_table({})
+    kinds = {verdict_kind(r["verdict"]) for r in rows}
+    assert kinds <= {"holds", "does not hold", "not measurable here", "not measured in this run"}
+    assert verdict_kind("holds on one machine; ...") == "holds"
+    assert verdict_kind("does not hold as stated") == "does not hold"

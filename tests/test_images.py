@@ -142,6 +142,17 @@ def test_platform_args_cover_manylinux_2_28_down_to_2014():
     assert args[args.index("--python-version") + 1].startswith("3.11")
 
 
+def test_locked_wheels_checks_each_files_sha256(tmp_path):
+    good, bad = tmp_path / "a-1.0-py3-none-any.whl", tmp_path / "b-2.0-py3-none-any.whl"
+    good.write_bytes(b"good wheel")
+    bad.write_bytes(b"tampered wheel")
+    lock = tmp_path / "x.lock"
+    pins = [images.Pin("a", "1.0", (images.sha256_of(good),)), images.Pin("b", "2.0", ("0" * 64,))]
+    lock.write_text(images.format_lock(pins, "test"))
+    found, missing = images.locked_wheels(lock, tmp_path)
+    assert found == [good] and [p.name for p in missing] == ["b"]
+
+
 def test_wheel_name_version():
     name = "pydantic_core-2.50.5-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
     assert images.wheel_name_version(name) == ("pydantic-core", "2.50.5")
@@ -256,6 +267,30 @@ def test_a_failing_step_raises_build_error_with_its_log(tiny_context):
             context / "Dockerfile", tag, context, {"BASE_IMAGE": images.base_image()}, on_log=None
         )
     assert "RUN echo" in str(error.value)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_new_model_rebuilds_only_the_last_layers_of_the_slim_image(tmp_path):
+    """Lecture: pip install reruns only when the requirements change (C10), and the image's
+    hash depends on the model (C11): a new model reuses every layer before its COPY."""
+    context = images.stage_context("slim", dest=tmp_path / "ctx", on_log=None)
+    args = images.build_args(context)
+    tag = "mllab-test/images-model:1"
+    try:
+        first = images.build(context / "Dockerfile", tag, context, args, on_log=None)
+        (context / "model.onnx").write_bytes(b"not the model, but other bytes")
+        sha = images.sha256_of(context / "model.onnx")
+        (context / "model.onnx.sha256").write_text(f"{sha}  model.onnx\n")
+        second = images.build(
+            context / "Dockerfile", tag, context, {**args, "MODEL_SHA256": sha}, on_log=None
+        )
+    finally:
+        images.remove_image(tag)
+    assert second.image_id != first.image_id
+    assert any(step.startswith("RUN /build/pip/bin/pip") for step in second.cache_hits)
+    assert "COPY --from=builder /opt/venv /opt/venv" in second.cache_hits
+    assert second.rebuilt[0] == "COPY model.onnx model.onnx.sha256 /app/"
 
 
 @pytest.fixture(scope="module")

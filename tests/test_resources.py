@@ -158,9 +158,12 @@ def test_load_result_percentiles_and_timeline_from_records():
     assert result.requests == 21 and result.failures == 1
     assert result.p50_ms == pytest.approx(np.percentile(np.arange(11, 31), 50))
     assert result.rps == pytest.approx(21 / 2.1)
-    rows = timeline(np.array([0.5, 0.6, 1.5]), np.array([1.0, 3.0, 5.0]), np.zeros(3, bool))
-    assert [r["rps"] for r in rows[:2]] == [2.0, 1.0]
-    assert rows[0]["p50_ms"] == pytest.approx(2.0)
+    rows = timeline(np.array([0.5, 0.6, 1.2, 2.0]), np.arange(1.0, 5.0), np.zeros(4, bool))
+    assert [r["t_s"] for r in rows] == [1.0, 2.0]
+    assert [r["rps"] for r in rows] == [2.0, 2.0]  # the last answer counts in the last window
+    assert rows[0]["p50_ms"] == pytest.approx(1.5)
+    sliver = timeline(np.array([0.5, 1.0, 1.1]), np.ones(3), np.zeros(3, bool))
+    assert len(sliver) == 1 and sliver[0]["rps"] == pytest.approx(3 / 1.1)  # folded in
 
 
 # --- gevent: locust stays in its subprocess ------------------------------------------------------
