@@ -174,7 +174,8 @@ def _c3(recorded: dict) -> tuple[str, str]:
     try:
         src, r = _find(recorded, "03", {"sizes_mb"}, "image sizes")
         sizes = r["sizes_mb"]
-        naive, slim, src = sizes["naive"], sizes["slim"], src.rstrip(".") + ".sizes_mb"
+        naive, slim = sizes["naive"], sizes["slim"]
+        src = src.removesuffix(".") + ("sizes_mb" if src.endswith(".") else ".sizes_mb")
     except (Missing, KeyError, TypeError):
         src, r = _find(recorded, "03", {"naive_mb", "slim_mb"}, "naive and slim image sizes")
         naive, slim = r["naive_mb"], r["slim_mb"]

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "mllab.quantize",
     "mllab.serving",
     "mllab.bench",
+    "mllab.repro",
+    "mllab.claims",
     "mllab.resources",
 )
 

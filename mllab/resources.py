@@ -11,10 +11,13 @@ the same 2-core host would compete with the server for the very cores being meas
 client's own CPU is outside the container's quota, so request timings would mix the quota's
 effect with the client's. The probe also reads the container's ``cpu.stat`` before and after
 the timed loop: ``nr_throttled``/``throttled_time`` count the CFS periods in which the quota ran
-out. That is what a median hides: with ``--cpus=1`` and two ONNX Runtime threads, a run uses its
-100 ms of CPU per 100 ms period in 50 ms of wall time and then waits; whether one call straddles
-a throttled gap is luck, so p50 can stay put while p99 and max jump. Hence every point reports
-p50, p99, max, the mean (1/throughput) and the throttling counters.
+out. That is what a median hides: with ``--cpus=1`` and two ONNX Runtime threads, the pool uses
+a period's 100 ms of CPU in 50 ms of wall time and then waits; a call that fits in what is left
+of the budget is as fast as without a limit, one that straddles the gap waits for the next
+period, so p50 can stay put while p99 and max jump. Hence every point reports p50, p99, max,
+the mean (the lecture's L, 1/throughput) and the throttling counters. Repeated rounds keep each
+point's least disturbed one, and the containers run in a CPU cgroup of raised weight
+(:func:`measurement_groups`): other work on a shared machine only ever adds time.
 
 Threads: ``os.cpu_count()`` inside a container is the *host's* core count; sizing ONNX
 Runtime's pool from it (``threads="host"``) oversubscribes a small quota. The fix, the server's
@@ -26,8 +29,12 @@ which :func:`explain_exit` turns into a sentence.
 
 Overhead η = T_container / T_native (:func:`overhead`): the same probe, the same model file, the
 same threads, natively and in a container, interleaved A B A B so that drift of this shared
-machine hits both sides. Scale-out (:func:`scale_out`): ``docker/compose.yml``, N replicas
-behind nginx, loaded by :mod:`mllab.load`.
+machine hits both sides, and (where root may) in sibling CPU cgroups of equal, raised weight
+(:func:`measurement_groups`): the scheduler shares CPU between cgroups, so a container and a
+native process are otherwise not scheduled alike on a busy machine.
+
+Scale-out (:func:`scale_out`): ``docker/compose.yml``, N replicas behind nginx, loaded by
+:mod:`mllab.load`.
 """
 
 from __future__ import annotations
@@ -825,6 +832,7 @@ class Overhead:
     eta: float  # median over rounds of T_container / T_native (same round)
     eta_pooled: float  # all container inferences / all native ones, per second
     eta_median: float  # median native call / median container call, over all calls
+    eta_best: float  # fastest native call / fastest container call: the least disturbed pair
     threads: int
     rounds: int
     repeats: int
@@ -843,6 +851,7 @@ class Overhead:
             "eta": self.eta,
             "eta_pooled": self.eta_pooled,
             "eta_median": self.eta_median,
+            "eta_best": self.eta_best,
             "ratios": self.ratios,
             "threads": self.threads,
             "rounds": self.rounds,
@@ -884,6 +893,8 @@ def overhead(
 
     if rounds < 1:
         raise InputError(f"rounds must be >= 1, not {rounds}")
+    if threads is not None and threads < 1:
+        raise InputError(f"threads must be >= 1 (or None: this host's usable CPUs), not {threads}")
     if model is None:
         from mllab.export import default_model
 
@@ -925,10 +936,14 @@ def overhead(
         np.median([v for r in native for v in r.samples_ms])
         / np.median([v for r in container for v in r.samples_ms])
     )
+    best = min(v for r in native for v in r.samples_ms) / min(
+        v for r in container for v in r.samples_ms
+    )
     return Overhead(
         float(np.median(ratios)),
         float(pooled),
         median,
+        float(best),
         threads,
         rounds,
         repeats,
@@ -1190,7 +1205,9 @@ def plot_overhead(result: Overhead):
 def _cmd_cpus(args: argparse.Namespace) -> int:
     from mllab.bench import format_table
 
-    runs = cpu_sweep(cpus=args.cpus, policies=args.threads, repeats=args.repeats)
+    runs = cpu_sweep(
+        cpus=args.cpus, policies=args.threads, repeats=args.repeats, rounds=args.rounds
+    )
     print(format_table(sweep_rows(runs)))
     for policy in args.threads:
         limited = [r for r in runs if r.policy == policy and r.cpus]
@@ -1264,6 +1281,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         help="thread policies: host,quota or counts",
     )
     cpus.add_argument("--repeats", type=int, default=30)
+    cpus.add_argument("--rounds", type=int, default=2, help="keep each point's best round")
     cpus.set_defaults(func=_cmd_cpus)
     oom = actions.add_parser("oom", help="the server under a memory limit below its need")
     oom.add_argument("--memory", default="150m")

@@ -268,3 +268,28 @@ def test_two_replicas_behind_nginx_share_the_requests(slim):
         seen = upstreams_seen(url, 8)
     assert len(seen) == 2, seen
     assert all(count >= 2 for count in seen.values())
+
+
+@pytest.mark.docker
+def test_overhead_compares_the_same_threads_and_cleans_its_cgroups(slim):
+    from mllab.resources import PREFIX, cpu_cgroup_root, overhead
+
+    result = overhead(slim, threads=1, rounds=2, repeats=3, warmup=1, progress=False)
+    assert [r.threads for r in result.container] == [1, 1]
+    assert [r.threads for r in result.native] == [1, 1]
+    assert [r.where for r in result.container] == ["container"] * 2
+    assert result.eta > 0 and len(result.ratios) == 2
+    assert result.eta == pytest.approx(float(np.median(result.ratios)))
+    root = cpu_cgroup_root()
+    if root is not None:
+        assert result.cgroups.startswith("own sibling CPU cgroups")
+        assert not list(root.parent.glob(f"*/{PREFIX}-*"))  # removed afterwards
+
+
+def test_overhead_refuses_bad_arguments_before_starting_anything():
+    from mllab.resources import overhead
+
+    with pytest.raises(InputError):
+        overhead(tag="never-built", rounds=0)
+    with pytest.raises(InputError):
+        overhead(tag="never-built", threads=-1)
