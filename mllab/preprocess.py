@@ -42,6 +42,7 @@ def load_image(src: ImageSource) -> Image.Image:
         name = f"{len(src)} bytes" if isinstance(src, bytes) else str(src)
         try:
             image = Image.open(io.BytesIO(src) if isinstance(src, bytes) else Path(src))
+            _check_pixels(image, name)
             image.load()
         except FileNotFoundError as error:
             raise InputError(f"no such image file: {src}") from error
@@ -51,6 +52,20 @@ def load_image(src: ImageSource) -> Image.Image:
             raise InputError(f"corrupt image data ({name}): {error}") from error
     image = ImageOps.exif_transpose(image)
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+#: A small file can decode to a huge bitmap (a "decompression bomb"): 40 MP is ~120 MB of RGB,
+#: far above any photo the model needs (it sees 224 x 224) and safe under a --memory limit.
+MAX_PIXELS = 40_000_000
+
+
+def _check_pixels(image: Image.Image, name: str) -> None:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"image too large ({name}): {width}x{height} = {width * height / 1e6:.0f} megapixels, "
+            f"the limit is {MAX_PIXELS / 1e6:.0f}"
+        )
 
 
 def preprocess(image: ImageSource) -> np.ndarray:

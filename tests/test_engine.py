@@ -14,9 +14,10 @@ from mllab import engine, images
 def test_missing_engine_is_one_clear_message():
     done = subprocess.run(
         [sys.executable, "-m", "mllab", "engine", "ensure", "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
-    )  # fmt: skip
+    )
     assert done.returncode == 2
     assert "no Docker engine answers" in done.stderr
     assert "Traceback" not in done.stderr
@@ -34,8 +35,9 @@ def test_local_base_image_is_slim_and_runs_python_311(docker_client):
         images.build_base(tag)
     size = images.image_size_mb(tag)
     assert size < 160, f"the local base is {size:.0f} MB; python:3.11-slim is about 130 MB"
-    out = docker_client.containers.run(tag, ["python", "-c", "import sys, venv, ssl; print(sys.version)"],
-                                       remove=True)  # fmt: skip
+    out = docker_client.containers.run(
+        tag, ["python", "-c", "import sys, venv, ssl; print(sys.version)"], remove=True
+    )
     assert out.decode().startswith("3.11.")
     config = docker_client.images.get(tag).attrs["Config"]
     assert config["Cmd"] == ["python3"]

@@ -38,5 +38,7 @@ def test_torch_pins_and_onnxruntime_markers():
     linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
     mac = {"sys_platform": "darwin", "platform_machine": "arm64"}
     for environment in (linux, mac):  # never both runtimes in one environment
-        chosen = [n for n in ("onnxruntime", "onnxruntime-gpu") if reqs[n].marker.evaluate(environment)]
+        chosen = [
+            n for n in ("onnxruntime", "onnxruntime-gpu") if reqs[n].marker.evaluate(environment)
+        ]
         assert len(chosen) == 1

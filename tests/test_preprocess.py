@@ -121,3 +121,17 @@ def test_slim_modules_do_not_import_torch_or_onnx():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    import io
+
+    from PIL import Image
+
+    from mllab import preprocess
+    from mllab.errors import InputError
+
+    buffer = io.BytesIO()
+    Image.new("L", (9000, 9000)).save(buffer, format="PNG")  # 81 MP, a few KB on disk
+    with pytest.raises(InputError, match="megapixels"):
+        preprocess.load_image(buffer.getvalue())

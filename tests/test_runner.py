@@ -56,8 +56,11 @@ def test_select_and_unknown_lab(lab_dir: Path):
 
 def test_parse_parameters():
     assert labs.parse_parameters(["A=1", "B=[1, 8]", "C=cuda", "D=true"]) == {
-        "A": 1, "B": [1, 8], "C": "cuda", "D": True,
-    }  # fmt: skip
+        "A": 1,
+        "B": [1, 8],
+        "C": "cuda",
+        "D": True,
+    }
     with pytest.raises(MllabError, match="KEY=VALUE"):
         labs.parse_parameters(["no-equals"])
 
