@@ -22,6 +22,7 @@ import os
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,29 @@ def default_model(
             except IntegrityError as error:
                 print(f"re-exporting {path.name}: {error}")
         return export_onnx(path, exporter=exporter, weights=weights, seed=seed)
+
+
+def derived_model(
+    suffix: str,
+    make: Callable[[Path, Path], Path],
+    exporter: str = "dynamo",
+    weights: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """A model made from :func:`default_model` by ``make(fp32, out)`` (INT8, fp16), cached beside
+    it as ``<fp32 stem>-<suffix>.onnx``; remade only when missing, when its sha256 fails, or when
+    the fp32 model it came from changed (``make`` records ``fp32_sha256`` in its metadata)."""
+    fp32 = default_model(exporter, weights=weights, seed=seed)
+    path = artifact("models", f"{fp32.stem}-{suffix}.onnx")
+    with _lock(path):
+        if path.exists():
+            try:
+                verify_model(path)
+                if metadata(path).get("fp32_sha256") == verify_model(fp32):
+                    return path
+            except IntegrityError as error:
+                print(f"remaking {path.name}: {error}")
+        return make(fp32, path)
 
 
 def optimize_graph(model: str | Path, out: str | Path, opt_level: str = "all") -> Path:

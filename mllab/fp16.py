@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mllab.errors import InputError, IntegrityError
+from mllab.errors import InputError
 from mllab.integrity import verify_model, write_digest
-from mllab.paths import artifact
 
 ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 7: "int64"}
 
@@ -96,19 +95,9 @@ def _load_light(path: str | Path):
 def default_fp16_model(exporter: str = "dynamo", weights: str | Path | None = None) -> Path:
     """The cached fp16 twin of :func:`mllab.export.default_model` under ``artifacts/models/``,
     rebuilt only when missing, when its sha256 fails, or when its fp32 source changed."""
-    from mllab.export import _lock, default_model, metadata
+    from mllab.export import derived_model
 
-    fp32 = default_model(exporter, weights=weights)
-    path = artifact("models", fp32.stem + "-fp16.onnx")
-    with _lock(path):
-        if path.exists():
-            try:
-                verify_model(path)
-                if metadata(path).get("fp32_sha256") == verify_model(fp32):
-                    return path
-            except IntegrityError as error:
-                print(f"re-converting {path.name}: {error}")
-        return convert(fp32, path)
+    return derived_model("fp16", convert, exporter, weights=weights)
 
 
 def drift_vs_fp32(fp16_model: str | Path, fp32_model: str | Path, x: np.ndarray, device="cpu"):

@@ -19,7 +19,6 @@ import numpy as np
 
 from mllab.errors import InputError
 from mllab.integrity import verify_model, write_digest
-from mllab.paths import artifact
 
 
 def calibration_batches(images: list[str | Path] | None = None) -> list[np.ndarray]:
@@ -111,20 +110,9 @@ def default_int8_model(
 ) -> Path:
     """The cached INT8 model of :func:`mllab.export.default_model`, rebuilt only when missing,
     when its sha256 does not verify, or when the fp32 model it came from changed."""
-    from mllab.errors import IntegrityError
-    from mllab.export import _lock, default_model, metadata
+    from mllab.export import derived_model
 
-    fp32 = default_model(exporter, weights=weights, seed=seed)
-    path = artifact("models", fp32.stem + "-int8.onnx")
-    with _lock(path):
-        if path.exists():
-            try:
-                verify_model(path)
-                if metadata(path).get("fp32_sha256") == verify_model(fp32):
-                    return path
-            except IntegrityError as error:
-                print(f"re-quantizing {path.name}: {error}")
-        return quantize_int8(fp32, path)
+    return derived_model("int8", quantize_int8, exporter, weights=weights, seed=seed)
 
 
 def file_size_mb(path: str | Path) -> float:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from tiny_models import tiny_resnet_interface
 
 from mllab.drift import compare
 from mllab.errors import IntegrityError, MllabError
@@ -36,30 +37,8 @@ MAX_BATCH = 4
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """GlobalAveragePool -> Flatten -> Gemm(3 -> 1000), seeded, with its sha256 file."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.standard_normal((3, 1000)).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.standard_normal(1000).astype(np.float32), "B")
-    graph = helper.make_graph(
-        [
-            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["flat"]),
-            helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
-        ],
-        "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-        [weights, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    onnx.save(model, path)
-    write_digest(path)
-    return path
+    """ResNet-50's interface in three nodes, with its sha256 file."""
+    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture(scope="module")
