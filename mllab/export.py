@@ -17,13 +17,11 @@ Both exporters of torch 2.14 are supported: the default ``dynamo=True`` one (``t
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import re
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ import numpy as np
 
 from mllab.errors import ExportFailed, InputError, IntegrityError
 from mllab.integrity import verify_model, write_digest
-from mllab.paths import artifact
+from mllab.paths import artifact, exclusive
 
 EXPORTERS = ("dynamo", "torchscript")
 INPUT, OUTPUT = "input", "logits"
@@ -232,16 +230,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
-@contextmanager
 def _lock(path: Path):
-    """An exclusive lock beside ``path``: two labs exporting the same model wait for each other."""
-    lock = path.with_name(f".{path.name}.lock")  # hidden: it is not part of the artefact
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Two labs exporting the same model wait for each other (a hidden lock file beside it)."""
+    return exclusive(path.with_name(f".{path.name}.lock"))
 
 
 def default_model(

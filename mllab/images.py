@@ -19,7 +19,6 @@ SDK's low-level API so that every step's log streams and cache hits are seen (:f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import hashlib
 import json
@@ -39,7 +38,7 @@ from typing import Any
 
 from mllab.engine import client
 from mllab.errors import BuildError, InputError, MllabError
-from mllab.paths import ARTIFACTS, DATA, DOCKER, ROOT, artifact
+from mllab.paths import ARTIFACTS, DATA, DOCKER, ROOT, artifact, exclusive
 
 PUBLIC_BASE = "python:3.11-slim-bookworm"
 LOCAL_BASE = "mllab/base:bookworm-py311"
@@ -781,7 +780,7 @@ def build_kind(
     """
     spec = kind(name)
     tag = tag or spec.tag
-    with _exclusive(ARTIFACTS / "images" / name / ".build.lock"):  # one staging at a time
+    with exclusive(ARTIFACTS / "images" / name / ".build.lock"):  # one staging at a time
         context = stage_context(name, model=model, on_log=on_log)
         buildargs = build_args(context)
         digest = context_digest(context, buildargs)
@@ -795,20 +794,6 @@ def build_kind(
     summary = {**result.summary(), "kind": name, "context_digest": digest, "buildargs": buildargs}
     artifact("images", name, "last-build.json").write_text(json.dumps(summary, indent=1))
     return tag
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path):
-    """An advisory lock file: two processes building the same kind take turns."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_args(context: str | Path) -> dict[str, str]:

@@ -94,6 +94,11 @@ def run_lab(notebook: Path, out_dir: Path, parameters: dict[str, Any]) -> LabRes
 
     output = out_dir / notebook.name
     start = time.perf_counter()
+
+    def result(status: str, **failure: Any) -> LabResult:
+        elapsed = time.perf_counter() - start
+        return LabResult(lab_id(notebook), notebook.name, status, elapsed, str(output), **failure)
+
     try:
         pm.execute_notebook(
             str(notebook),
@@ -105,28 +110,15 @@ def run_lab(notebook: Path, out_dir: Path, parameters: dict[str, Any]) -> LabRes
             execution_timeout=CELL_TIMEOUT_S,
         )
     except pm.PapermillExecutionError as error:
-        return LabResult(
-            lab_id(notebook),
-            notebook.name,
+        return result(
             "failed",
-            time.perf_counter() - start,
-            str(output),
             failed_cell=error.exec_count,
             error=f"{error.ename}: {error.evalue}",
             source=error.source,
         )
     except Exception as error:  # noqa: BLE001 - a dead kernel or a timeout fails this lab only
-        return LabResult(
-            lab_id(notebook),
-            notebook.name,
-            "failed",
-            time.perf_counter() - start,
-            str(output),
-            error=f"{type(error).__name__}: {error}",
-        )
-    return LabResult(
-        lab_id(notebook), notebook.name, "passed", time.perf_counter() - start, str(output)
-    )
+        return result("failed", error=f"{type(error).__name__}: {error}")
+    return result("passed")
 
 
 def run_labs(

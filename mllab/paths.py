@@ -1,6 +1,9 @@
 """Where things live: the repository's folders and the git-ignored output folders."""
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 #: The repository root (the package is installed in editable mode from it).
@@ -19,3 +22,16 @@ def artifact(*parts: str) -> Path:
     path = ARTIFACTS.joinpath(*parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """An advisory lock file: two processes (labs run side by side, a test and a lab) making the
+    same artefact take turns instead of writing it twice."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
