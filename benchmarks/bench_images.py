@@ -15,9 +15,9 @@ import argparse
 import json
 import sys
 
-from mllab import images
-from mllab.drift import format_table
-from mllab.errors import MllabError
+from mllab.containers import images
+from mllab.measure.drift import format_table
+from mllab.core.errors import MllabError
 
 #: the issue's goal for naive / slim
 GOAL = 10.0

@@ -2,9 +2,9 @@
 
 η = T_container / T_native (lecture, "Сравнение инференса внутри и вне контейнера": 0.95 on CPU,
 0.98 on GPU): the same ``session.run`` probe on the same model file with the same threads, in
-the slim image and natively, alternated A B A B … (``mllab.resources.overhead``). Then the slim
-server in a container under a bounded locust load (``mllab.load``), with ``docker stats``
-sampled during it (``mllab.monitor``). The issue's goal (η ≥ 0.97) and the lecture's figure are
+the slim image and natively, alternated A B A B … (``mllab.experiments.resources.overhead``). Then the slim
+server in a container under a bounded locust load (``mllab.experiments.load``), with ``docker stats``
+sampled during it (``mllab.containers.monitor``). The issue's goal (η ≥ 0.97) and the lecture's figure are
 printed beside what is measured, never asserted.
 
     python benchmarks/bench_overhead.py [--rounds 6] [--repeats 20] [--threads N]
@@ -17,8 +17,8 @@ import argparse
 import json
 import sys
 
-from mllab.drift import format_table
-from mllab.errors import MllabError
+from mllab.measure.drift import format_table
+from mllab.core.errors import MllabError
 
 #: the issue's goal for η on CPU
 GOAL = 0.97
@@ -28,16 +28,16 @@ LECTURE = 0.95
 
 def measure(args: argparse.Namespace) -> dict:
     """η over interleaved rounds, then (unless ``--no-load``) one locust run with docker stats."""
-    from mllab import images
-    from mllab.resources import overhead, slim_image
+    from mllab.containers import images
+    from mllab.experiments.resources import overhead, slim_image
 
     tag = slim_image()
     eta = overhead(tag, threads=args.threads, rounds=args.rounds, repeats=args.repeats)
     result = {"image": tag, "overhead": eta.to_dict(), "goal": GOAL, "lecture": LECTURE}
     if args.no_load:
         return result
-    from mllab.load import run_load
-    from mllab.monitor import StatsMonitor
+    from mllab.experiments.load import run_load
+    from mllab.containers.monitor import StatsMonitor
 
     with images.run(tag, name="mllab06-bench-load", read_only=True) as server:
         with StatsMonitor(server.container) as monitor:

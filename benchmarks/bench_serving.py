@@ -1,8 +1,8 @@
 """HTTP / in-process latency of the inference server, per body kind, at batch 1.
 
-Starts ``python -m mllab.serving`` on the model (default: the cached ResNet-50), then times
+Starts ``python -m mllab.serve.app`` on the model (default: the cached ResNet-50), then times
 the same input over HTTP and with ``session.run`` in this process, interleaved, in one run
-(``mllab.serving_client.http_overhead``). The goal, ratio ≤ 1.15 for the image and binary
+(``mllab.serve.client.http_overhead``). The goal, ratio ≤ 1.15 for the image and binary
 bodies, is printed as measured here, never asserted: the JSON list body is there to show what
 3 MB of text costs.
 
@@ -15,9 +15,9 @@ import argparse
 import json
 import sys
 
-from mllab.drift import format_table
-from mllab.errors import MllabError
-from mllab.serving_client import http_overhead, overhead_rows
+from mllab.measure.drift import format_table
+from mllab.core.errors import MllabError
+from mllab.serve.client import http_overhead, overhead_rows
 
 #: HTTP / in-process at batch 1 that the image and binary bodies should stay under
 GOAL = 1.15

@@ -1,5 +1,5 @@
 import sys
 
-from mllab.cli import main
+from mllab.cli.main import main
 
 sys.exit(main())

@@ -13,8 +13,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 @pytest.fixture(scope="session")
 def docker_client():
     """A docker SDK client whose engine answers (fails in CI, skips elsewhere, when none does)."""
-    from mllab.engine import client
-    from mllab.errors import EngineUnavailable
+    from mllab.containers.engine import client
+    from mllab.core.errors import EngineUnavailable
 
     try:
         return client()

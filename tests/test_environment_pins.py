@@ -7,7 +7,7 @@ import tomllib
 import yaml
 from packaging.requirements import Requirement
 
-from mllab.paths import ROOT
+from mllab.core.paths import ROOT
 
 
 def _normalised(specs: list[str]) -> set[str]:

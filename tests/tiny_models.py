@@ -45,7 +45,7 @@ def tiny_classifier(path: Path, digest: bool = True) -> Path:
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     if digest:
-        from mllab.integrity import write_digest
+        from mllab.model.integrity import write_digest
 
         write_digest(path)
     return path
@@ -58,7 +58,7 @@ def tiny_resnet_interface(path: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from mllab.integrity import write_digest
+    from mllab.model.integrity import write_digest
 
     rng = np.random.default_rng(0)
     weights = numpy_helper.from_array(rng.standard_normal((3, 1000)).astype(np.float32), "W")

@@ -1,0 +1,1 @@
+"""Layer 0: errors, paths, typed records, outcomes, tables, hashing. Imports nothing of mllab."""

@@ -1,0 +1,59 @@
+"""Plain-text tables: the one formatter behind every table a lab or a command prints.
+
+Numbers are right-aligned with 4 significant digits, booleans read ``yes``/``no``, an
+:class:`~mllab.core.outcome.Outcome` reads as ``ran`` / ``not run: why`` / ``failed: error``,
+and a missing cell is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from mllab.core.outcome import Outcome
+
+
+def cell(value: Any) -> str:
+    """One value as table text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Outcome):
+        return str(value)
+    return str(value)
+
+
+def _as_row(row: Any) -> Mapping[str, Any]:
+    if isinstance(row, Mapping):
+        return row
+    if is_dataclass(row) and not isinstance(row, type):
+        return asdict(row)
+    raise TypeError(f"a table row is a mapping or a dataclass, not {type(row).__name__}")
+
+
+def format_table(rows: Sequence[Any], columns: Sequence[str] | None = None) -> str:
+    """Rows (mappings or dataclasses) as an aligned table under a header and a rule line."""
+    if not rows:
+        return "(no rows)"
+    mapped = [_as_row(r) for r in rows]
+    columns = list(columns or mapped[0].keys())
+    cells = [[cell(row.get(c)) for c in columns] for row in mapped]
+    numeric = [
+        all(isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
+            for row in mapped if row.get(c) is not None)
+        for c in columns
+    ]  # fmt: skip
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])

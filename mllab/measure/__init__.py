@@ -1,0 +1,1 @@
+"""Layer 3: measuring: statistics and timing, T(n) fit, profiling, runners, drift, roofline."""

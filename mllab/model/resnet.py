@@ -1,0 +1,134 @@
+"""ResNet-50 (torchvision) with an explicit weights policy: θ of the artefact A = (f, θ, R, E).
+
+``weights`` says where θ comes from:
+
+* ``None`` or ``"random"``: seeded random initialisation (``torch.manual_seed(seed)``). The
+  default: reproducible and offline, but the predicted classes are meaningless. Parity,
+  latency and drift are still real measurements of the same computation graph f.
+* a path to a local checkpoint (a ``state_dict`` saved with ``torch.save``, ``.pt``/``.pth``).
+* a torchvision enum name (``"IMAGENET1K_V2"``, ``"ResNet50_Weights.IMAGENET1K_V2"``,
+  ``"DEFAULT"``): downloaded by torchvision (or taken from its cache); offline this raises
+  :class:`WeightsUnavailable` saying how to get the file and pass its path instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mllab.core.errors import InputError, WeightsUnavailable
+from mllab.model.integrity import sha256_file
+
+if TYPE_CHECKING:
+    import torch
+
+RANDOM = "random"
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin")
+ENUM_PREFIX = "ResNet50_Weights."
+
+
+def _kind(weights: str | Path | None) -> str:
+    """``random``, ``file`` or ``enum``: which branch of the policy ``weights`` takes."""
+    if weights is None or str(weights).lower() == RANDOM:
+        return "random"
+    text = str(weights)
+    if isinstance(weights, Path) or "/" in text or text.endswith(CHECKPOINT_SUFFIXES):
+        return "file"
+    return "enum"
+
+
+def _enum(name: str):
+    """The torchvision ``ResNet50_Weights`` member named ``name`` (no download)."""
+    from torchvision.models import ResNet50_Weights
+
+    key = name.removeprefix(ENUM_PREFIX)
+    try:
+        return ResNet50_Weights[key]
+    except KeyError:
+        valid = ", ".join(["random", *ResNet50_Weights.__members__, "<path to .pt/.pth>"])
+        raise InputError(f"unknown weights {name!r}: use one of {valid}") from None
+
+
+def _checkpoint(weights: str | Path) -> Path:
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsUnavailable(
+            f"checkpoint {path} does not exist: pass the path of a ResNet-50 state_dict "
+            "(.pt/.pth), or omit --weights for seeded random weights"
+        )
+    return path
+
+
+def weights_id(weights: str | Path | None = None, seed: int = 0) -> str:
+    """A short, stable name for θ: ``random-seed0``, ``file:<sha256[:12]>`` or ``IMAGENET1K_V2``.
+
+    Recorded in the ONNX metadata and used in cache file names, so that an exported model says
+    which weights it holds. Resolving it never downloads anything.
+    """
+    kind = _kind(weights)
+    if kind == "random":
+        return f"random-seed{seed}"
+    if kind == "file":
+        return f"file:{sha256_file(_checkpoint(weights))[:12]}"
+    return _enum(str(weights)).name
+
+
+def _random_model(seed: int):
+    import torch
+    from torchvision.models import resnet50
+
+    # fork_rng: seeding must not disturb the caller's global random state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return resnet50(weights=None)
+
+
+def _file_model(weights: str | Path):
+    import torch
+    from torchvision.models import resnet50
+
+    path = _checkpoint(weights)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means "not a state_dict"
+        raise InputError(f"{path} is not a loadable PyTorch checkpoint: {error}") from error
+    for key in ("state_dict", "model"):  # training scripts often wrap the state_dict
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise InputError(f"{path} holds a {type(state).__name__}, not a state_dict")
+    state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel prefix
+    model = resnet50(weights=None)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise InputError(f"{path} is not a ResNet-50 state_dict: {error}") from error
+    return model
+
+
+def _enum_model(weights: str):
+    from torchvision.models import resnet50
+
+    member = _enum(weights)
+    try:
+        return resnet50(weights=member, progress=False)
+    except Exception as error:  # noqa: BLE001 - URLError, socket timeouts, SSL, HTTP errors
+        raise WeightsUnavailable(
+            f"cannot download torchvision weights {member.name} ({error}). This machine is "
+            f"probably offline. On a machine with internet, download {member.url}, copy the file "
+            f"here and pass its path instead (--weights /path/to/{member.url.rsplit('/', 1)[-1]}),"
+            " or put it in the torch hub cache ($TORCH_HOME/hub/checkpoints/). Without "
+            "--weights the kit uses seeded random weights, which work offline."
+        ) from error
+
+
+def load_resnet50(weights: str | Path | None = None, seed: int = 0) -> torch.nn.Module:
+    """torchvision ResNet-50 in eval mode, θ chosen by the weights policy (module docstring)."""
+    kind = _kind(weights)
+    if kind == "random":
+        model = _random_model(seed)
+    elif kind == "file":
+        model = _file_model(weights)
+    else:
+        model = _enum_model(str(weights))
+    return model.eval()

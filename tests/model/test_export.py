@@ -1,0 +1,258 @@
+"""mllab.model.resnet, mllab.model.export and mllab.model.integrity: one checked file, parity, tamper detection."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from mllab import cli
+from mllab.model import export
+from mllab.model import integrity
+from mllab.model import resnet as models
+from mllab.measure.drift import compare
+from mllab.core.errors import InputError, IntegrityError, WeightsUnavailable
+from mllab.runtime.sessions import create_session
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """One export per exporter (random weights, seed 0), shared by the module's tests."""
+    folder = tmp_path_factory.mktemp("export")
+    return {e: export.export_onnx(folder / f"{e}.onnx", exporter=e) for e in export.EXPORTERS}
+
+
+def flip_byte(path: Path, offset: int = -1000) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+# -- weights policy ----------------------------------------------------------------------------
+
+
+def test_random_weights_are_seeded_and_reproducible():
+    a, b, c = models.load_resnet50(), models.load_resnet50(seed=0), models.load_resnet50(seed=1)
+    assert not a.training
+    assert torch.equal(a.conv1.weight, b.conv1.weight)
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+    assert models.weights_id() == "random-seed0" == models.weights_id("random", 0)
+    assert models.weights_id(None, 7) == "random-seed7"
+
+
+def test_checkpoint_path(tmp_path):
+    path = tmp_path / "resnet50.pth"
+    torch.save({"state_dict": models.load_resnet50(seed=3).state_dict()}, path)
+    loaded = models.load_resnet50(path)
+    assert torch.equal(loaded.fc.weight, models.load_resnet50(seed=3).fc.weight)
+    wid = models.weights_id(path)
+    assert wid.startswith("file:") and wid[5:] == integrity.sha256_file(path)[:12]
+
+
+def test_missing_or_wrong_checkpoint(tmp_path):
+    with pytest.raises(WeightsUnavailable, match="does not exist"):
+        models.load_resnet50(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"fc.weight": torch.zeros(3)}, bad)
+    with pytest.raises(InputError, match="not a ResNet-50 state_dict"):
+        models.load_resnet50(bad)
+
+
+def test_enum_weights_offline_say_what_to_do(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable (test)")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: a download is needed
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    assert models.weights_id("ResNet50_Weights.IMAGENET1K_V2") == "IMAGENET1K_V2"
+    with pytest.raises(WeightsUnavailable, match="pass its path") as error:
+        models.load_resnet50("IMAGENET1K_V2")
+    assert "https://download.pytorch.org" in str(error.value)
+
+
+def test_unknown_weights_name():
+    with pytest.raises(InputError, match="IMAGENET1K_V2"):
+        models.load_resnet50("IMAGENET_V9")
+
+
+# -- the exported file -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exporter", export.EXPORTERS)
+def test_single_self_contained_file(exported, exporter):
+    path = exported[exporter]
+    assert sorted(p.name for p in path.parent.glob("*.data")) == []
+    proto = onnx.load(str(path), load_external_data=False)
+    external = [
+        t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    assert external == [] and path.stat().st_size > 90e6, "the weights are inside the file"
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+@pytest.mark.parametrize("exporter", export.EXPORTERS)
+def test_metadata_and_names(exported, exporter):
+    path = exported[exporter]
+    props = export.metadata(path)
+    proto = onnx.load(str(path), load_external_data=False)
+    assert props["exporter"] == exporter
+    assert props["opset"] == str(next(o.version for o in proto.opset_import if o.domain == ""))
+    assert props["torch_version"] == torch.__version__
+    assert props["weights_id"] == "random-seed0"
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
+
+
+@pytest.mark.parametrize("exporter", export.EXPORTERS)
+def test_dynamic_batch(exported, exporter):
+    session = create_session(exported[exporter], device="cpu")
+    for batch in (1, 3, 8):
+        x = np.zeros((batch, 3, 224, 224), dtype=np.float32)
+        assert export.run(session, x).shape == (batch, 1000)
+    assert export.check_dynamic_batch(exported[exporter]) == {
+        1: (1, 1000),
+        3: (3, 1000),
+        8: (8, 1000),
+    }
+
+
+def test_fixed_batch_is_detected(tmp_path):
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["input"], ["logits"])],
+        "fixed",
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 1000])],
+        [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [1, 1000])],
+    )
+    path = tmp_path / "fixed.onnx"
+    onnx.save(onnx.helper.make_model(graph), str(path))
+    with pytest.raises(export.ExportFailed, match="fixed to 1"):
+        export.check_dynamic_batch(path)
+
+
+def test_unsupported_opset_is_refused_not_silently_raised(tmp_path):
+    with pytest.raises(export.ExportFailed, match="asked for opset 5"):
+        export.export_onnx(tmp_path / "m.onnx", exporter="dynamo", opset=5)
+    assert list(tmp_path.iterdir()) == [], "no partial file is left behind"
+
+
+def test_bad_exporter_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="exporter"):
+        export.export_onnx(tmp_path / "m.onnx", exporter="tflite")
+
+
+# -- parity ------------------------------------------------------------------------------------
+
+
+def test_parity_within_lecture_and_tutorial_tolerances(exported):
+    rows = export.parity_report(exported)
+    assert {(r["exporter"], r["inputs"]) for r in rows} == {
+        (e, i) for e in export.EXPORTERS for i in ("samples", "random")
+    }
+    for row in rows:
+        label = f"{row['exporter']}/{row['inputs']}"
+        assert row["l2"] <= 1e-3 and row["delta<=0.001"], label
+        assert row["allclose(rtol=0.001,atol=1e-05)"], label
+        assert row["top1_agreement"] == 1.0 and row["cosine"] > 0.999999, label
+
+
+def test_parity_detects_other_weights(exported):
+    x = export.reference_inputs()["samples"]
+    other = export.torch_logits(models.load_resnet50(seed=1), x)
+    onnx_logits = export.run(create_session(exported["dynamo"], device="cpu"), x)
+    assert not compare(onnx_logits, other).verdicts()["delta<=0.001"]
+    with pytest.raises(InputError, match="random-seed0"):
+        export.parity_report({"dynamo": exported["dynamo"]}, seed=1)
+
+
+# -- integrity ---------------------------------------------------------------------------------
+
+
+def test_digest_beside_the_model(exported):
+    path = exported["dynamo"]
+    line = integrity.digest_path(path).read_text().split()
+    assert line == [integrity.sha256_file(path), path.name]  # sha256sum format
+    assert integrity.verify_model(path) == line[0]
+
+
+def test_tampered_model_is_refused(exported, tmp_path):
+    copy = tmp_path / "model.onnx"
+    shutil.copy(exported["dynamo"], copy)
+    shutil.copy(integrity.digest_path(exported["dynamo"]), integrity.digest_path(copy))
+    integrity.verify_model(copy)
+    flip_byte(copy)
+    with pytest.raises(IntegrityError, match="expects") as error:
+        integrity.verify_model(copy)
+    assert "Re-export" in str(error.value)
+    with pytest.raises(IntegrityError):
+        export.load_session(copy)
+
+
+def test_missing_digest_is_refused(exported, tmp_path):
+    copy = tmp_path / "model.onnx"
+    shutil.copy(exported["torchscript"], copy)
+    with pytest.raises(IntegrityError, match="digest file"):
+        integrity.verify_model(copy)
+
+
+def test_default_model_is_cached_and_repaired(exported, tmp_path, monkeypatch):
+    monkeypatch.setattr("mllab.core.paths.ARTIFACTS", tmp_path)
+    cached = tmp_path / "models" / "resnet50-dynamo-random-seed0.onnx"
+    cached.parent.mkdir()
+    shutil.copy(exported["dynamo"], cached)
+    integrity.write_digest(cached)
+    before = cached.stat().st_mtime_ns
+    assert export.default_model("dynamo") == cached
+    assert cached.stat().st_mtime_ns == before, "a verified model is not exported again"
+    flip_byte(cached)
+    assert export.default_model("dynamo") == cached
+    assert integrity.verify_model(cached), "a tampered cache is replaced by a fresh export"
+
+
+# -- ONNX Runtime's graph optimiser ------------------------------------------------------------
+
+
+def test_ort_fuses_conv_and_batchnorm(tmp_path):
+    unfolded = export.export_onnx(tmp_path / "unfolded.onnx", "torchscript", fold=False)
+    before = export.node_counts(unfolded)
+    assert before["BatchNormalization"] == 53
+    after = export.node_counts(export.optimize_graph(unfolded, tmp_path / "optimized.onnx"))
+    assert "BatchNormalization" not in after
+    assert sum(after.values()) < sum(before.values()) / 2
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def only_our_commands(monkeypatch):
+    """The CLI with just this lab's commands: other modules' imports do not affect these tests."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("mllab.model.export", "mllab.model.quantize"))
+
+
+def test_cli_export(tmp_path, capsys, only_our_commands):
+    out = tmp_path / "cli.onnx"
+    assert cli.main(["export", "--out", str(out), "--exporter", "torchscript", "--seed", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and integrity.sha256_file(out) in printed
+    assert "parity" in printed and "NO" not in printed
+    assert export.metadata(out)["weights_id"] == "random-seed2"
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys, only_our_commands):
+    code = cli.main(["export", "--out", str(tmp_path / "m.onnx"), "--weights", "/no/such.pt"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mllab export: error:") and "does not exist" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_registers_export_and_quantize():
+    parser = cli.build_parser()
+    args = parser.parse_args(["export", "--out", "x.onnx"])
+    assert args.exporter == "dynamo" and args.func is not None
+    assert parser.parse_args(["quantize", "--model", "a", "--out", "b"]).func is not None
