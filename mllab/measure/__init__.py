@@ -1,1 +1,1 @@
-"""Layer 3: measuring: statistics and timing, T(n) fit, profiling, runners, drift, roofline."""
+"""Layer 2: measuring: statistics and timing, T(n) fit, profiling, runners, drift, roofline."""
