@@ -2,10 +2,10 @@
 
 η = T_container / T_native (lecture, "Сравнение инференса внутри и вне контейнера": 0.95 on CPU,
 0.98 on GPU): the same ``session.run`` probe on the same model file with the same threads, in
-the slim image and natively, alternated A B A B … (``mllab.experiments.resources.overhead``). Then the slim
-server in a container under a bounded locust load (``mllab.experiments.load``), with ``docker stats``
-sampled during it (``mllab.containers.monitor``). The issue's goal (η ≥ 0.97) and the lecture's figure are
-printed beside what is measured, never asserted.
+the slim image and natively, alternated A B A B … (``mllab.experiments.overhead.overhead``). Then
+the slim server in a container under a bounded locust load (``mllab.experiments.load``), with
+``docker stats`` sampled during it (``mllab.containers.monitor``). The verdict on claim C5 comes
+from ``mllab.report`` (its one judge), printed beside what is measured, never asserted.
 
     python benchmarks/bench_overhead.py [--rounds 6] [--repeats 20] [--threads N]
         [--users 8] [--requests 300] [--no-load] [--json]
@@ -16,35 +16,40 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
-from mllab.measure.drift import format_table
 from mllab.core.errors import MllabError
-
-#: the issue's goal for η on CPU
-GOAL = 0.97
-#: the lecture's η on CPU (claim C5)
-LECTURE = 0.95
+from mllab.core.records import SCHEMA_KEY, Results, as_fields, schema_version
+from mllab.core.tables import format_table
+from mllab.report.claims import judge
 
 
-def measure(args: argparse.Namespace) -> dict:
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     """η over interleaved rounds, then (unless ``--no-load``) one locust run with docker stats."""
-    from mllab.containers import images
-    from mllab.experiments.resources import overhead, slim_image
+    from mllab.containers.monitor import StatsMonitor  # deferred: docker SDK start-up time
+    from mllab.containers.run import run
+    from mllab.experiments.limits import slim_image
+    from mllab.experiments.load import run_load
+    from mllab.experiments.overhead import overhead
 
     tag = slim_image()
     eta = overhead(tag, threads=args.threads, rounds=args.rounds, repeats=args.repeats)
-    result = {"image": tag, "overhead": eta.to_dict(), "goal": GOAL, "lecture": LECTURE}
+    result: dict[str, Any] = {"image": tag, "overhead": eta}
     if args.no_load:
         return result
-    from mllab.experiments.load import run_load
-    from mllab.containers.monitor import StatsMonitor
-
-    with images.run(tag, name="mllab06-bench-load", read_only=True) as server:
+    with run(tag, name="mllab06-bench-load", read_only=True) as server:
         with StatsMonitor(server.container) as monitor:
-            load = run_load(server.url, users=args.users, requests=args.requests)
-    result["load"] = load.summary()
+            result["load"] = run_load(server.url, users=args.users, requests=args.requests)
     result["docker_stats"] = monitor.summary()
     return result
+
+
+def c5_verdict(eta: Any) -> str:
+    """Claim C5 judged by ``mllab.report`` on this run's ``Overhead`` record alone."""
+    fields = {SCHEMA_KEY: schema_version(eta), **as_fields(eta)}
+    return str(judge("C5", Results(Path("."), {"06": {"Overhead": fields}})))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,33 +67,29 @@ def main(argv: list[str] | None = None) -> int:
     except MllabError as error:
         print(f"bench_overhead: error: {error}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
     eta = result["overhead"]
-    rows = [
-        {"round": i + 1, "container_per_s": c, "native_per_s": n, "ratio": c / n}
-        for i, (c, n) in enumerate(
-            zip(eta["container_throughput"], eta["native_throughput"], strict=True)
-        )
-    ]
-    print(format_table(rows))
-    verdict = "meets" if eta["eta"] >= GOAL else "misses"
+    if args.json:
+        result = {
+            k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in result.items()
+        }
+        print(json.dumps(result, indent=2, default=str))
+        return 0
     print(
-        f"\neta = T_container / T_native = {eta['eta']:.3f} (median of rounds; pooled "
-        f"{eta['eta_pooled']:.3f}, from median calls {eta['eta_median']:.3f}, from fastest "
-        f"calls {eta['eta_best']:.3f}), "
-        f"{eta['threads']} threads\n  goal >= {GOAL}: {verdict} it; the lecture says "
-        f"{LECTURE} on CPU; spread of the rounds {min(eta['ratios']):.3f}..{max(eta['ratios']):.3f}"
+        format_table(
+            [{"round": i + 1, **asdict(r), "ratio": r.ratio} for i, r in enumerate(eta.rounds)]
+        )
     )
+    print(
+        f"\neta = T_container / T_native = {eta.eta_cpu:.3f} (median of rounds; pooled "
+        f"{eta.eta_pooled:.3f}, from median calls {eta.eta_median:.3f}, from fastest calls "
+        f"{eta.eta_best:.3f}), {eta.threads} threads; spread of the rounds "
+        f"{min(eta.ratios):.3f}..{max(eta.ratios):.3f}\n"
+    )
+    print(c5_verdict(eta))
     if "load" in result:
         load, stats = result["load"], result["docker_stats"]
-        print(
-            f"\nload: {load['users']} users, {load['requests']} requests in "
-            f"{load['duration_s']:.1f} s: {load['rps']:.2f} req/s, p50 {load['p50_ms']:.0f} ms, "
-            f"p95 {load['p95_ms']:.0f} ms, p99 {load['p99_ms']:.0f} ms, "
-            f"{load['failures']} failures"
-        )
+        print(f"\nload: {load.users} users, {load.requests} requests in {load.duration_s:.1f} s")
+        print(format_table([load.row()]))
         print(
             f"docker stats: CPU max {stats['cpu_percent_max']:.0f} % "
             f"(mean {stats['cpu_percent_mean']:.0f} %), memory max {stats['memory_mib_max']:.0f} "

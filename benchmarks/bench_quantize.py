@@ -1,10 +1,10 @@
 """INT8 vs fp32 ResNet-50 on ONNX Runtime's CPU provider: latency and size ratios, one run.
 
-Takes the cached fp32 export (``mllab.model.export.default_model``) and its cached INT8 model
-(``mllab.model.quantize.default_int8_model``), or the files given, and times both on the same batch,
-interleaved (fp32, int8, fp32, ...) so that both see the same load on a shared machine. The
-issue's figures (about 3x faster, 4x smaller on a 2-core CPU) are printed next to what is
-measured here, never asserted.
+Takes the cached fp32 export (``mllab.model.artifacts.default_model``) and its cached INT8
+model (``mllab.model.quantize.default_int8_model``), or the files given, and times both on the
+same batch, interleaved (fp32, int8, fp32, ...) so that both see the same load on a shared
+machine. The issue's figures (about 3x faster, 4x smaller on a 2-core CPU) are printed next to
+what is measured here, never asserted.
 
     python benchmarks/bench_quantize.py [--fp32 PATH --int8 PATH] [--batch 8] [--repeats 20]
         [--threads N] [--json]
@@ -18,11 +18,13 @@ import sys
 
 import numpy as np
 
-from mllab.measure.drift import compare
 from mllab.core.errors import MllabError
-from mllab.model.export import default_model, load_session, run
-from mllab.model.quantize import default_int8_model, file_size_mb
+from mllab.measure.drift import compare
 from mllab.measure.stats import interleaved
+from mllab.model.artifacts import default_model
+from mllab.model.checks import load_session, run
+from mllab.model.metadata import file_size_mb
+from mllab.model.quantize import default_int8_model
 
 #: what the issue says was measured on a 2-core CPU, shown for comparison only
 EXPECTED = {"speedup": 3.0, "size_ratio": 4.0}

@@ -2,9 +2,9 @@
 
 Starts ``python -m mllab.serve.app`` on the model (default: the cached ResNet-50), then times
 the same input over HTTP and with ``session.run`` in this process, interleaved, in one run
-(``mllab.serve.client.http_overhead``). The goal, ratio ≤ 1.15 for the image and binary
-bodies, is printed as measured here, never asserted: the JSON list body is there to show what
-3 MB of text costs.
+(``mllab.experiments.http_overhead.http_overhead``). The goal, ratio ≤ 1.15 for the image and
+binary bodies, is printed as measured here, never asserted: the JSON list body is there to show
+what 3 MB of text costs.
 
     python benchmarks/bench_serving.py [--model PATH] [--repeats 20] [--threads N] [--json]
 """
@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
-from mllab.measure.drift import format_table
 from mllab.core.errors import MllabError
-from mllab.serve.client import http_overhead, overhead_rows
+from mllab.core.tables import format_table
+from mllab.experiments.http_overhead import http_overhead
 
 #: HTTP / in-process at batch 1 that the image and binary bodies should stay under
 GOAL = 1.15
@@ -33,20 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     try:
-        table = http_overhead(args.model, args.repeats, args.warmup, args.threads)
+        overhead = http_overhead(args.model, args.repeats, args.warmup, args.threads)
     except MllabError as error:
         print(f"bench_serving: error: {error}", file=sys.stderr)
         return 2
-    goals = {kind: table[kind]["ratio"] <= GOAL for kind in GOAL_KINDS}
+    rows = overhead.by_body()
+    goals = {kind: rows[kind].ratio <= GOAL for kind in GOAL_KINDS}
     if args.json:
-        print(json.dumps({"overhead": table, "goal": GOAL, "goal_met": goals}, indent=2))
+        report = {"overhead": asdict(overhead), "goal": GOAL, "goal_met": goals}
+        print(json.dumps(report, indent=2))
         return 0
-    print(format_table(overhead_rows(table)))
+    print(format_table(overhead.bodies))
     print()
     for kind in GOAL_KINDS:
         verdict = "meets" if goals[kind] else "MISSES"
-        print(f"{kind:>5}: HTTP / in-process = {table[kind]['ratio']:.3f} ({verdict} ≤ {GOAL})")
-    print(f" json: HTTP / in-process = {table['json']['ratio']:.2f} (the lecture's JSON list)")
+        print(f"{kind:>5}: HTTP / in-process = {rows[kind].ratio:.3f} ({verdict} ≤ {GOAL})")
+    print(f" json: HTTP / in-process = {rows['json'].ratio:.2f} (the lecture's JSON list)")
     return 0
 
 

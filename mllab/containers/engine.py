@@ -6,7 +6,6 @@ it before any Python environment exists); this module wraps it and hands out SDK
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import subprocess
@@ -27,7 +26,7 @@ def engine_version() -> str | None:
 
 @functools.cache
 def _client():
-    import docker
+    import docker  # deferred: the SDK is heavy at start-up; `mllab --help` must be instant
 
     try:
         sdk = docker.from_env(timeout=600)
@@ -60,17 +59,3 @@ def ensure_engine(install: bool = True) -> str:
     if done.returncode != 0:
         raise EngineUnavailable((done.stderr or done.stdout).strip())
     return client().version()["Version"]
-
-
-def _cmd_ensure(args: argparse.Namespace) -> int:
-    print(f"docker engine answers: {ensure_engine(install=not args.check)}")
-    return 0
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    """``mllab engine ensure [--check]``."""
-    engine = sub.add_parser("engine", help="a Docker engine that answers")
-    actions = engine.add_subparsers(dest="action", required=True)
-    ensure = actions.add_parser("ensure", help="check the engine; install/start it where allowed")
-    ensure.add_argument("--check", action="store_true", help="only check, never install")
-    ensure.set_defaults(func=_cmd_ensure)

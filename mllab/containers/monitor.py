@@ -10,24 +10,22 @@ them the same way (docker CLI 20.10, ``cli/command/container/stats_helpers.go``)
 * memory = usage minus the inactive page cache (``total_inactive_file`` on cgroup v1,
   ``inactive_file`` on v2), against the limit (the host's RAM when there is none).
 
-There is no GPU column: neither the stats API nor the CLI reports GPU memory
-(:data:`GPU_KEYS` lists what would have to appear); on a GPU host it comes from ``nvidia-smi``.
-:func:`cli_header` reads the header the installed CLI really prints, so the claim is checked,
-not assumed.
+Whether a GPU column or GPU field appears is measured, not assumed:
+:func:`mllab.containers.docker_cli.docker_stats` reads the header the installed CLI really prints
+and searches a stats API document for GPU keys (:data:`~mllab.containers.docker_cli.GPU_KEYS`).
 
 :class:`StatsMonitor` samples in a background thread while the caller runs load.
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: words that would mark a GPU field in the stats JSON or a GPU column in the CLI's header
-GPU_KEYS = ("gpu", "nvidia", "cuda")
+from mllab.containers.docker_cli import gpu_fields
 
 
 @dataclass(frozen=True)
@@ -83,22 +81,6 @@ def sample_of(stats: dict[str, Any], t_s: float) -> StatsSample:
         .get("throttling_data", {})
         .get("throttled_periods"),
     )
-
-
-def gpu_fields(stats: dict[str, Any]) -> list[str]:
-    """Keys anywhere in a stats document that mention a GPU (empty: none reported)."""
-    found = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                where = f"{path}.{key}" if path else key
-                if any(word in key.lower() for word in GPU_KEYS):
-                    found.append(where)
-                walk(value, where)
-
-    walk(stats, "")
-    return found
 
 
 class StatsMonitor:
@@ -173,35 +155,14 @@ class StatsMonitor:
         return [asdict(s) for s in self.samples]
 
 
-def cli_header(container_id: str, timeout: float = 30.0) -> list[str] | None:
-    """The column names ``docker stats --no-stream`` prints for a container (None: no CLI)."""
-    try:
-        done = subprocess.run(
-            ["docker", "stats", "--no-stream", container_id],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0 or not done.stdout.strip():
-        return None
-    header = done.stdout.splitlines()[0]
-    # columns are separated by runs of 2+ spaces; "MEM USAGE / LIMIT" has single spaces
-    return [column.strip() for column in header.split("  ") if column.strip()]
-
-
 def _host_memory() -> int:
     """This host's RAM in bytes (what the stats API reports as the limit when there is none)."""
-    import os
-
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def plot_stats(samples: list[StatsSample], title: str = "docker stats during load"):
     """CPU % and memory (MiB, with the limit) against time, one panel each."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: only notebooks plot
 
     fig, (cpu, memory) = plt.subplots(1, 2, figsize=(11, 3.6))
     t = [s.t_s for s in samples]

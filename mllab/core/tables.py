@@ -8,7 +8,7 @@ and a missing cell is empty.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from mllab.core.outcome import Outcome
@@ -31,7 +31,7 @@ def _as_row(row: Any) -> Mapping[str, Any]:
     if isinstance(row, Mapping):
         return row
     if is_dataclass(row) and not isinstance(row, type):
-        return asdict(row)
+        return {f.name: getattr(row, f.name) for f in fields(row)}  # Outcome cells stay Outcomes
     raise TypeError(f"a table row is a mapping or a dataclass, not {type(row).__name__}")
 
 

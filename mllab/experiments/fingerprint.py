@@ -5,31 +5,31 @@ NVIDIA driver and CUDA, the ONNX Runtime providers that *really* work, the Docke
 buildah. Two environments are "the same" for the lecture when M(E1) = M(E2); :func:`diff`
 lists where they are not.
 
-This module uses the standard library only at import time, so that it also runs inside a bare
-container (``python3 -m mllab.experiments.fingerprint``) where nothing but Python is installed: whatever is missing
-there simply reads as ``None``, which is exactly the difference the lab wants to show.
+This module (and what it imports: :mod:`mllab.runtime.nvidia`, :mod:`mllab.runtime.providers`,
+:mod:`mllab.runtime.cgroup`) uses the standard library only at import time, so that it also runs
+inside a bare container (``python3 -m mllab.experiments.fingerprint``) where nothing but Python
+is installed: whatever is missing there simply reads as ``None``, which is exactly the
+difference the lab wants to show.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import contextlib
-import functools
-import io
 import json
 import os
 import platform
 import re
-import shutil
-import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from mllab.core.outcome import Outcome
+from mllab.core.tables import format_table
 from mllab.runtime import cgroup
+from mllab.runtime.nvidia import nvidia_info, run_quietly
+from mllab.runtime.providers import ort_working_providers
 
 #: Packages whose versions are part of E (the lecture: framework, runtime, numpy, ...).
 KEY_PACKAGES = (
@@ -61,22 +61,6 @@ CPU_FLAGS = (
     "amx_tile",
     "avx_vnni",
 )
-#: A 65-byte ONNX model (y = Relu(x), opset 13): enough to create a session on any provider
-#: without needing the onnx package, so the probe also works inside the slim image.
-PROBE_MODEL = base64.b64decode(
-    "CAg6NwoMCgF4EgF5IgRSZWx1EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0="
-)
-
-
-def _run(command: list[str], timeout: float = 10) -> str | None:
-    """A command's stripped stdout, or None when it is missing or fails."""
-    if not shutil.which(command[0]):
-        return None
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
@@ -105,90 +89,10 @@ def cpu_info() -> dict[str, Any]:
     }
 
 
-def nvidia_driver() -> str | None:
-    """The NVIDIA kernel driver's version, or None when there is no NVIDIA GPU/driver."""
-    version_file = Path("/proc/driver/nvidia/version")
-    if version_file.exists():
-        found = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", version_file.read_text())
-        if found:
-            return found.group(1)
-    out = _run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
-    return out.splitlines()[0].strip() if out else None
-
-
-def nvidia_info() -> dict[str, Any]:
-    """Driver, the highest CUDA the driver supports, the GPUs, and the CUDA the ORT build wants."""
-    header = _run(["nvidia-smi"]) or ""
-    driver_cuda = re.search(r"CUDA Version:\s*([\d.]+)", header)
-    gpus = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"])
-    return {
-        "driver": nvidia_driver(),
-        "driver_max_cuda": driver_cuda.group(1) if driver_cuda else None,
-        "gpus": gpus.splitlines() if gpus else [],
-        "ort_build_cuda": _ort_build_cuda(),
-    }
-
-
-def _ort_build_cuda() -> str | None:
-    try:
-        from onnxruntime.capi import build_and_package_info as info
-    except ImportError:
-        return None
-    return getattr(info, "cuda_version", None) or None
-
-
-def cuda_compatibility(info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The lecture's CUDA_container ≤ Driver_host check, stated for this machine."""
-    info = info or nvidia_info()
-    need, have = info.get("ort_build_cuda"), info.get("driver_max_cuda")
-    if not info.get("driver"):
-        verdict = "not measurable here: no NVIDIA driver on this host, so no CUDA container can run"
-    elif not need:
-        verdict = "no CUDA build of ONNX Runtime installed: nothing to check"
-    elif not have:
-        verdict = f"driver {info['driver']} found but nvidia-smi did not report its CUDA version"
-    else:
-        ok = _version_tuple(need) <= _version_tuple(have)
-        verdict = f"CUDA {need} {'<=' if ok else '>'} driver's CUDA {have}: " + (
-            "holds" if ok else "does not hold ('CUDA driver version is insufficient')"
-        )
-    return {"container_cuda": need, "driver_max_cuda": have, "verdict": verdict}
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-
-
-@functools.cache
-def ort_working_providers() -> list[str]:
-    """Providers ONNX Runtime *really* uses here: a session is created on each listed provider
-    and ``get_providers()`` read back (``get_available_providers()`` alone lists CUDA even on a
-    machine without a GPU)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return []
-    working = []
-    # The probe's fallbacks are expected: silence ORT's logger and its Python-level print.
-    ort.set_default_logger_severity(4)
-    try:
-        for provider in ort.get_available_providers():
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    session = ort.InferenceSession(PROBE_MODEL, providers=[provider])
-            except Exception:  # noqa: BLE001 - a provider that cannot make a session is not working
-                continue
-            if session.get_providers()[0] == provider:
-                working.append(provider)
-    finally:
-        ort.set_default_logger_severity(2)  # ORT's default: warnings
-    return working
-
-
 def ort_info() -> dict[str, Any]:
     """ONNX Runtime's version, the providers it lists and those that really work."""
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional: absent in the bare container this also runs in
     except ImportError:
         return {"version": None, "available_providers": [], "working_providers": []}
     return {
@@ -200,9 +104,9 @@ def ort_info() -> dict[str, Any]:
 
 def docker_info() -> dict[str, Any]:
     """The Docker client and engine versions, whether the engine answers, and buildah."""
-    server = _run(["docker", "version", "--format", "{{.Server.Version}}"])
-    client = _run(["docker", "version", "--format", "{{.Client.Version}}"])
-    buildah = _run(["buildah", "--version"])
+    server = run_quietly(["docker", "version", "--format", "{{.Server.Version}}"])
+    client = run_quietly(["docker", "version", "--format", "{{.Client.Version}}"])
+    buildah = run_quietly(["buildah", "--version"])
     return {
         "client": client,
         "engine": server,
@@ -247,7 +151,6 @@ def fingerprint() -> dict[str, Any]:
         "cpu": cpu_info(),
         "cgroup": {"cpu_quota": cgroup.cpu_quota(), "memory_limit_bytes": cgroup.memory_limit()},
         "nvidia": nvidia,
-        "cuda_compatibility": cuda_compatibility(nvidia),
         "onnxruntime": ort_info(),
         "docker": docker_info(),
     }
@@ -257,11 +160,12 @@ def fingerprint_in_container(
     image: str, cpus: float | None = None, memory: str | None = None
 ) -> dict[str, Any]:
     """M(E) captured inside a container of ``image``: this package is mounted read-only and
-    ``python3 -m mllab.experiments.fingerprint`` runs there with whatever the image has (``--cpus``/``--memory``
-    optional, to see the cgroup limits appear in E)."""
+    ``python3 -m mllab.experiments.fingerprint`` runs there with whatever the image has
+    (``--cpus``/``--memory`` optional, to see the cgroup limits appear in E)."""
+    # deferred: the docker SDK is not in the bare container that runs this module
     from mllab.containers.engine import client
 
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the mllab package, not experiments/
     output = client().containers.run(
         image,
         ["python3", "-m", "mllab.experiments.fingerprint"],
@@ -290,10 +194,8 @@ def format_diff(rows: list[tuple[str, Any, Any]], names: tuple[str, str] = ("E1"
     """The rows of :func:`diff` as an aligned text table."""
     if not rows:
         return "M(E1) = M(E2): no differences"
-    width = max(len(path) for path, _, _ in rows)
-    lines = [f"{'field':<{width}}  {names[0]:<32}  {names[1]}"]
-    lines += [f"{path:<{width}}  {_short(a):<32}  {_short(b)}" for path, a, b in rows]
-    return "\n".join(lines)
+    table = [{"field": path, names[0]: _short(a), names[1]: _short(b)} for path, a, b in rows]
+    return format_table(table, ["field", *names])
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -327,7 +229,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def summary_lines(print_: dict[str, Any]) -> list[str]:
     """A short human summary of a fingerprint (what ``mllab doctor`` prints)."""
-    ort, dock, cpu = print_["onnxruntime"], print_["docker"], print_["cpu"]
+    ort, dock, cpu, nvidia = (print_[k] for k in ("onnxruntime", "docker", "cpu", "nvidia"))
     packages = ", ".join(f"{k} {v}" for k, v in print_["packages"].items() if v)
     limits = print_["cgroup"]
     where = "  [in a container]" if print_["in_container"] else ""
@@ -339,36 +241,59 @@ def summary_lines(print_: dict[str, Any]) -> list[str]:
         f"packages  {packages}",
         f"ort       {ort['version']}: lists {ort['available_providers']}, "
         f"works {ort['working_providers']}",
-        f"gpu       driver {print_['nvidia']['driver']}; {print_['cuda_compatibility']['verdict']}",
+        f"gpu       driver {nvidia['driver']} (CUDA up to {nvidia['driver_max_cuda']}), "
+        f"ORT build's CUDA {nvidia['ort_build_cuda']}, GPUs {nvidia['gpus']}",
         f"docker    client {dock['client']}, engine {dock['engine'] or 'does not answer'}, "
         f"buildah {dock['buildah']}",
     ]
 
 
-def _cmd_doctor(args: argparse.Namespace) -> int:
-    if args.diff:
-        rows = diff(load(args.diff[0]), load(args.diff[1]))
-        print(format_diff(rows, (args.diff[0], args.diff[1])))
-        return 0
-    print_ = fingerprint()
-    if args.save:
-        save(print_, args.save)
-    if args.json:
-        print(json.dumps(print_, indent=2, sort_keys=True))
-    else:
-        print("\n".join(summary_lines(print_)))
-    return 0
+@dataclass
+class FingerprintSummary:
+    """What lab 00 measured: the host's E in brief, and how the container's E differs.
+
+    ``container`` says whether the fingerprint inside a container was taken (and why not);
+    ``differences`` counts the fields of :func:`diff` (None without a container).
+    """
+
+    python: str
+    kernel: str
+    cpu_model: str | None
+    usable_cpus: int
+    available_providers: list[str]
+    working_providers: list[str]
+    driver: str | None
+    container: Outcome
+    differences: int | None = None
+    kernel_equal: bool | None = None
+    cpu_model_equal: bool | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    SCHEMA_VERSION: ClassVar[int] = 1
 
 
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    """``mllab doctor [--json] [--save PATH] [--diff A B]``."""
-    doctor = sub.add_parser("doctor", help="fingerprint the environment E (lab 00)")
-    doctor.add_argument("--json", action="store_true", help="print the whole fingerprint as JSON")
-    doctor.add_argument("--save", metavar="PATH", help="also save the fingerprint as JSON")
-    doctor.add_argument(
-        "--diff", nargs=2, metavar=("A", "B"), help="compare two saved fingerprints"
+def summarize(
+    host: dict[str, Any],
+    container: dict[str, Any] | None,
+    container_outcome: Outcome,
+    files: dict[str, str] | None = None,
+) -> FingerprintSummary:
+    """The :class:`FingerprintSummary` of a host fingerprint and, if taken, a container's."""
+    other = container or {}
+    return FingerprintSummary(
+        python=host["python"]["version"],
+        kernel=host["os"]["kernel"],
+        cpu_model=host["cpu"]["model"],
+        usable_cpus=host["cpu"]["usable_cpus"],
+        available_providers=host["onnxruntime"]["available_providers"],
+        working_providers=host["onnxruntime"]["working_providers"],
+        driver=host["nvidia"]["driver"],
+        container=container_outcome,
+        differences=len(diff(host, container)) if container else None,
+        kernel_equal=host["os"]["kernel"] == other["os"]["kernel"] if container else None,
+        cpu_model_equal=host["cpu"]["model"] == other["cpu"]["model"] if container else None,
+        files=dict(files or {}),
     )
-    doctor.set_defaults(func=_cmd_doctor)
 
 
 if __name__ == "__main__":  # inside a bare container: print the fingerprint as JSON

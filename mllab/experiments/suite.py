@@ -1,103 +1,105 @@
 """The benchmark suite (``mllab bench --suite``): the kit's speed goals, measured side by side.
 
-Every row is measured in the same run, on this machine, and stated as a ratio against its
-goal; nothing is asserted (a shared 2-core machine is too noisy for a pass/fail test) and no
-figure is hard-coded. Workloads compared in one row are timed *interleaved* (one call of each
-in turn, :func:`mllab.measure.stats.interleaved`), so that a slow moment of the machine hits both
-sides alike; PyTorch gets a longer warm-up (oneDNN builds its kernels on the first calls).
+Every row is measured in the same run, on this machine, and stated as a ratio beside its goal
+(``met`` says, as data, which side of the goal the ratio fell); nothing is asserted (a shared
+2-core machine is too noisy for a pass/fail test) and no figure is hard-coded. Workloads
+compared in one row are timed *interleaved* (one call of each in turn,
+:func:`mllab.measure.stats.interleaved`), so that a slow moment of the machine hits both sides
+alike; PyTorch gets a longer warm-up (oneDNN builds its kernels on the first calls).
 
 Rows: ONNX Runtime vs PyTorch eager latency at batch 1; the kit's path (``create_session`` +
-:func:`mllab.measure.bench.measure`) vs the lecture's raw ``session.run`` loop; HTTP vs in-process per
-request body kind (:func:`mllab.serve.client.http_overhead`); INT8 vs fp32 speed; and the
-roofline: the model's FLOPs over ONNX Runtime's measured MatMul GFLOP/s on this CPU.
+:func:`mllab.measure.harness.measure`) vs the lecture's raw ``session.run`` loop; HTTP vs
+in-process per request body kind (:func:`mllab.experiments.http_overhead.http_overhead`);
+INT8 vs fp32 speed; and the roofline: the model's FLOPs over ONNX Runtime's measured MatMul
+GFLOP/s on this CPU.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllab.measure.bench import measure, random_input, torch_runner
+import onnxruntime as ort
+
+from mllab.core.errors import InputError, MllabError
+from mllab.core.outcome import Outcome, attempt
+from mllab.core.tables import cell
+from mllab.experiments.fingerprint import cpu_info
+from mllab.experiments.http_overhead import http_overhead
+from mllab.measure.harness import lecture_loop, measure
+from mllab.measure.roofline import QUOTED_RESNET50_GFLOP, matmul_gflops, model_flops, roofline
+from mllab.measure.runners import random_input, session_runner, torch_runner
 from mllab.measure.stats import interleaved
+from mllab.model.quantize import default_int8_model
+from mllab.model.resnet import load_resnet50
+from mllab.runtime.cgroup import usable_cpus
+from mllab.runtime.sessions import create_session
 
 DEFAULT_REPEATS = 15
 TORCH_WARMUP = 5
+#: ORT p50 / torch eager p50 at batch 1: the kit's goal for ONNX Runtime's speed-up
+ORT_OVER_TORCH_GOAL = 0.65
+#: the kit's path must keep this share of the raw ``session.run`` loop's throughput
+KIT_OVER_RAW_GOAL = 0.9
+#: what a suite row may fail with without stopping the others (a missing export, a server
+#: that does not start, a port in use)
+EXPECTED = (MllabError, OSError)
 
 
 @dataclass
 class Row:
-    """One line of the suite: what was measured, the ratio, its goal and the verdict."""
+    """One line of the suite: what was measured, the ratio, its goal and whether it was met."""
 
     name: str
     values: dict[str, Any] = field(default_factory=dict)
     ratio: float | None = None
     goal: str = ""
-    verdict: str = ""
+    met: bool | None = None  # None: the goal is "reported", or the row did not run
+    outcome: Outcome = field(default_factory=Outcome.ran)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "outcome": str(self.outcome)}
 
 
 def machine_row() -> Row:
     """The context of every ratio: CPU, usable cores and the load average when the suite ran
     (a load above the core count means other processes shared the CPUs: ratios are noisy)."""
-    import os
-
-    from mllab.runtime.cgroup import usable_cpus
-    from mllab.experiments.fingerprint import cpu_info
-
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     cores = usable_cpus()
-    busy = load is not None and load > cores
-    return Row(
-        "machine (context of the ratios below)",
-        {"cpu": cpu_info()["model"], "usable_cpus": cores, "load_avg_1min": load},
-        None,
-        "load <= usable cpus",
-        "busy: other processes share the CPUs, ratios are noisy" if busy else "quiet enough",
-    )
-
-
-def _verdict(ratio: float, goal: float, at_most: bool) -> str:
-    met = ratio <= goal if at_most else ratio >= goal
-    return "meets the goal" if met else "misses the goal"
+    values = {"cpu": cpu_info()["model"], "usable_cpus": cores, "load_avg_1min": load}
+    quiet = None if load is None else load <= cores
+    return Row("machine (context of the ratios below)", values, None, "load <= usable cpus", quiet)
 
 
 def ort_vs_torch(session, repeats: int) -> Row:
-    """ORT / PyTorch eager p50 latency at batch 1 (goal ≤ 0.65)."""
+    """ORT / PyTorch eager p50 latency at batch 1 (goal ≤ :data:`ORT_OVER_TORCH_GOAL`)."""
     x = random_input(session, 1)
     feed = {session.get_inputs()[0].name: x}
-    torch_fn, _ = torch_runner(1, "cpu")
+    torch_fn, _ = torch_runner(load_resnet50, 1, "cpu")
     for _ in range(TORCH_WARMUP):
         torch_fn()
     stats = interleaved({"ort": lambda: session.run(None, feed), "torch": torch_fn}, repeats)
-    ratio = stats["ort"].median_ms / stats["torch"].median_ms
-    return Row(
-        "ORT / torch eager latency, batch 1 (p50)",
-        {
-            "ort_p50_ms": stats["ort"].median_ms,
-            "torch_p50_ms": stats["torch"].median_ms,
-            "ratio_of_min": stats["ort"].min_ms / stats["torch"].min_ms,  # least disturbed runs
-        },
-        ratio,
-        "<= 0.65",
-        _verdict(ratio, 0.65, at_most=True),
-    )
+    ratio = stats["ort"].p50_ms / stats["torch"].p50_ms
+    values = {
+        "ort_p50_ms": stats["ort"].p50_ms,
+        "torch_p50_ms": stats["torch"].p50_ms,
+        "ratio_of_min": stats["ort"].min_ms / stats["torch"].min_ms,  # least disturbed runs
+    }
+    name = "ORT / torch eager latency, batch 1 (p50)"
+    return Row(name, values, ratio, f"<= {ORT_OVER_TORCH_GOAL}", ratio <= ORT_OVER_TORCH_GOAL)
 
 
 def kit_vs_raw(model: str | Path, session, repeats: int, progress: bool, rounds: int = 2) -> Row:
-    """Throughput of the kit's path vs the lecture's loop on a default session (goal ≥ 0.9).
+    """Throughput of the kit's path vs the lecture's loop (goal ≥ :data:`KIT_OVER_RAW_GOAL`).
 
     Raw: ``ort.InferenceSession(model)`` with ORT's defaults and the lecture's ``time.time()``
-    loop. Kit: :func:`mllab.runtime.sessions.create_session` and :func:`mllab.measure.bench.measure`, progress
-    bar included. Alternated ``rounds`` times; total items over total time on each side.
+    loop. Kit: :func:`mllab.runtime.sessions.create_session` and
+    :func:`mllab.measure.harness.measure`, progress bar included. Alternated ``rounds`` times;
+    total items over total time on each side.
     """
-    import onnxruntime as ort
-
-    from mllab.measure.bench import lecture_loop
-
     raw = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     x = random_input(session, 1)
     feed = {session.get_inputs()[0].name: x}
@@ -113,122 +115,81 @@ def kit_vs_raw(model: str | Path, session, repeats: int, progress: bool, rounds:
         kit_time += per_round / stats.throughput
     raw_tp, kit_tp = rounds * per_round / raw_time, rounds * per_round / kit_time
     ratio = kit_tp / raw_tp
-    return Row(
-        "kit path / raw session.run loop, throughput",
-        {
-            "kit_items_per_s": kit_tp,
-            "raw_items_per_s": raw_tp,
-            "kit_threads": session.get_session_options().intra_op_num_threads,
-        },
-        ratio,
-        ">= 0.9",
-        _verdict(ratio, 0.9, at_most=False),
-    )
+    values = {
+        "kit_items_per_s": kit_tp,
+        "raw_items_per_s": raw_tp,
+        "kit_threads": session.get_session_options().intra_op_num_threads,
+    }
+    name = "kit path / raw session.run loop, throughput"
+    return Row(name, values, ratio, f">= {KIT_OVER_RAW_GOAL}", ratio >= KIT_OVER_RAW_GOAL)
 
 
 def http_rows(model: str | Path, repeats: int) -> list[Row]:
-    """HTTP / in-process latency per body kind, from the serving client; one "not available"
-    row, with the reason, when that measurement cannot run here."""
-    try:
-        from mllab.serve.client import http_overhead
-
-        table = http_overhead(model, repeats=repeats, warmup=2)
-    except Exception as error:  # noqa: BLE001 - any failure becomes a reported row, not a crash
-        return [
-            Row(
-                "HTTP / in-process latency",
-                goal="reported",
-                verdict=f"not available: {type(error).__name__}: {error}",
-            )
-        ]
+    """HTTP / in-process latency per body kind (reported, no goal); one row with the
+    outcome when that measurement cannot run here."""
+    outcome, table = attempt(http_overhead, model, repeats=repeats, warmup=2, expected=EXPECTED)
+    if table is None:
+        return [Row("HTTP / in-process latency", goal="reported", outcome=outcome)]
+    goal = "reported (no goal: the cost of HTTP for this body)"
     rows = []
-    for kind, values in table.items():
-        ratio = values.get("ratio")
-        rows.append(
-            Row(
-                f"HTTP / in-process latency, {kind} body",
-                {k: v for k, v in values.items() if k != "ratio"},
-                ratio,
-                values.get("goal", "reported (no goal: the cost of HTTP for this body)"),
-                "measured",
-            )
-        )
+    for body in table.bodies:
+        values = {k: v for k, v in asdict(body).items() if k not in ("body", "ratio")}
+        rows.append(Row(f"HTTP / in-process latency, {body.body} body", values, body.ratio, goal))
     return rows
 
 
 def int8_vs_fp32(session, repeats: int) -> Row:
     """fp32 / INT8 latency at batch 1: the INT8 model's speed-up (goal > 1)."""
-    from mllab.model.quantize import default_int8_model
-    from mllab.runtime.sessions import create_session
-
-    try:
-        int8 = create_session(default_int8_model())
-    except Exception as error:  # noqa: BLE001 - reported, not a crash of the whole suite
-        return Row("fp32 / INT8 latency, batch 1", verdict=f"not available: {error}")
+    name, goal = "fp32 / INT8 latency, batch 1 (INT8 speed-up)", "> 1 (INT8 faster)"
+    outcome, int8 = attempt(
+        lambda: create_session(default_int8_model()), expected=EXPECTED
+    )  # fmt: skip
+    if int8 is None:
+        return Row(name, goal=goal, outcome=outcome)
     x = random_input(session, 1)
-    name = session.get_inputs()[0].name
+    fp32_feed = {session.get_inputs()[0].name: x}
+    int8_feed = {int8.get_inputs()[0].name: x}
     stats = interleaved(
-        {
-            "fp32": lambda: session.run(None, {name: x}),
-            "int8": lambda: int8.run(None, {int8.get_inputs()[0].name: x}),
-        },
+        {"fp32": lambda: session.run(None, fp32_feed), "int8": lambda: int8.run(None, int8_feed)},
         repeats,
     )
-    ratio = stats["fp32"].median_ms / stats["int8"].median_ms
-    return Row(
-        "fp32 / INT8 latency, batch 1 (INT8 speed-up)",
-        {"fp32_p50_ms": stats["fp32"].median_ms, "int8_p50_ms": stats["int8"].median_ms},
-        ratio,
-        "> 1 (INT8 faster)",
-        "INT8 is faster" if ratio > 1 else "INT8 is not faster here",
-    )
+    ratio = stats["fp32"].p50_ms / stats["int8"].p50_ms
+    values = {"fp32_p50_ms": stats["fp32"].p50_ms, "int8_p50_ms": stats["int8"].p50_ms}
+    return Row(name, values, ratio, goal, ratio > 1)
 
 
 def roofline_row(model: str | Path, session, repeats: int, progress: bool, batch: int = 8) -> Row:
     """Measured img/s at ``batch`` over the compute roofline: peak MatMul GFLOP/s divided by
     the GFLOP per image counted from the graph."""
-    from mllab.measure.bench import session_runner
-    from mllab.measure.roofline import QUOTED_RESNET50_GFLOP, matmul_gflops, model_flops, roofline
-
     flops = model_flops(model)
     threads = session.get_session_options().intra_op_num_threads
     peak = matmul_gflops(threads=threads, repeats=max(5, repeats))
     fn, sync = session_runner(session, batch)
     stats = measure(fn, 1, max(3, repeats // 4), sync, batch, progress, f"batch {batch}")
     line = roofline(flops["gflop"], peak["gflops_best"], stats.throughput)
-    return Row(
-        "measured / roofline img/s (FLOP per image over MatMul GFLOP/s)",
-        {
-            "gflop_per_image_counted": flops["gflop"],
-            "gflop_per_image_quoted": QUOTED_RESNET50_GFLOP,
-            "matmul_gflops": peak["gflops_best"],
-            "threads": threads,
-            "best_items_per_s": line["best_items_per_s"],
-            "measured_items_per_s": stats.throughput,
-            "batch": batch,
-        },
-        line["fraction"],
-        "<= 1 (the roofline bounds it)",
-        f"{line['fraction']:.0%} of the MatMul roofline",
-    )
+    values = {
+        "gflop_per_image_counted": flops["gflop"],
+        "gflop_per_image_quoted": QUOTED_RESNET50_GFLOP,
+        "matmul_gflops": peak["gflops_best"],
+        "threads": threads,
+        "best_items_per_s": line["best_items_per_s"],
+        "measured_items_per_s": stats.throughput,
+        "batch": batch,
+    }
+    name = "measured / roofline img/s (FLOP per image over MatMul GFLOP/s)"
+    fraction = line["fraction"]
+    return Row(name, values, fraction, "<= 1 (the roofline bounds it)", fraction <= 1)
 
 
 def run_suite(
-    model: str | Path | None = None,
+    model: str | Path,
     repeats: int | None = None,
     progress: bool = True,
     http: bool = True,
     rows: Sequence[str] = ("torch", "kit", "http", "int8", "roofline"),
 ) -> list[Row]:
-    """Run the suite's rows (all by default) on the CPU and return them."""
-    from mllab.core.errors import InputError
-    from mllab.runtime.sessions import create_session
-
-    if model is None:
-        from mllab.model.export import default_model
-
-        model = default_model()
-    elif not Path(model).is_file():
+    """Run the suite's rows (all by default) on the CPU for ``model`` and return them."""
+    if not Path(model).is_file():
         raise InputError(f"no such model file: {model}")
     repeats = repeats or DEFAULT_REPEATS
     session = create_session(model)
@@ -247,16 +208,14 @@ def run_suite(
 
 
 def format_suite(rows: Sequence[Row]) -> str:
-    """Two lines per row: name, ratio, goal and verdict; then the measured values."""
+    """Two lines per row: name, ratio, goal and whether it was met (or the outcome when the
+    row did not run); then the measured values."""
     lines = []
     for row in rows:
         ratio = f"{row.ratio:.3f}" if row.ratio is not None else "—"
-        lines.append(f"{row.name}\n    ratio {ratio}   goal {row.goal or '—'}   {row.verdict}")
+        status = f"met: {cell(row.met)}" if row.met is not None else ""
+        tail = status if row.outcome.ok else str(row.outcome)
+        lines.append(f"{row.name}\n    ratio {ratio}   goal {row.goal or '—'}   {tail}".rstrip())
         if row.values:
-            values = ", ".join(f"{k} {_short(v)}" for k, v in row.values.items())
-            lines.append(f"    {values}")
+            lines.append("    " + ", ".join(f"{k} {cell(v)}" for k, v in row.values.items()))
     return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

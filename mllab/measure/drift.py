@@ -118,24 +118,3 @@ def allclose(
     """``|a − b| ≤ atol + rtol·|b|`` everywhere (``b`` the reference), as ``numpy.allclose``."""
     a, b = _check(a, b)
     return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
-
-
-def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """A plain-text table of dicts (e.g. ``Drift.to_dict()`` plus labels), floats as ``%.3g``."""
-    if not rows:
-        return "(no rows)"
-    columns = columns or list(rows[0])
-
-    def cell(value) -> str:
-        if isinstance(value, bool):
-            return "yes" if value else "NO"
-        if isinstance(value, float):
-            return f"{value:.3g}"
-        return str(value)
-
-    cells = [[cell(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(lines)

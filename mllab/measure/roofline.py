@@ -14,8 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
 
 from mllab.core.errors import InputError
+from mllab.measure.harness import measure
+from mllab.runtime.iobinding import session_device
+from mllab.runtime.sessions import create_session
 
 #: the figure usually quoted for ResNet-50 (GFLOP per image), shown beside ours, never used
 QUOTED_RESNET50_GFLOP = 8.2
@@ -24,8 +30,6 @@ COUNTED_OPS = ("Conv", "Gemm", "MatMul")
 
 def _shapes(proto) -> dict[str, list[int]]:
     """Every tensor's static shape after ONNX shape inference (initializers included)."""
-    import onnx
-
     inferred = onnx.shape_inference.infer_shapes(proto)
     shapes = {t.name: list(t.dims) for t in proto.graph.initializer}
     for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
@@ -40,8 +44,6 @@ def model_flops(model: str | Path, batch: int = 1) -> dict[str, Any]:
     Returns ``{"gflop": total, "by_op": {op: gflop}, "nodes": {op: count}}``; 1 MAC = 2 FLOPs.
     The weights are not loaded (only their shapes are needed).
     """
-    import onnx
-
     path = Path(model)
     if not path.is_file():
         raise InputError(f"no such model file: {model}")
@@ -87,7 +89,6 @@ def matmul_model(size: int = 1024) -> bytes:
 
     Both operands are graph inputs, not initializers, so nothing can be constant-folded.
     """
-    from onnx import TensorProto, helper
 
     def value(name: str):
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size])
@@ -115,9 +116,6 @@ def matmul_gflops(
     ``threads=None`` uses the sessions' default (the cgroup CPU quota). The best run is the
     roofline: what the hardware and kernel can do when nothing else interferes.
     """
-    from mllab.measure.bench import measure
-    from mllab.runtime.sessions import create_session
-
     if size < 16:
         raise InputError(f"size must be >= 16, not {size}")
     session = create_session(matmul_model(size), device=device, threads=threads)
@@ -145,10 +143,6 @@ def matmul_gflops(
 
 
 def _bound_two_inputs(session, a: np.ndarray, b: np.ndarray):
-    import onnxruntime as ort
-
-    from mllab.runtime.sessions import session_device
-
     kind, device_id = session_device(session)
     binding = session.io_binding()
     values = [ort.OrtValue.ortvalue_from_numpy(v, kind, device_id) for v in (a, b)]

@@ -1,91 +1,110 @@
-"""Wall-clock latency of a callable: median and p90 of ``perf_counter`` timings.
+"""Latency statistics: one summary (:class:`Stats`) of per-call timings, numpy percentiles.
 
-The smallest useful timing tool: warm-up calls first (ONNX Runtime allocates its arenas and
-PyTorch picks kernels on the first runs), then ``repeats`` timed calls. The median is the
-figure to compare; p90 shows the spread on a shared, noisy machine. ``mllab.measure.bench`` builds
-the full harness on top of this.
+Every timing in the kit ends here: the harness (:func:`mllab.measure.harness.measure`), the
+batch sweep, the round-robin comparison of two runtimes (:func:`interleaved`) and lab 01's
+fp32/INT8 timing. The median (p50) is the figure to compare; p90/p99 show the spread on a
+shared, noisy machine; throughput is items over the wall time of the timed loop (the
+lecture's T = N/(T_end − T_start)).
 """
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mllab.core.errors import InputError
+
+PERCENTILES = (50, 90, 99)
 
 
-@dataclass
-class Timing:
-    """Latencies of one callable, in milliseconds."""
+@dataclass(frozen=True)
+class Stats:
+    """Timings of one workload: per-call latency in ms and throughput in items/s.
 
-    median_ms: float
-    p90_ms: float
-    mean_ms: float
-    min_ms: float
+    ``throughput`` is ``batch × repeats / wall time`` of the whole timed loop, harness included
+    (the lecture's T); the percentiles come from the per-call times (``numpy.percentile``,
+    linear interpolation).
+    """
+
+    name: str
+    batch: int
     repeats: int
-    samples_ms: list[float] = field(repr=False)
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    throughput: float
+    samples_ms: tuple[float, ...] = field(repr=False, default=())
 
-    def to_dict(self) -> dict[str, float]:
-        """The summary figures (no samples), for ``mllab.core.records.record``."""
-        return {
-            "median_ms": self.median_ms,
-            "p90_ms": self.p90_ms,
-            "mean_ms": self.mean_ms,
-            "min_ms": self.min_ms,
-            "repeats": self.repeats,
-        }
+    SCHEMA_VERSION: ClassVar[int] = 1
 
+    @property
+    def median_ms(self) -> float:
+        """The median latency (= ``p50_ms``), the figure two runtimes are compared by."""
+        return self.p50_ms
 
-def percentile(samples: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by linear interpolation, as ``numpy.percentile`` does."""
-    ordered = sorted(samples)
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def latency_ms(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2) -> Timing:
-    """Time ``fn()`` ``repeats`` times after ``warmup`` untimed calls."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, not {repeats}")
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return summarize(samples)
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        """Plain numbers for tables and JSON (the samples only when asked)."""
+        data = asdict(self)
+        if not samples:
+            data.pop("samples_ms")
+        return data
 
 
-def summarize(samples: list[float]) -> Timing:
-    """A :class:`Timing` from latencies already measured (ms)."""
-    return Timing(
-        median_ms=statistics.median(samples),
-        p90_ms=percentile(samples, 90),
-        mean_ms=statistics.fmean(samples),
-        min_ms=min(samples),
-        repeats=len(samples),
-        samples_ms=samples,
+def summarize(
+    samples_s: Sequence[float], batch: int = 1, name: str = "", wall_s: float | None = None
+) -> Stats:
+    """:class:`Stats` from per-call durations in **seconds** (``wall_s``: the timed loop's wall
+    time, default the sum of the calls)."""
+    if len(samples_s) == 0:
+        raise InputError("no timings to summarize (repeats must be >= 1)")
+    if batch < 1:
+        raise InputError(f"batch must be >= 1, not {batch}")
+    ms = np.asarray(samples_s, dtype=np.float64) * 1000.0
+    p50, p90, p99 = np.percentile(ms, PERCENTILES)
+    wall = float(ms.sum() / 1000.0) if wall_s is None else wall_s
+    return Stats(
+        name=name,
+        batch=batch,
+        repeats=len(ms),
+        mean_ms=float(ms.mean()),
+        std_ms=float(ms.std(ddof=1)) if len(ms) > 1 else 0.0,
+        min_ms=float(ms.min()),
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        throughput=batch * len(ms) / wall if wall > 0 else math.inf,
+        samples_ms=tuple(float(v) for v in ms),
     )
 
 
 def interleaved(
-    fns: dict[str, Callable[[], Any]], repeats: int = 10, warmup: int = 2
-) -> dict[str, Timing]:
+    fns: dict[str, Callable[[], Any]],
+    repeats: int = 10,
+    warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Stats]:
     """Time several callables round-robin (a, b, a, b, ...) so that they share the machine's
-    slow and fast moments: the fair way to compare two runtimes on a busy, shared CPU."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, not {repeats}")
+    slow and fast moments: the fair way to compare two runtimes on a busy, shared CPU.
+
+    ``warmup`` untimed rounds first; one :class:`Stats` per name (batch 1).
+    """
+    if repeats < 1 or warmup < 0:
+        raise InputError(f"need repeats >= 1 and warmup >= 0, not {repeats} and {warmup}")
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            samples[name].append((time.perf_counter() - start) * 1000.0)
-    return {name: summarize(values) for name, values in samples.items()}
+            samples[name].append(clock() - start)
+    return {name: summarize(values, name=name) for name, values in samples.items()}

@@ -16,9 +16,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from mllab.core.errors import InputError
+from mllab.measure.drift import Drift, compare
+from mllab.model.artifacts import derived_model
 from mllab.model.integrity import verify_model, write_digest
+from mllab.runtime.sessions import create_session
 
 ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 7: "int64"}
 
@@ -29,7 +33,7 @@ def convert(model: str | Path, out: str | Path, verify: bool = True) -> Path:
     The output carries the input's metadata plus ``fp32_sha256`` (the model it came from), and
     is written under a temporary name then renamed, so a reader never sees half a file.
     """
-    import onnx
+    # deferred: onnxruntime.transformers imports a large tool package nothing else needs
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model, out = Path(model), Path(out)
@@ -79,33 +83,26 @@ def _sort_topologically(graph) -> None:
 
 def io_types(model) -> dict[str, str]:
     """``{name: element type}`` of a model's graph inputs and outputs (a path or a proto)."""
-    import onnx
-
     proto = model if isinstance(model, onnx.ModelProto) else _load_light(model)
     values = [*proto.graph.input, *proto.graph.output]
     return {v.name: ELEM_TYPES.get(v.type.tensor_type.elem_type, "other") for v in values}
 
 
 def _load_light(path: str | Path):
-    import onnx
-
     return onnx.load(str(path), load_external_data=False)
 
 
 def default_fp16_model(exporter: str = "dynamo", weights: str | Path | None = None) -> Path:
-    """The cached fp16 twin of :func:`mllab.model.export.default_model` under ``artifacts/models/``,
+    """The cached fp16 twin of :func:`mllab.model.artifacts.default_model` (``artifacts/models/``),
     rebuilt only when missing, when its sha256 fails, or when its fp32 source changed."""
-    from mllab.model.export import derived_model
-
     return derived_model("fp16", convert, exporter, weights=weights)
 
 
-def drift_vs_fp32(fp16_model: str | Path, fp32_model: str | Path, x: np.ndarray, device="cpu"):
-    """:class:`mllab.measure.drift.Drift` of the fp16 model's logits against the fp32 model's on ``x``
-    (both on ``device``: ``cpu`` runs everywhere, ``cuda`` must really be the GPU)."""
-    from mllab.measure.drift import compare
-    from mllab.runtime.sessions import create_session
-
+def drift_vs_fp32(
+    fp16_model: str | Path, fp32_model: str | Path, x: np.ndarray, device: str = "cpu"
+) -> Drift:
+    """:class:`~mllab.measure.drift.Drift` of the fp16 model's logits against the fp32 model's
+    on ``x`` (both on ``device``: ``cpu`` runs everywhere, ``cuda`` must really be the GPU)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     half = create_session(fp16_model, device=device)
     full = create_session(fp32_model, device=device)

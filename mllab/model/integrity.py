@@ -3,18 +3,17 @@
 A model file travels (copied into an image, mounted, downloaded) and can be truncated or
 altered on the way; its digest is written beside it in ``sha256sum`` format
 (``<model>.sha256``, so ``sha256sum -c resnet50.onnx.sha256`` works too) and checked before the
-model is loaded. hashlib only: this module runs inside the slim serving image.
+model is loaded. The digest itself is :func:`mllab.core.hashing.sha256_file`; no torch here:
+this module runs inside the slim serving image.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from mllab.core.errors import InputError, IntegrityError
-
-CHUNK = 1 << 20  # hash 1 MiB at a time: models are ~100 MB
+from mllab.core.hashing import sha256_file
 
 
 def digest_path(path: str | Path) -> Path:
@@ -23,16 +22,12 @@ def digest_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def sha256_file(path: str | Path) -> str:
-    """The hex sha256 of a file's bytes."""
+def _model_file(path: str | Path) -> Path:
+    """``path`` as a Path; :class:`InputError` (not a bare OSError) when there is no such file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such model file: {path}")
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return path
 
 
 def write_digest(path: str | Path) -> Path:
@@ -40,7 +35,7 @@ def write_digest(path: str | Path) -> Path:
 
     Written to a temporary name and renamed so that a reader never sees half a digest.
     """
-    path = Path(path)
+    path = _model_file(path)
     target = digest_path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(f"{sha256_file(path)}  {path.name}\n")
@@ -67,7 +62,7 @@ def read_digest(path: str | Path) -> str:
 def verify_model(path: str | Path) -> str:
     """The file's sha256 when it matches ``<path>.sha256``; otherwise :class:`IntegrityError`."""
     expected = read_digest(path)
-    actual = sha256_file(path)
+    actual = sha256_file(_model_file(path))
     if actual != expected:
         raise IntegrityError(
             f"refusing to load {path}: its sha256 is {actual} but {digest_path(path).name} "

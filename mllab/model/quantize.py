@@ -10,21 +10,30 @@ fp32 is measured with :mod:`mllab.measure.drift`, never assumed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+import onnx
 
 from mllab.core.errors import InputError
+from mllab.measure.stats import Stats, interleaved
+from mllab.model.artifacts import derived_model
+from mllab.model.checks import INPUT, check_dynamic_batch, run
 from mllab.model.integrity import verify_model, write_digest
+from mllab.model.metadata import file_size_mb, metadata
+from mllab.model.preprocess import preprocess, sample_images
+from mllab.runtime.sessions import create_session
+
+# onnxruntime.quantization is imported inside the functions that quantize: it pulls in a
+# large part of onnxruntime's Python tooling, which nothing else here needs.
 
 
 def calibration_batches(images: list[str | Path] | None = None) -> list[np.ndarray]:
     """One ``(1, 3, 224, 224)`` batch per calibration image (default: ``data/`` photos)."""
-    from mllab.model.preprocess import preprocess, sample_images
-
     paths = list(images) if images is not None else sample_images()
     if not paths:
         raise InputError("quantization needs at least one calibration image")
@@ -61,11 +70,8 @@ def quantize_int8(
     model whose sha256 does not match its digest file. The output is one file with the input's
     metadata plus the quantization settings, checked at batch 1, 3 and 8.
     """
-    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from mllab.model.export import INPUT, check_dynamic_batch, metadata
 
     model, out = Path(model), Path(out)
     if verify:
@@ -108,48 +114,38 @@ def quantize_int8(
 def default_int8_model(
     exporter: str = "dynamo", weights: str | Path | None = None, seed: int = 0
 ) -> Path:
-    """The cached INT8 model of :func:`mllab.model.export.default_model`, rebuilt only when missing,
-    when its sha256 does not verify, or when the fp32 model it came from changed."""
-    from mllab.model.export import derived_model
-
+    """The cached INT8 model of :func:`mllab.model.artifacts.default_model`, rebuilt only when
+    missing, when its sha256 does not verify, or when the fp32 model it came from changed."""
     return derived_model("int8", quantize_int8, exporter, weights=weights, seed=seed)
 
 
-def file_size_mb(path: str | Path) -> float:
-    """Size of a file in MB (10^6 bytes)."""
-    return Path(path).stat().st_size / 1e6
+@dataclass
+class Int8Gain:
+    """What INT8 buys over fp32: file size, and latency measured in the same run (interleaved)."""
+
+    fp32_mb: float
+    int8_mb: float
+    size_ratio: float  # fp32 / int8
+    batch: int
+    fp32: Stats
+    int8: Stats
+    speedup: float  # fp32 median / int8 median
+
+    SCHEMA_VERSION: ClassVar[int] = 1
 
 
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    """Register ``mllab quantize``."""
-    parser = sub.add_parser(
-        "quantize",
-        help="INT8 static quantization (QDQ, per-channel) calibrated on data/",
-        description="Quantize an fp32 ONNX model to INT8 and print sizes and drift vs fp32.",
+def int8_gain(fp32: str | Path, int8: str | Path, x: np.ndarray, repeats: int = 10) -> Int8Gain:
+    """Sizes of both files and their ONNX Runtime CPU latency on ``x``, timed round-robin
+    (fp32, int8, fp32, ...) so that both see the same load on a shared CPU."""
+    sessions = {"fp32": create_session(fp32), "int8": create_session(int8)}
+    timings = interleaved({k: (lambda s=s: run(s, x)) for k, s in sessions.items()}, repeats)
+    sizes = file_size_mb(fp32), file_size_mb(int8)
+    return Int8Gain(
+        fp32_mb=sizes[0],
+        int8_mb=sizes[1],
+        size_ratio=sizes[0] / sizes[1],
+        batch=len(x),
+        fp32=timings["fp32"],
+        int8=timings["int8"],
+        speedup=timings["fp32"].median_ms / timings["int8"].median_ms,
     )
-    parser.add_argument("--model", type=Path, required=True, help="fp32 ONNX model (+ .sha256)")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the INT8 model")
-    parser.add_argument(
-        "--no-verify", action="store_true", help="accept a model without a matching .sha256"
-    )
-    parser.set_defaults(func=_cli_quantize)
-
-
-def _cli_quantize(args: argparse.Namespace) -> int:
-    from mllab.measure.drift import compare
-    from mllab.model.export import load_session, reference_inputs, run
-    from mllab.model.integrity import sha256_file
-
-    if not args.model.is_file():
-        raise InputError(f"no such model file: {args.model}")
-    path = quantize_int8(args.model, args.out, verify=not args.no_verify)
-    print(path)
-    print(f"sha256 {sha256_file(path)}")
-    ratio = file_size_mb(args.model) / file_size_mb(path)
-    print(f"size {file_size_mb(args.model):.1f} MB -> {file_size_mb(path):.1f} MB ({ratio:.2f}x)")
-    x = reference_inputs()["samples"]
-    fp32 = run(load_session(args.model, verify=False), x)
-    drift = compare(run(load_session(path), x), fp32)
-    agreement = drift.top1_agreement
-    print(f"drift vs fp32 on data/: delta {drift.l2:.3g}, top-1 agreement {agreement:.2f}")
-    return 0

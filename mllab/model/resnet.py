@@ -17,60 +17,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mllab.core.errors import InputError, WeightsUnavailable
-from mllab.model.integrity import sha256_file
+from mllab.model.weights import checkpoint_path, enum_key, kind, weights_id
 
 if TYPE_CHECKING:
     import torch
 
-RANDOM = "random"
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin")
-ENUM_PREFIX = "ResNet50_Weights."
+# torch and torchvision are imported inside the loaders: they take seconds to import, and the
+# modules that only need a model's name (mllab.model.weights, the artefact cache) stay light.
 
-
-def _kind(weights: str | Path | None) -> str:
-    """``random``, ``file`` or ``enum``: which branch of the policy ``weights`` takes."""
-    if weights is None or str(weights).lower() == RANDOM:
-        return "random"
-    text = str(weights)
-    if isinstance(weights, Path) or "/" in text or text.endswith(CHECKPOINT_SUFFIXES):
-        return "file"
-    return "enum"
+__all__ = ["load_resnet50", "weights_id"]
 
 
 def _enum(name: str):
     """The torchvision ``ResNet50_Weights`` member named ``name`` (no download)."""
     from torchvision.models import ResNet50_Weights
 
-    key = name.removeprefix(ENUM_PREFIX)
-    try:
-        return ResNet50_Weights[key]
-    except KeyError:
-        valid = ", ".join(["random", *ResNet50_Weights.__members__, "<path to .pt/.pth>"])
-        raise InputError(f"unknown weights {name!r}: use one of {valid}") from None
-
-
-def _checkpoint(weights: str | Path) -> Path:
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise WeightsUnavailable(
-            f"checkpoint {path} does not exist: pass the path of a ResNet-50 state_dict "
-            "(.pt/.pth), or omit --weights for seeded random weights"
-        )
-    return path
-
-
-def weights_id(weights: str | Path | None = None, seed: int = 0) -> str:
-    """A short, stable name for θ: ``random-seed0``, ``file:<sha256[:12]>`` or ``IMAGENET1K_V2``.
-
-    Recorded in the ONNX metadata and used in cache file names, so that an exported model says
-    which weights it holds. Resolving it never downloads anything.
-    """
-    kind = _kind(weights)
-    if kind == "random":
-        return f"random-seed{seed}"
-    if kind == "file":
-        return f"file:{sha256_file(_checkpoint(weights))[:12]}"
-    return _enum(str(weights)).name
+    return ResNet50_Weights[enum_key(name)]
 
 
 def _random_model(seed: int):
@@ -87,7 +49,7 @@ def _file_model(weights: str | Path):
     import torch
     from torchvision.models import resnet50
 
-    path = _checkpoint(weights)
+    path = checkpoint_path(weights)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means "not a state_dict"
@@ -124,10 +86,10 @@ def _enum_model(weights: str):
 
 def load_resnet50(weights: str | Path | None = None, seed: int = 0) -> torch.nn.Module:
     """torchvision ResNet-50 in eval mode, θ chosen by the weights policy (module docstring)."""
-    kind = _kind(weights)
-    if kind == "random":
+    branch = kind(weights)
+    if branch == "random":
         model = _random_model(seed)
-    elif kind == "file":
+    elif branch == "file":
         model = _file_model(weights)
     else:
         model = _enum_model(str(weights))

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from mllab.containers import engine
-from mllab.containers import images
+from mllab.containers.base import LOCAL_BASE, build_base, has_image, image_size_mb
 
 
 def test_missing_engine_is_one_clear_message():
@@ -31,10 +31,10 @@ def test_engine_answers_with_a_version():
 
 @pytest.mark.docker
 def test_local_base_image_is_slim_and_runs_python_311(docker_client):
-    tag = images.LOCAL_BASE
-    if not images.has_image(tag):
-        images.build_base(tag)
-    size = images.image_size_mb(tag)
+    tag = LOCAL_BASE
+    if not has_image(tag):
+        build_base(tag)
+    size = image_size_mb(tag)
     assert size < 160, f"the local base is {size:.0f} MB; python:3.11-slim is about 130 MB"
     out = docker_client.containers.run(
         tag, ["python", "-c", "import sys, venv, ssl; print(sys.version)"], remove=True

@@ -8,9 +8,21 @@ import shutil
 import tomllib
 
 import pytest
+from packaging.utils import canonicalize_name
 
-from mllab.containers import images
+from mllab.containers.base import base_image
+from mllab.containers.build import build, build_cuda, build_slim, remove_image
+from mllab.containers.buildlog import parse_build_stream
+from mllab.containers.context import build_args, stage_context
+from mllab.containers.docker_cli import ContainerFailed
+from mllab.containers.dockerfiles import hadolint, instructions
+from mllab.containers.kinds import kind
+from mllab.containers.layers import inspect, instruction_of
+from mllab.containers.locks import Pin, format_lock, parse_lock, wheel_name_version
+from mllab.containers.run import run
+from mllab.containers.wheelhouse import locked_wheels, platform_args
 from mllab.core.errors import BuildError, InputError
+from mllab.core.hashing import sha256_file
 from mllab.core.paths import DOCKER, ROOT
 
 DOCKERFILES = ["Dockerfile", "Dockerfile.naive", "Dockerfile.cuda"]
@@ -25,19 +37,19 @@ LOCKS = {
 
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_dockerfile_passes_hadolint_without_any_finding(name):
-    assert images.hadolint(DOCKER / name) == []
+    assert hadolint(DOCKER / name) == []
 
 
 def test_hadolint_wrapper_reports_findings(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM debian\nRUN pip install flask\nRUN cd /src && make\n")
-    codes = {line.split()[2] for line in images.hadolint(bad)}
+    codes = {line.split()[2] for line in hadolint(bad)}
     assert {"DL3006", "DL3013", "DL3042", "DL3003"} <= codes
 
 
 @pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.cuda"])
 def test_slim_dockerfiles_follow_the_lecture(name):
-    text = "\n".join(images.instructions(DOCKER / name))
+    text = "\n".join(instructions(DOCKER / name))
     assert text.startswith("ARG BASE_IMAGE=python:3.11-slim-bookworm")
     assert text.count("FROM ${BASE_IMAGE}") == 2  # multi-stage
     assert "PIP_NO_INDEX=1" in text or "--no-index" in text  # the wheelhouse only
@@ -52,7 +64,7 @@ def test_slim_dockerfiles_follow_the_lecture(name):
 
 
 def test_cuda_dockerfile_sets_the_nvidia_environment():
-    text = "\n".join(images.instructions(DOCKER / "Dockerfile.cuda"))
+    text = "\n".join(instructions(DOCKER / "Dockerfile.cuda"))
     for needed in ("NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"):
         assert needed in text
     assert "DEVICE=cuda" in text
@@ -63,7 +75,7 @@ def test_cuda_dockerfile_sets_the_nvidia_environment():
 def test_instructions_ignore_comments_and_join_continuations(tmp_path):
     path = tmp_path / "Dockerfile"
     path.write_text('# hi\nFROM a\nRUN x \\\n    && y\n\n# bye\nCMD ["z"]\n')
-    assert images.instructions(path) == ["FROM a", "RUN x && y", 'CMD ["z"]']
+    assert instructions(path) == ["FROM a", "RUN x && y", 'CMD ["z"]']
 
 
 # --- locks ------------------------------------------------------------------------------------
@@ -72,7 +84,7 @@ def test_instructions_ignore_comments_and_join_continuations(tmp_path):
 @pytest.mark.parametrize("lock_name", sorted(LOCKS))
 def test_lock_pins_and_hashes_every_line(lock_name):
     text = (DOCKER / lock_name).read_text()
-    pins = images.parse_lock(DOCKER / lock_name)
+    pins = parse_lock(DOCKER / lock_name)
     requirement_lines = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
     assert len(pins) == len(requirement_lines) > 5
     for line in requirement_lines:
@@ -83,12 +95,12 @@ def test_lock_pins_and_hashes_every_line(lock_name):
 
 @pytest.mark.parametrize("lock_name", sorted(LOCKS))
 def test_lock_holds_the_direct_pins(lock_name):
-    pins = {p.name: p.version for p in images.parse_lock(DOCKER / lock_name)}
+    pins = {p.name: p.version for p in parse_lock(DOCKER / lock_name)}
     for line in (DOCKER / LOCKS[lock_name]).read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             name, version = re.sub(r"\[.*\]", "", line).split("==")
-            assert pins[images.canonical(name)] == version, line
+            assert pins[canonicalize_name(name)] == version, line
 
 
 @pytest.mark.parametrize("lock_name", sorted(LOCKS))
@@ -99,8 +111,8 @@ def test_lock_matches_the_host_pins_of_pyproject(lock_name):
     host = {}
     for requirement in project["dependencies"]:
         name, version = requirement.split(";")[0].strip().split("==")
-        host[images.canonical(name)] = version
-    pins = {p.name: p.version for p in images.parse_lock(DOCKER / lock_name)}
+        host[canonicalize_name(name)] = version
+    pins = {p.name: p.version for p in parse_lock(DOCKER / lock_name)}
     shared = set(pins) & set(host)
     assert {"numpy", "pillow", "fastapi", "uvicorn", "python-multipart"} <= shared
     for name in shared:
@@ -111,7 +123,7 @@ def test_lock_matches_the_host_pins_of_pyproject(lock_name):
 
 
 def test_cuda_lock_carries_the_cuda_and_cudnn_wheels():
-    names = {p.name for p in images.parse_lock(DOCKER / "requirements-cuda.lock")}
+    names = {p.name for p in parse_lock(DOCKER / "requirements-cuda.lock")}
     assert {"nvidia-cuda-runtime", "nvidia-cudnn-cu13", "nvidia-cublas"} <= names
     assert "onnxruntime" not in names  # the CPU build would shadow the GPU one
 
@@ -120,22 +132,22 @@ def test_parse_lock_refuses_unpinned_or_unhashed_lines(tmp_path):
     unhashed = tmp_path / "a.lock"
     unhashed.write_text("numpy==2.4.6\n")
     with pytest.raises(InputError, match="no valid sha256"):
-        images.parse_lock(unhashed)
+        parse_lock(unhashed)
     unpinned = tmp_path / "b.lock"
     unpinned.write_text(f"numpy>=2 --hash=sha256:{'0' * 64}\n")
     with pytest.raises(InputError, match="not pinned"):
-        images.parse_lock(unpinned)
+        parse_lock(unpinned)
 
 
 def test_format_lock_round_trips(tmp_path):
-    pins = [images.Pin("b-pkg", "2.0", ("b" * 64,)), images.Pin("a", "1.0", ("a" * 64, "c" * 64))]
+    pins = [Pin("b-pkg", "2.0", ("b" * 64,)), Pin("a", "1.0", ("a" * 64, "c" * 64))]
     path = tmp_path / "x.lock"
-    path.write_text(images.format_lock(pins, "header"))
-    assert images.parse_lock(path) == sorted(pins, key=lambda p: p.name)
+    path.write_text(format_lock(pins, "header"))
+    assert parse_lock(path) == sorted(pins, key=lambda p: p.name)
 
 
 def test_platform_args_cover_manylinux_2_28_down_to_2014():
-    args = images.platform_args()
+    args = platform_args()
     platforms = [args[i + 1] for i, a in enumerate(args) if a == "--platform"]
     assert platforms[0] == "manylinux_2_28_x86_64" and "manylinux2014_x86_64" in platforms
     assert "manylinux_2_17_x86_64" in platforms and "manylinux_2_29_x86_64" not in platforms
@@ -147,17 +159,25 @@ def test_locked_wheels_checks_each_files_sha256(tmp_path):
     good.write_bytes(b"good wheel")
     bad.write_bytes(b"tampered wheel")
     lock = tmp_path / "x.lock"
-    pins = [images.Pin("a", "1.0", (images.sha256_of(good),)), images.Pin("b", "2.0", ("0" * 64,))]
-    lock.write_text(images.format_lock(pins, "test"))
-    found, missing = images.locked_wheels(lock, tmp_path)
+    pins = [Pin("a", "1.0", (sha256_file(good),)), Pin("b", "2.0", ("0" * 64,))]
+    lock.write_text(format_lock(pins, "test"))
+    found, missing = locked_wheels(lock, tmp_path)
     assert found == [good] and [p.name for p in missing] == ["b"]
+
+
+def test_lock_names_are_pep503_canonical(tmp_path):
+    """Distribution names compare as pip compares them: ``_``, ``.`` and case do not matter."""
+    path = tmp_path / "x.lock"
+    hashes = f"--hash=sha256:{'a' * 64}"
+    path.write_text(f"Pillow_SIMD==9.0 {hashes}\nzope.Interface==7 {hashes}\n")
+    assert [p.name for p in parse_lock(path)] == ["pillow-simd", "zope-interface"]
 
 
 def test_wheel_name_version():
     name = "pydantic_core-2.50.5-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
-    assert images.wheel_name_version(name) == ("pydantic-core", "2.50.5")
+    assert wheel_name_version(name) == ("pydantic-core", "2.50.5")
     with pytest.raises(InputError):
-        images.wheel_name_version("notawheel.tar.gz")
+        wheel_name_version("notawheel.tar.gz")
 
 
 # --- the build stream and the history -----------------------------------------------------------
@@ -177,7 +197,7 @@ def test_parse_build_stream_finds_steps_cache_hits_and_the_image():
         "Successfully built 7648c9103c5a\n",
     ) + [{"aux": {"ID": "sha256:7648c9103c5a" + "0" * 52}}]
     lines = []
-    result = images.parse_build_stream(chunks, lines.append, "t:1")
+    result = parse_build_stream(chunks, lines.append, "t:1")
     assert [s.instruction for s in result.steps][2] == "RUN pip install -r lock"
     assert result.cache_hits == ["RUN pip install -r lock"]
     assert result.rebuilt == ["COPY model.onnx /app/"]  # FROM and the global ARG build nothing
@@ -193,7 +213,7 @@ def test_parse_build_stream_raises_with_the_failing_steps_log():
         "\x1b[91mcc: error: missing.c: No such file\n\x1b[0m",
     ) + [{"errorDetail": {"message": "returned a non-zero code: 1"}, "error": "returned a ..."}]
     with pytest.raises(BuildError) as error:
-        images.parse_build_stream(chunks, None, "t:1")
+        parse_build_stream(chunks, None, "t:1")
     message = str(error.value)
     assert "step 2 `RUN make`" in message and "missing.c: No such file" in message
     assert "\x1b" not in message
@@ -213,16 +233,16 @@ def test_parse_build_stream_raises_with_the_failing_steps_log():
     ],
 )
 def test_instruction_of(created_by, expected):
-    assert images.instruction_of(created_by) == expected
+    assert instruction_of(created_by) == expected
 
 
 def test_instruction_of_an_imported_base():
-    assert images.instruction_of("", "mllab offline base").startswith("(base)")
+    assert instruction_of("", "mllab offline base").startswith("(base)")
 
 
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(InputError, match="slim"):
-        images.kind("fat")
+        kind("fat")
 
 
 # --- with an engine ---------------------------------------------------------------------------
@@ -238,22 +258,22 @@ def tiny_context(tmp_path):
     )
     tag = "mllab-test/images-cache:1"
     yield context, tag
-    images.remove_image(tag)
+    remove_image(tag)
 
 
 @pytest.mark.docker
 def test_build_reports_cache_hits_and_reruns_only_what_changed(tiny_context):
     context, tag = tiny_context
-    args = {"BASE_IMAGE": images.base_image()}
-    first = images.build(context / "Dockerfile", tag, context, args, nocache=True, on_log=None)
+    args = {"BASE_IMAGE": base_image()}
+    first = build(context / "Dockerfile", tag, context, args, nocache=True, on_log=None)
     assert first.cache_hits == [] and first.image_id
-    again = images.build(context / "Dockerfile", tag, context, args, on_log=None)
+    again = build(context / "Dockerfile", tag, context, args, on_log=None)
     assert again.rebuilt == [] and again.image_id == first.image_id
     (context / "a.txt").write_text("two\n")
-    changed = images.build(context / "Dockerfile", tag, context, args, on_log=None)
+    changed = build(context / "Dockerfile", tag, context, args, on_log=None)
     assert changed.cache_hits == ["RUN echo built > /built.txt"]
     assert changed.rebuilt == ["COPY a.txt /a.txt"]
-    assert images.inspect(tag).layers[-1].instruction.startswith("COPY file:")
+    assert inspect(tag).layers[-1].instruction.startswith("COPY file:")
 
 
 @pytest.mark.docker
@@ -263,9 +283,7 @@ def test_a_failing_step_raises_build_error_with_its_log(tiny_context):
         "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo 'no such wheel: torch' >&2 && exit 3\n"
     )
     with pytest.raises(BuildError, match="no such wheel: torch") as error:
-        images.build(
-            context / "Dockerfile", tag, context, {"BASE_IMAGE": images.base_image()}, on_log=None
-        )
+        build(context / "Dockerfile", tag, context, {"BASE_IMAGE": base_image()}, on_log=None)
     assert "RUN echo" in str(error.value)
 
 
@@ -274,19 +292,19 @@ def test_a_failing_step_raises_build_error_with_its_log(tiny_context):
 def test_a_new_model_rebuilds_only_the_last_layers_of_the_slim_image(tmp_path):
     """Lecture: pip install reruns only when the requirements change (C10), and the image's
     hash depends on the model (C11): a new model reuses every layer before its COPY."""
-    context = images.stage_context("slim", dest=tmp_path / "ctx", on_log=None)
-    args = images.build_args(context)
+    context = stage_context("slim", dest=tmp_path / "ctx", on_log=None)
+    args = build_args(context)
     tag = "mllab-test/images-model:1"
     try:
-        first = images.build(context / "Dockerfile", tag, context, args, on_log=None)
+        first = build(context / "Dockerfile", tag, context, args, on_log=None)
         (context / "model.onnx").write_bytes(b"not the model, but other bytes")
-        sha = images.sha256_of(context / "model.onnx")
+        sha = sha256_file(context / "model.onnx")
         (context / "model.onnx.sha256").write_text(f"{sha}  model.onnx\n")
-        second = images.build(
+        second = build(
             context / "Dockerfile", tag, context, {**args, "MODEL_SHA256": sha}, on_log=None
         )
     finally:
-        images.remove_image(tag)
+        remove_image(tag)
     assert second.image_id != first.image_id
     assert any(step.startswith("RUN /build/pip/bin/pip") for step in second.cache_hits)
     assert "COPY --from=builder /opt/venv /opt/venv" in second.cache_hits
@@ -295,12 +313,12 @@ def test_a_new_model_rebuilds_only_the_last_layers_of_the_slim_image(tmp_path):
 
 @pytest.fixture(scope="module")
 def slim_image():
-    return images.build_slim(on_log=None)
+    return build_slim(on_log=None)
 
 
 @pytest.fixture(scope="module")
 def slim_container(slim_image):
-    with images.run(slim_image, name="mllab-test-slim", read_only=True) as container:
+    with run(slim_image, name="mllab-test-slim", read_only=True) as container:
         yield container
 
 
@@ -308,7 +326,7 @@ def slim_container(slim_image):
 @pytest.mark.slow
 def test_slim_image_predicts_what_the_host_computes(slim_container):
     from mllab.measure.drift import compare
-    from mllab.model.export import default_model
+    from mllab.model.artifacts import default_model
     from mllab.model.preprocess import preprocess_batch, sample_images
     from mllab.runtime.sessions import create_session
     from mllab.serve.client import predict_tensor
@@ -320,13 +338,13 @@ def test_slim_image_predicts_what_the_host_computes(slim_container):
     assert answer["output"].shape == host.shape == (2, 1000)
     assert compare(answer["output"], host).max_abs <= 1e-5
     assert answer["provider"] == "CPUExecutionProvider"
-    assert answer["sha256"] == images.inspect("mllab/serve:slim").labels["org.mllab.model.sha256"]
+    assert answer["sha256"] == inspect("mllab/serve:slim").labels["org.mllab.model.sha256"]
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_slim_container_runs_as_non_root_on_a_read_only_filesystem(slim_image, slim_container):
-    info = images.inspect(slim_image)
+    info = inspect(slim_image)
     assert info.user.split(":")[0] not in ("", "0", "root")
     code, uid = slim_container.exec(["id", "-u"])
     assert code == 0 and uid.strip() == "10001"
@@ -338,7 +356,7 @@ def test_slim_container_runs_as_non_root_on_a_read_only_filesystem(slim_image, s
 @pytest.mark.docker
 @pytest.mark.slow
 def test_slim_image_refuses_a_tampered_model(slim_image, tmp_path):
-    from mllab.model.export import default_model
+    from mllab.model.artifacts import default_model
 
     tampered = tmp_path / "model.onnx"
     shutil.copyfile(default_model(), tampered)
@@ -348,10 +366,9 @@ def test_slim_image_refuses_a_tampered_model(slim_image, tmp_path):
         handle.seek(-1000, 2)
         handle.write(bytes([byte[0] ^ 1]))
     mount = {str(tampered): {"bind": "/app/model.onnx", "mode": "ro"}}
-    with pytest.raises(images.ContainerFailed) as error:
-        images.run(
-            slim_image, name="mllab-test-tampered", read_only=True, volumes=mount, timeout=60
-        )
+    with pytest.raises(ContainerFailed) as error:  # raised on entering: never ready
+        with run(slim_image, name="mllab-test-tampered", read_only=True, volumes=mount, timeout=60):
+            pass
     assert error.value.exit_code not in (None, 0)
     assert "refusing to load /app/model.onnx" in error.value.logs
     assert "sha256" in str(error.value)
@@ -360,8 +377,8 @@ def test_slim_image_refuses_a_tampered_model(slim_image, tmp_path):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_cuda_image_builds_with_onnxruntime_gpu():
-    tag = images.build_cuda(on_log=None)
-    info = images.inspect(tag)
+    tag = build_cuda(on_log=None)
+    info = inspect(tag)
     assert info.env["DEVICE"] == "cuda"
     assert info.env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
     assert info.labels["org.mllab.min-driver"] == "580"
@@ -374,15 +391,15 @@ def test_cuda_image_builds_with_onnxruntime_gpu():
 
 @pytest.mark.slow
 def test_stage_context_holds_only_what_the_dockerfile_copies():
-    context = images.stage_context("slim", on_log=None)
+    context = stage_context("slim", on_log=None)
     top = sorted(p.name for p in context.iterdir())
     assert top == sorted(
         [".dockerignore", "Dockerfile", "data", "dist", "model.onnx", "model.onnx.sha256"]
         + ["requirements.lock", "wheels"]
     )
-    pins = images.parse_lock(DOCKER / "requirements.lock")
+    pins = parse_lock(DOCKER / "requirements.lock")
     wheels = sorted((context / "wheels").iterdir())
     assert len(wheels) == len(pins)
-    assert {images.wheel_name_version(w) for w in wheels} == {(p.name, p.version) for p in pins}
+    assert {wheel_name_version(w) for w in wheels} == {(p.name, p.version) for p in pins}
     sha = (context / "model.onnx.sha256").read_text().split()
-    assert sha[1] == "model.onnx" and sha[0] == images.sha256_of(context / "model.onnx")
+    assert sha[1] == "model.onnx" and sha[0] == sha256_file(context / "model.onnx")

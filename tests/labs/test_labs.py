@@ -1,24 +1,58 @@
-"""Every lab notebook: well-formed, stored without outputs, tagged parameters, a kernel that
-exists; and executed end to end through the lab runner with its default parameters."""
+"""Every lab notebook: well-formed, stored without outputs, tagged parameters, short cells,
+typed records, a kernel that exists; and executed end to end through the lab runner with its
+default parameters (slow; labs that build images also need Docker)."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 
-from mllab.report import runner as labs
 from mllab.core.paths import LABS
+from mllab.report import runner
 
-NOTEBOOKS = labs.discover(LABS)
+NOTEBOOKS = runner.discover(LABS)
 IDS = [nb.name for nb in NOTEBOOKS]
+#: labs that build and run images: they need a Docker engine
+DOCKER_LABS = {"03", "05", "06"}
+MAX_CELL_LINES = 16  # "about 15": longer logic belongs in mllab/
+
+
+def _code_cells(notebook: Path) -> list[tuple[int, str]]:
+    nb = nbformat.read(notebook, as_version=4)
+    return [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+
+
+def _python(source: str) -> ast.Module:
+    """A cell's source as Python (IPython magics and shell lines blanked out; a cell magic
+    such as ``%%writefile Dockerfile`` makes the whole cell something else)."""
+    if source.lstrip().startswith("%%"):
+        return ast.Module(body=[], type_ignores=[])
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    return ast.parse("\n".join(lines))
+
+
+def _records_dict_literal(tree: ast.Module) -> bool:
+    """Whether a call to ``record(...)`` / ``x.record(...)`` passes a dict literal."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
+        arguments = [*node.args, *(k.value for k in node.keywords)]
+        if name == "record" and any(isinstance(a, ast.Dict | ast.DictComp) for a in arguments):
+            return True
+    return False
 
 
 def test_labs_exist_in_order():
-    assert [labs.lab_id(nb) for nb in NOTEBOOKS][:1] == ["00"]
-    ids = [labs.lab_id(nb) for nb in NOTEBOOKS]
+    ids = [runner.lab_id(nb) for nb in NOTEBOOKS]
+    assert ids[:1] == ["00"]
     assert ids == sorted(set(ids)), "lab numbers must be unique and ordered"
 
 
@@ -31,34 +65,54 @@ def test_notebook_is_clean(notebook: Path):
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell tagged parameters"
     for cell in code:
         assert not cell.outputs and cell.execution_count is None, "outputs stored in git"
-    assert nb.metadata["kernelspec"]["name"] == labs.KERNEL
+    assert nb.metadata["kernelspec"]["name"] == runner.KERNEL
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_notebook_cells_are_short(notebook: Path):
-    nb = nbformat.read(notebook, as_version=4)
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            lines = [line for line in cell.source.splitlines() if line.strip()]
-            assert len(lines) <= 16, f"cell {index} has {len(lines)} lines: move logic into mllab/"
+    for index, source in _code_cells(notebook):
+        lines = [line for line in source.splitlines() if line.strip()]
+        assert len(lines) <= MAX_CELL_LINES, (
+            f"cell {index} has {len(lines)} lines: move logic into mllab/"
+        )
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_notebook_records_dataclasses_not_dicts(notebook: Path):
+    for index, source in _code_cells(notebook):
+        assert not _records_dict_literal(_python(source)), (
+            f"cell {index} records a dict literal: record a dataclass (mllab.core.records)"
+        )
+
+
+def test_the_dict_literal_check_sees_both_spellings():
+    assert _records_dict_literal(_python("results.record('02', {'a': 1})"))
+    assert _records_dict_literal(_python("%time x = 1\nrecord('02', {k: 1 for k in 'ab'})"))
+    assert not _records_dict_literal(_python("record('02', fit, profile)"))
+    assert not _records_dict_literal(_python("%%writefile Dockerfile\nARG BASE=slim"))
 
 
 def test_kernel_exists():
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    assert labs.KERNEL in KernelSpecManager().find_kernel_specs(), (
+    assert runner.KERNEL in KernelSpecManager().find_kernel_specs(), (
         "the 'mllab' kernel is missing: python -m ipykernel install --sys-prefix --name mllab"
     )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_lab_runs(notebook: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("MLLAB_RESULTS", str(tmp_path / "results"))
-    summary = labs.run_labs(only=labs.lab_id(notebook), out=tmp_path)
+def _lab_run_param(notebook: Path):
+    marks = [pytest.mark.slow]
+    if runner.lab_id(notebook) in DOCKER_LABS:
+        marks.append(pytest.mark.docker)
+    return pytest.param(notebook, marks=marks, id=notebook.name)
+
+
+@pytest.mark.parametrize("notebook", [_lab_run_param(nb) for nb in NOTEBOOKS])
+def test_lab_runs(notebook: Path, tmp_path: Path):
+    summary = runner.run_labs(only=runner.lab_id(notebook), out=tmp_path)
     result = summary.results[0]
     assert result.status == "passed", f"cell {result.failed_cell}: {result.error}\n{result.source}"
     report = json.loads((tmp_path / "summary.json").read_text())
     assert report["results"][0]["status"] == "passed"
     assert (tmp_path / notebook.name).exists() and (tmp_path / "report.html").exists()
-    assert labs.lab_id(notebook) in report["recorded"], "the lab records what it measured"
+    assert runner.lab_id(notebook) in report["recorded"], "the lab records what it measured"
+    assert (tmp_path / "results" / f"{runner.lab_id(notebook)}.json").exists()
+    assert len(report["claims"]) == 13

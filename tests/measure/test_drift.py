@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from mllab.measure.drift import LECTURE_DELTA, allclose, compare, format_table, per_sample_l2
 from mllab.core.errors import InputError
+from mllab.core.tables import format_table
+from mllab.measure.drift import LECTURE_DELTA, allclose, compare, per_sample_l2
 
 
 def test_identical_outputs_have_zero_drift_and_pass_everything():
@@ -85,8 +86,12 @@ def test_nan_fails_every_verdict():
     assert not any(compare(a, np.zeros((1, 4))).verdicts().values())
 
 
-def test_format_table_lists_rows_and_verdicts():
-    rows = [{"name": "x", **compare(np.ones((1, 3)), np.ones((1, 3))).to_dict()}]
-    text = format_table(rows, ["name", "l2", "delta<=0.001"])
-    assert text.splitlines()[0].split() == ["name", "l2", "delta<=0.001"]
-    assert text.splitlines()[2].split() == ["x", "0", "yes"]
+def test_drift_rows_read_in_the_kit_table():
+    rows = [
+        {"name": "same", **compare(np.ones((1, 3)), np.ones((1, 3))).to_dict()},
+        {"name": "far", **compare(np.ones((1, 3)), np.zeros((1, 3))).to_dict()},
+    ]
+    lines = format_table(rows, ["name", "l2", "delta<=0.001"]).splitlines()
+    assert lines[0].split() == ["name", "l2", "delta<=0.001"]
+    assert lines[2].split() == ["same", "0", "yes"]
+    assert lines[3].split() == ["far", "1.732", "no"]

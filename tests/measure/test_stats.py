@@ -1,35 +1,61 @@
-"""mllab.measure.stats: the calls it makes and the statistics it reports."""
+"""mllab.measure.stats: one summary of timings, numpy percentiles, round-robin timing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mllab.measure.stats import interleaved, latency_ms, percentile
+from mllab.core.errors import InputError
+from mllab.measure.stats import Stats, interleaved, summarize
 
 
-def test_warmup_and_repeats_are_counted():
-    calls = []
-    timing = latency_ms(lambda: calls.append(1), repeats=7, warmup=3)
-    assert len(calls) == 10
-    assert timing.repeats == len(timing.samples_ms) == 7
-    assert timing.min_ms <= timing.median_ms <= timing.p90_ms
-    assert set(timing.to_dict()) == {"median_ms", "p90_ms", "mean_ms", "min_ms", "repeats"}
+def test_summarize_uses_numpy_percentiles():
+    samples_s = [0.005, 0.001, 0.003, 0.009, 0.007, 0.002]
+    stats = summarize(samples_s, batch=2, name="x")
+    ms = np.array(samples_s) * 1000.0
+    for q in (50, 90, 99):
+        assert getattr(stats, f"p{q}_ms") == pytest.approx(np.percentile(ms, q))
+    assert stats.median_ms == stats.p50_ms == pytest.approx(4.0)
+    assert stats.min_ms == pytest.approx(1.0) and stats.mean_ms == pytest.approx(ms.mean())
+    assert stats.std_ms == pytest.approx(np.std(ms, ddof=1))
+    assert stats.throughput == pytest.approx(2 * 6 / 0.027)  # items over the summed time
+    assert stats.repeats == len(stats.samples_ms) == 6
 
 
-@pytest.mark.parametrize("q", [0, 50, 90, 100])
-def test_percentile_matches_numpy(q):
-    samples = [5.0, 1.0, 3.0, 9.0, 7.0, 2.0]
-    assert percentile(samples, q) == pytest.approx(np.percentile(samples, q))
+def test_wall_time_sets_the_throughput_and_one_sample_has_no_spread():
+    stats = summarize([0.010], batch=4, wall_s=0.020)
+    assert stats.throughput == pytest.approx(200.0) and stats.std_ms == 0.0
 
 
-def test_repeats_must_be_positive():
-    with pytest.raises(ValueError):
-        latency_ms(lambda: None, repeats=0)
+def test_to_dict_leaves_the_samples_out_unless_asked():
+    stats = summarize([0.001, 0.002])
+    assert "samples_ms" not in stats.to_dict()
+    assert stats.to_dict(samples=True)["samples_ms"] == pytest.approx((1.0, 2.0))
+    assert Stats.SCHEMA_VERSION == 1
 
 
-def test_interleaved_alternates_and_times_each():
+@pytest.mark.parametrize("bad", [dict(samples_s=[]), dict(samples_s=[0.1], batch=0)])
+def test_summarize_refuses_nothing_to_summarize(bad):
+    with pytest.raises(InputError):
+        summarize(**bad)
+
+
+def test_interleaved_alternates_and_times_each(clock):
     order = []
-    timings = interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 3, 1)
-    assert order == ["a", "b"] * 4
-    assert set(timings) == {"a", "b"} and timings["a"].repeats == 3
+
+    def call(name: str, ms: float):
+        def fn():
+            order.append(name)
+            clock.advance(ms)
+
+        return fn
+
+    stats = interleaved({"a": call("a", 2.0), "b": call("b", 6.0)}, 3, 1, clock=clock)
+    assert order == ["a", "b"] * 4  # one warm-up round, then three timed rounds
+    assert stats["a"].repeats == 3 and stats["a"].p50_ms == pytest.approx(2.0)
+    assert stats["b"].p50_ms == pytest.approx(6.0) and stats["b"].name == "b"
+
+
+def test_interleaved_refuses_no_repeats():
+    with pytest.raises(InputError):
+        interleaved({"a": lambda: None}, repeats=0)

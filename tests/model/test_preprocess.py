@@ -1,4 +1,5 @@
-"""mllab.model.preprocess: one function for every runtime, matching torchvision's ImageNet recipe."""
+"""mllab.model.preprocess: one function for every runtime, matching torchvision's ImageNet
+recipe."""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ def test_top_k_rejects_bad_logits():
 
 def test_slim_modules_do_not_import_torch_or_onnx():
     code = (
-        "import sys, mllab.model.preprocess, mllab.measure.drift, mllab.model.integrity, mllab.measure.stats; "
+        "import sys, mllab.model.preprocess, mllab.measure.drift, mllab.model.integrity, "
+        "mllab.measure.stats; "
         "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -128,8 +130,8 @@ def test_decompression_bomb_is_refused_before_decoding():
 
     from PIL import Image
 
-    from mllab.model import preprocess
     from mllab.core.errors import InputError
+    from mllab.model import preprocess
 
     buffer = io.BytesIO()
     Image.new("L", (9000, 9000)).save(buffer, format="PNG")  # 81 MP, a few KB on disk

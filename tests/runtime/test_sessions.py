@@ -1,5 +1,5 @@
-"""mllab.runtime.sessions: verified providers (no silent CPU fallback), threads from the cgroup quota,
-provider options, I/O binding."""
+"""mllab.runtime.sessions: verified providers (no silent CPU fallback), threads from the cgroup
+quota, session and provider options."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from tiny_models import tiny_classifier
 
-from mllab.runtime import sessions as runtime
-from mllab.cli.main import main
-from mllab.experiments.fingerprint import nvidia_driver
+from mllab.cli.main import build_parser, main
 from mllab.core.errors import InputError, ProviderUnavailable
+from mllab.runtime import sessions as runtime
+from mllab.runtime.nvidia import nvidia_driver
 from mllab.runtime.sessions import SessionConfig, create_session
 
 CUDA_HERE = runtime.cuda_works()
@@ -36,40 +36,16 @@ def test_gpu_request_uses_the_gpu_or_raises_naming_the_cause(tiny, device):
         assert "libonnxruntime_providers_" in message
 
 
-def test_cli_bench_cuda_fails_loudly_with_exit_2(capsys):
+def test_cli_bench_cuda_fails_loudly_with_exit_2(capsys, monkeypatch):
     if CUDA_HERE:
         pytest.skip("a GPU works here: the no-GPU contract is checked on machines without one")
+    monkeypatch.setattr("mllab.cli.main.build_parser", lambda: build_parser(groups=("bench",)))
     assert main(["bench", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mllab bench: error: asked for cuda (CUDAExecutionProvider)")
     assert "Traceback" not in err
     if nvidia_driver() is None:
         assert "No NVIDIA GPU or driver was found" in err
-
-
-def test_diagnosis_names_missing_libraries(monkeypatch):
-    import mllab.experiments.fingerprint
-
-    monkeypatch.setattr(mllab.experiments.fingerprint, "nvidia_driver", lambda: "580.65.06")
-    monkeypatch.setattr(runtime, "_library_loadable", lambda stem: stem != "libcudnn")
-    message = runtime.why_provider_failed("CUDAExecutionProvider")
-    assert "Driver 580.65.06 is present but libcudnn could not be loaded" in message
-
-
-def test_diagnosis_names_a_driver_too_old(monkeypatch):
-    import mllab.experiments.fingerprint
-
-    info = {"driver": "535.54.03", "driver_max_cuda": "12.2", "gpus": [], "ort_build_cuda": "13.0"}
-    monkeypatch.setattr(mllab.experiments.fingerprint, "nvidia_driver", lambda: "535.54.03")
-    monkeypatch.setattr(mllab.experiments.fingerprint, "nvidia_info", lambda: info)
-    monkeypatch.setattr(runtime, "_library_loadable", lambda stem: True)
-    message = runtime.why_provider_failed("CUDAExecutionProvider")
-    assert "too old" in message and "CUDA 13.0 > driver's CUDA 12.2" in message
-
-
-def test_diagnosis_for_a_build_without_the_provider():
-    message = runtime.why_provider_failed("NoSuchExecutionProvider")
-    assert "has no NoSuchExecutionProvider" in message
 
 
 @pytest.mark.parametrize("quota, expected", [(1.0, 1), (0.5, 1), (1.5, 2)])
@@ -155,25 +131,12 @@ def test_provider_chain_puts_the_wanted_provider_first(tiny):
     assert runtime._provider_chain("cpu", config, tiny) == ["CPUExecutionProvider"]
 
 
-def test_iobinding_gives_the_same_logits_as_run(tiny):
-    session = create_session(tiny)
-    x = np.random.default_rng(1).standard_normal((3, 3, 8, 8)).astype(np.float32)
-    expected = session.run(None, {"input": x})[0]
-    np.testing.assert_array_equal(runtime.run_with_iobinding(session, x), expected)
-    value = runtime.run_with_iobinding(session, x, to_cpu=False)
-    assert value.device_name() == "cpu" and value.shape() == [3, 5]
-    run, sync = runtime.iobinding_runner(session, x)
-    run()
-    sync()
-    with pytest.raises(InputError, match="tensor\\(float\\)"):
-        runtime.bind_io(session, x.astype(np.float64))
-
-
-def test_preload_loads_the_wheels_or_says_why_not():
-    import onnxruntime as ort
-
-    outcome = runtime.preload_cuda_libraries()
-    if hasattr(ort, "preload_dlls"):
-        assert outcome is None
-    else:
-        assert "preload_dlls" in outcome
+def test_ort_said_keeps_the_error_and_drops_the_retry_line():
+    printed = (
+        "EP Error CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version "
+        "when using ['CUDAExecutionProvider']\n"
+        "Falling back to ['CPUExecutionProvider'] and retrying.\n"
+    )
+    said = runtime._ort_said(printed)
+    assert "CUDA driver version is insufficient" in said and "Falling back" not in said
+    assert runtime._ort_said("") == ""

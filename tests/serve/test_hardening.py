@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import json
 
+import httpx
 import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from tiny_models import tiny_resnet_interface
+
+from mllab.serve.api import create_app
+from mllab.serve.client import predict_tensor
 
 #: bounded fuzzing: enough to hit every body kind and parameter, short enough for CI
 FUZZ = settings(
@@ -39,25 +42,17 @@ HARDENING = {
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """ResNet-50's interface in three nodes, with its sha256 file."""
-    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
-
-
-@pytest.fixture(scope="module")
 def asgi_schema(tiny_model):
-    from mllab.serve.app import create_app
-
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(tiny_model))
 
 
 @pytest.fixture(scope="module")
 def hardened(docker_client):
     """The slim image's server, locked down as in production; stopped after the module."""
-    from mllab.containers import images
-    from mllab.experiments.resources import slim_image
+    from mllab.containers.run import run
+    from mllab.experiments.limits import slim_image
 
-    with images.run(slim_image(), name="mllab06-hardened", **HARDENING) as server:
+    with run(slim_image(), name="mllab06-hardened", **HARDENING) as server:
         yield server
 
 
@@ -147,14 +142,10 @@ MALFORMED = [
 
 
 def _get(url: str, path: str):
-    import httpx
-
     return httpx.get(url + path, timeout=30.0)
 
 
 def _send(url: str, headers, body, query):
-    import httpx
-
     if body == "empty-upload":
         files = {"file": ("x.jpg", b"", "image/jpeg")}
         return httpx.post(f"{url}/predict", files=files, params=query, timeout=60.0)
@@ -182,8 +173,6 @@ def test_malformed_input_gets_4xx_with_a_message(hardened, headers, body, query,
 
 @pytest.mark.docker
 def test_a_good_request_still_works_after_the_malformed_ones(hardened):
-    from mllab.serve.client import predict_tensor
-
     answer = predict_tensor(hardened.url, _image())
     assert answer["output"].shape == (1, 1000)
     assert np.isfinite(answer["output"]).all()

@@ -1,0 +1,200 @@
+"""Running a container of an image: ``with run(tag) as container:`` starts it, waits until the
+server answers, and always stops and removes it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from mllab.containers.docker_cli import ContainerFailed, DockerStats, docker_stats
+from mllab.containers.engine import client
+from mllab.containers.kinds import SERVER_PORT
+from mllab.core.errors import InputError
+from mllab.serve.process import NotReady, ServerExited, wait_until_ready
+
+
+class RunningContainer:
+    """A started container: its URL, logs and exec; stop() (or ``with``) stops and removes it."""
+
+    def __init__(self, container, port: int = SERVER_PORT):
+        self.container = container
+        self.name = container.name
+        self.port = port
+
+    @property
+    def host_port(self) -> int | None:
+        """The host port the container's port is published on, or None."""
+        self.container.reload()
+        bindings = (self.container.ports or {}).get(f"{self.port}/tcp") or []
+        return int(bindings[0]["HostPort"]) if bindings else None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<host port>`` (published) or the container's bridge address."""
+        port = self.host_port
+        if port:
+            return f"http://127.0.0.1:{port}"
+        address = self.container.attrs["NetworkSettings"].get("IPAddress")
+        return f"http://{address}:{self.port}"
+
+    def status(self) -> str:
+        self.container.reload()
+        return self.container.status
+
+    def exit_code(self) -> int | None:
+        """The exit code once the container stopped, else None."""
+        self.container.reload()
+        state = self.container.attrs["State"]
+        return None if state.get("Running") else int(state.get("ExitCode", 0))
+
+    def health(self) -> str | None:
+        """Docker's health status (``starting``, ``healthy``, ``unhealthy``), None without one."""
+        self.container.reload()
+        return (self.container.attrs["State"].get("Health") or {}).get("Status")
+
+    def logs(self, tail: int | str = "all") -> str:
+        return self.container.logs(tail=tail).decode("utf-8", "replace")
+
+    def exec(self, command: str | list[str], user: str | None = None) -> tuple[int, str]:
+        """Run a command in the container: (exit code, output)."""
+        result = self.container.exec_run(command, user=user or "")
+        return result.exit_code, result.output.decode("utf-8", "replace")
+
+    def wait_ready(self, path: str = "/ready", timeout: float = 120.0) -> float:
+        """Wait until ``GET path`` answers 200 (or, with ``path="healthy"``, until Docker's
+        HEALTHCHECK says so); the seconds it took. An early exit or a timeout raises
+        :class:`ContainerFailed` with the exit code and the end of the log."""
+        try:
+            if path == "healthy":
+                return self._wait_healthy(timeout)
+            return wait_until_ready(self.url + path, timeout, self.exit_code)
+        except (ServerExited, NotReady) as error:
+            code = error.returncode if isinstance(error, ServerExited) else None
+            logs = self.logs()
+            what = f"exited with code {code}" if code is not None else "was not ready"
+            raise ContainerFailed(
+                f"container {self.name} {what} ({error}); its log ends with:\n{_tail(logs)}",
+                code,
+                logs,
+            ) from None
+
+    def _wait_healthy(self, timeout: float) -> float:
+        """Poll Docker's health status (the image's HEALTHCHECK) until ``healthy``."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            code = self.exit_code()
+            if code is not None:
+                raise ServerExited(f"the container exited with code {code}", code)
+            if self.health() == "healthy":
+                return time.monotonic() - start
+            time.sleep(0.25)
+        raise NotReady(f"Docker did not report the container healthy within {timeout:g} s")
+
+    def docker_stats(self, timeout: float = 30.0) -> DockerStats:
+        """``docker stats --no-stream`` of this container, with one stats API document searched
+        for GPU fields (claim C13)."""
+        return docker_stats(self.container.id, self.container.stats(stream=False), timeout)
+
+    def stop(self, timeout: int = 5) -> None:
+        """Stop and remove the container (quietly when it is gone already)."""
+        import docker.errors  # deferred: the SDK is heavy at start-up
+
+        try:
+            self.container.stop(timeout=timeout)
+        except docker.errors.APIError:
+            pass
+        try:
+            self.container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+    def __enter__(self) -> RunningContainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def start(
+    tag: str,
+    *,
+    name: str | None = None,
+    ports: dict[str, Any] | None = None,
+    read_only: bool = False,
+    user: str | None = None,
+    cpus: float | None = None,
+    mem_limit: str | int | None = None,
+    env: dict[str, str] | None = None,
+    volumes: dict[str, dict[str, str]] | None = None,
+    tmpfs: dict[str, str] | None = None,
+    wait: str | None = "/ready",
+    timeout: float = 120.0,
+    **kwargs: Any,
+) -> RunningContainer:
+    """``docker run -d`` an image and wait until it is ready; a :class:`RunningContainer` the
+    caller must stop (prefer :func:`run`, which always does).
+
+    The server's port is published on a free port of 127.0.0.1 (``ports`` overrides).
+    ``read_only`` mounts the root filesystem read-only with a small tmpfs on /tmp (uploads
+    spool there); ``cpus``/``mem_limit`` are ``--cpus``/``--memory``. ``wait``: a path to poll
+    until it answers 200, ``"healthy"`` for Docker's HEALTHCHECK, None not to wait. A container
+    of the same ``name`` is replaced. On an early exit: :class:`ContainerFailed`, and the
+    container is removed.
+    """
+    import docker.errors  # deferred: the SDK is heavy at start-up
+
+    sdk = client()
+    if name:
+        try:
+            sdk.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+    if read_only and tmpfs is None:
+        tmpfs = {"/tmp": "rw,size=64m,mode=1777"}
+    options: dict[str, Any] = {
+        "detach": True,
+        "name": name,
+        "ports": ports if ports is not None else {f"{SERVER_PORT}/tcp": ("127.0.0.1", None)},
+        "read_only": read_only,
+        "environment": env or {},
+        "volumes": volumes or {},
+        "tmpfs": tmpfs or {},
+        **kwargs,
+    }
+    if user is not None:
+        options["user"] = user
+    if cpus is not None:
+        options["nano_cpus"] = int(cpus * 1e9)
+    if mem_limit is not None:
+        options["mem_limit"] = mem_limit
+    try:
+        container = sdk.containers.run(tag, **options)
+    except docker.errors.ImageNotFound:
+        raise InputError(f"no image {tag!r}: build it first (mllab images build ...)") from None
+    except docker.errors.APIError as error:
+        raise ContainerFailed(f"docker run {tag} failed: {error.explanation or error}") from None
+    running = RunningContainer(container)
+    if wait:
+        try:
+            running.wait_ready(wait, timeout)
+        except BaseException:
+            running.stop(timeout=1)
+            raise
+    return running
+
+
+@contextlib.contextmanager
+def run(tag: str, **options: Any) -> Iterator[RunningContainer]:
+    """``with run(tag, ...) as container:`` a started, ready container (keywords as
+    :func:`start`) that is stopped and removed when the block ends, whatever happens in it."""
+    container = start(tag, **options)
+    try:
+        yield container
+    finally:
+        container.stop()

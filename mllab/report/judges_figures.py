@@ -1,0 +1,192 @@
+"""Judges of the claims about figures: logits, sizes, Δ, η, ε, T(n) and L(c) (C1, C3–C8).
+
+Each judge takes a run's :class:`~mllab.core.records.Results`, reads the exact record fields
+named in its docstring, and returns a :class:`~mllab.report.verdict.Judgement`. A missing
+record, field or run raises :class:`~mllab.report.verdict.NotMeasured`.
+"""
+
+from __future__ import annotations
+
+from mllab.core.records import Results
+from mllab.measure.drift import LECTURE_DELTA as DELTA
+from mllab.measure.drift import LECTURE_EPSILON as EPSILON
+from mllab.report.verdict import (
+    Evidence,
+    Judgement,
+    NotMeasured,
+    Verdict,
+    evidence,
+    g,
+    outcome_text,
+    sci,
+)
+
+ORDER_OF_1E_2 = (1e-3, 1e-1)  # max|Δlogit| "about 1e-2": within an order of magnitude (C1)
+ETA_CPU, ETA_GPU = 0.95, 0.98  # the lecture's container efficiencies (C5)
+SIZE_RATIO = (2.0, 3.0)  # "2–3× smaller" (C3)
+R2_MIN = 0.95  # a T(n) fit this good follows the law (C7)
+LAW_TOLERANCE = 0.25  # every L(c) point within 25 % of scale / min(c, c_opt) (C8)
+
+
+def judge_c1(results: Results) -> Judgement:
+    """05 ``OrtVersionDrift``: outcome, old, new, max_abs, delta_l2, top1_agreement,
+    torch_vs_ort_max_abs — the same model and inputs under two ONNX Runtime versions (CPU)."""
+    r = evidence(results, "05", "OrtVersionDrift")
+    m = float(r.need("max_abs"))
+    measured = (
+        f"onnxruntime {r.need('old')} vs {r.need('new')} (CPU): max|Δlogit| = {g(m)}, "
+        f"Δ = {g(r.need('delta_l2'))}"
+    )
+    if r.get("top1_agreement") is not None:
+        measured += f", top-1 agreement {g(r.get('top1_agreement'))}"
+    if r.get("torch_vs_ort_max_abs") is not None:
+        measured += f"; PyTorch vs ONNX Runtime: max|Δlogit| = {g(r.get('torch_vs_ort_max_abs'))}"
+    measured += f" {r.source}"
+    gpu = "; the lecture's case (cuDNN kernels on a GPU) is not measured here"
+    if m == 0:
+        return Judgement(measured, Verdict.does_not_hold(f"bitwise-identical logits{gpu}"))
+    if ORDER_OF_1E_2[0] <= m < ORDER_OF_1E_2[1]:
+        return Judgement(measured, Verdict.holds(f"{g(m)} is of the order of 1e-2{gpu}"))
+    size = "smaller" if m < ORDER_OF_1E_2[0] else "larger"
+    text = f"{g(m)} is orders of magnitude {size} than 1e-2{gpu}"
+    return Judgement(measured, Verdict.does_not_hold(text))
+
+
+def judge_c3(results: Results) -> Judgement:
+    """03 ``ImageSizes``: naive_mb, slim_mb (and outcomes["naive"/"slim"]: built or why not).
+    The ratio is compared unrounded: 1.96× is not within 2–3×."""
+    r = evidence(results, "03", "ImageSizes", outcome=None)
+    outcomes = r.get("outcomes") or {}
+    for kind in ("naive", "slim"):
+        problem = outcome_text(outcomes[kind]) if kind in outcomes else None
+        if problem:
+            raise NotMeasured(f"{r.where}: the {kind} image {problem}")
+    naive, slim = float(r.need("naive_mb")), float(r.need("slim_mb"))
+    if slim <= 0:
+        raise NotMeasured(f"{r.where} has slim_mb = {slim}, not a size")
+    ratio = naive / slim
+    measured = f"naive {naive:.0f} MB / slim {slim:.0f} MB = {ratio:.3g}× {r.source}"
+    low, high = SIZE_RATIO
+    if low <= ratio <= high:
+        return Judgement(measured, Verdict.holds(f"{ratio:.3g}× smaller"))
+    if ratio > high:
+        text = f"{ratio:.3g}× smaller, more than the claimed 2–3×"
+        return Judgement(measured, Verdict.does_not_hold(text))
+    return Judgement(measured, Verdict.does_not_hold(f"only {ratio:.3g}× smaller"))
+
+
+def _c4_evidence(results: Results) -> tuple[Evidence, str]:
+    """05 ``ContainerVsHost`` when it ran, else 03 ``ContainerParity`` (and what was compared)."""
+    try:
+        return evidence(results, "05", "ContainerVsHost"), "host vs slim container"
+    except NotMeasured as five:
+        try:
+            found = evidence(results, "03", "ContainerParity")
+        except NotMeasured as three:
+            raise NotMeasured(f"{five}; {three}") from None
+        return found, "host vs the server in the slim container"
+
+
+def judge_c4(results: Results) -> Judgement:
+    """05 ``ContainerVsHost`` (outcome, delta_l2, max_abs, torch_vs_ort_delta_l2), else 03
+    ``ContainerParity`` (outcome, delta_l2, max_abs, top1_agreement)."""
+    r, what = _c4_evidence(results)
+    delta = float(r.need("delta_l2"))
+    measured = f"{what}: Δ = {g(delta)}, max|Δ| = {g(r.need('max_abs'))}"
+    if r.get("torch_vs_ort_delta_l2") is not None:
+        measured += (
+            f"; PyTorch vs ONNX Runtime on the host: Δ = {g(r.get('torch_vs_ort_delta_l2'))}"
+        )
+    if r.get("top1_agreement") is not None:
+        measured += f", top-1 agreement {g(r.get('top1_agreement'))}"
+    measured += f" {r.source}"
+    if delta <= DELTA:
+        text = f"Δ = {g(delta)} ≤ {sci(DELTA)}, the environments are equivalent"
+        return Judgement(measured, Verdict.holds(text))
+    return Judgement(measured, Verdict.does_not_hold(f"Δ = {g(delta)} > {sci(DELTA)}"))
+
+
+def judge_c5(results: Results) -> Judgement:
+    """06 ``Overhead``: outcome, eta_cpu, native_ms, container_ms; gpu (an Outcome) and
+    eta_gpu. The verdict is the CPU one; the GPU part is said beside it."""
+    r = evidence(results, "06", "Overhead")
+    eta = float(r.need("eta_cpu"))
+    measured = f"η_CPU = {eta:.3f}"
+    if r.get("native_ms") is not None and r.get("container_ms") is not None:
+        measured += f" ({g(r.get('native_ms'))} ms native, {g(r.get('container_ms'))} ms container)"
+    if r.ran("gpu") and r.get("eta_gpu") is not None:
+        eta_gpu = float(r.get("eta_gpu"))
+        measured += f", η_GPU = {eta_gpu:.3f}"
+        kind = "holds" if eta_gpu >= ETA_GPU else "does not hold"
+        gpu = f"; on GPU it {kind} against {ETA_GPU}"
+    else:
+        why = outcome_text(r.get("gpu")) or "η_GPU not recorded"
+        gpu = f"; GPU part not measured here: {why}"
+    measured += f" {r.source}"
+    overhead = 100 * (1 - eta)
+    if eta >= ETA_CPU:
+        return Judgement(measured, Verdict.holds(f"on CPU, overhead {overhead:.1f} % ≤ 5 %{gpu}"))
+    text = f"on CPU, overhead {overhead:.1f} % > 5 %{gpu}"
+    return Judgement(measured, Verdict.does_not_hold(text))
+
+
+def judge_c6(results: Results) -> Judgement:
+    """05 ``Determinism``: outcome, across_runs_max_abs and, when measured,
+    threads_1_vs_n_max_abs and host_vs_container_max_abs (the lecture's deterministic options)."""
+    r = evidence(results, "05", "Determinism")
+    r.need("across_runs_max_abs")
+    labels = {
+        "across_runs_max_abs": "across runs",
+        "threads_1_vs_n_max_abs": "1 vs n threads",
+        "host_vs_container_max_abs": "host vs container",
+    }
+    seen = {label: float(r.get(k)) for k, label in labels.items() if r.get(k) is not None}
+    measured = ", ".join(f"{k}: max|Δ| = {g(v)}" for k, v in seen.items()) + f" {r.source}"
+    worst = max(seen.values())
+    scope = "on one machine; across machines is not measured here (one machine)"
+    if worst <= EPSILON:
+        return Judgement(measured, Verdict.holds(f"{scope}: max|Δ| = {g(worst)} ≤ {sci(EPSILON)}"))
+    text = f"{scope}: max|Δ| = {g(worst)} > {sci(EPSILON)}"
+    return Judgement(measured, Verdict.does_not_hold(text))
+
+
+def judge_c7(results: Results) -> Judgement:
+    """04 ``BatchFit``: a_ms, b_ms, r2 of latency = a + b·n; n_star and latency_bound_ms."""
+    r = evidence(results, "04", "BatchFit", outcome=None)
+    a, b, r2 = float(r.need("a_ms")), float(r.need("b_ms")), float(r.need("r2"))
+    measured = f"a = {g(a)} ms, b = {g(b)} ms/item, R² = {r2:.3f}"
+    if r.get("n_star") is not None:
+        bound = r.get("latency_bound_ms")
+        measured += f", n* = {r.get('n_star')}" + (f" under L ≤ {g(bound)} ms" if bound else "")
+    measured += f" {r.source}"
+    if r2 >= R2_MIN and b > 0:
+        return Judgement(measured, Verdict.holds(f"the latency a + b·n fits with R² = {r2:.3f}"))
+    text = f"R² = {r2:.3f} (< {R2_MIN} or b ≤ 0): T(n) fits poorly"
+    return Judgement(measured, Verdict.does_not_hold(text))
+
+
+def judge_c8(results: Results) -> Judgement:
+    """06 ``LcFit``: outcome, cpus, latency_ms under ``--cpus`` quotas and the fit c_opt,
+    scale_ms, r2, identified. The law holds when every point is within 25 % of
+    scale_ms / min(c, c_opt); no fitted value is ever guessed."""
+    r = evidence(results, "06", "LcFit")
+    cpus = [float(c) for c in r.need("cpus")]
+    lat = [float(v) for v in r.need("latency_ms")]
+    if not cpus or len(cpus) != len(lat):
+        raise NotMeasured(f"{r.where} has {len(cpus)} quotas and {len(lat)} latencies")
+    c_opt, scale = float(r.need("c_opt")), float(r.need("scale_ms"))
+    identified = bool(r.need("identified"))
+    errors = [abs(v / (scale / min(c, c_opt)) - 1) for c, v in zip(cpus, lat, strict=True)]
+    pairs = ", ".join(f"c={c:g}: {v:.0f} ms" for c, v in zip(cpus, lat, strict=True))
+    measured = f"{pairs}; c_opt = {c_opt:.2g}, scale = {g(scale)} ms"
+    if r.get("r2") is not None:
+        measured += f", R² = {float(r.get('r2')):.3f}"
+    worst = 100 * max(errors)
+    measured += f"; worst deviation from the law: {worst:.0f} % {r.source}"
+    knee = "" if identified else (
+        "; c_opt is not identified (latency fell up to the largest quota this host allows), "
+        "so only the 1/c part is tested"
+    )  # fmt: skip
+    if max(errors) <= LAW_TOLERANCE:
+        return Judgement(measured, Verdict.holds(f"every point within 25 %{knee}"))
+    return Judgement(measured, Verdict.does_not_hold(f"off by {worst:.0f} % (> 25 %){knee}"))

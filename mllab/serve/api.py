@@ -1,0 +1,231 @@
+"""The FastAPI application: the routes of the inference server and how errors are answered.
+
+``POST /predict`` takes three body kinds (an image upload, a binary float32 tensor as ``.npy``
+or raw bytes with ``X-Shape``, the lecture's JSON list); every answer carries ``latency_ms``
+(time in ``session.run``), the model's ``sha256`` and the provider ONNX Runtime really used.
+``GET /health`` (the process answers), ``/ready`` (the model is loaded and warmed up) and
+``/metadata`` (model, input/output, opsets, provider, threads, limits, versions). Client errors
+answer 4xx JSON ``{"error": ..., "detail": ...}``, never 500.
+
+FastAPI is imported at the top (it is in the slim image); ``mllab --help`` stays instant
+because ``mllab.cli.serve`` imports this module only when the server starts. This module does
+not use ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at
+runtime.
+"""
+
+import importlib.metadata
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+import mllab
+from mllab.core.errors import InputError
+from mllab.model.preprocess import preprocess, top_k
+from mllab.serve.bodies import (
+    IMAGE_TYPES,
+    NPY,
+    SUPPORTED_TYPES,
+    BodyLimit,
+    RequestError,
+    check_batch,
+    npy_bytes,
+    tensor_from_json,
+    tensor_from_npy,
+    tensor_from_raw,
+)
+from mllab.serve.config import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, parse_device
+from mllab.serve.model import Model
+
+
+def create_app(
+    model_path: str | Path,
+    device: str = "cpu",
+    threads: int | None = None,
+    max_body_mb: float = DEFAULT_MAX_BODY_MB,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> FastAPI:
+    """The FastAPI app serving ``model_path``; :class:`IntegrityError` on a tampered model."""
+    model = Model(model_path, device=parse_device(device), threads=threads)
+    app = FastAPI(title="mllab inference server", version=mllab.__version__)
+    app.state.model = model
+    common = {"sha256": model.sha256, "provider": model.provider}
+    _add_error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict:
+        """Liveness: the process answers (it does not touch the model)."""
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready():
+        """Readiness: the model passed its sha256 check, loaded, and ran once."""
+        if not getattr(model, "ready", False):
+            return _error(503, "the model is not loaded yet")
+        return {"ready": True, **common}
+
+    @app.get("/metadata")
+    async def metadata() -> dict:
+        """Model, input/output, provider, threads, limits and versions."""
+        return {
+            "model": model.metadata(),
+            "provider": model.provider,
+            "providers": model.session.get_providers(),
+            "threads": model.threads,
+            "limits": {"max_body_mb": max_body_mb, "max_batch": max_batch},
+            "content_types": list(SUPPORTED_TYPES),
+            "versions": versions(),
+        }
+
+    def predict_tensor(x: np.ndarray, accept: str) -> Response:
+        logits, latency = model.run(check_batch(x, model.sample_shape, max_batch))
+        if NPY in accept:  # binary answer: no float-to-text cost on either side
+            headers = {
+                "X-Latency-Ms": f"{latency:.4f}",
+                "X-Model-Sha256": model.sha256,
+                "X-Provider": model.provider,
+            }
+            return Response(npy_bytes(logits), media_type=NPY, headers=headers)
+        body = {"output": logits.tolist(), "shape": list(logits.shape), "latency_ms": latency}
+        return JSONResponse({**body, **common})
+
+    def predict_image(data: bytes, k: int) -> Response:
+        start = time.perf_counter()
+        try:
+            x = preprocess(data)[None]
+        except InputError as error:  # the details (Pillow's words) go in "detail"
+            raise RequestError(
+                f"the body is not a readable JPEG or PNG image ({len(data)} bytes)",
+                400,
+                str(error),
+            ) from None
+        preprocess_ms = (time.perf_counter() - start) * 1000.0
+        logits, latency = model.run(check_batch(x, model.sample_shape, max_batch))
+        best = [{"label": name, "score": score} for name, score in top_k(logits, k)[0]]
+        body = {"top_k": best, "k": k, "latency_ms": latency, "preprocess_ms": preprocess_ms}
+        return JSONResponse({**body, **common})
+
+    @app.post("/predict", openapi_extra={"requestBody": _openapi_body()})
+    async def predict(
+        request: Request,
+        k: int = Query(5, ge=1, le=1000, description="classes to return for an image"),
+        shape: str | None = Query(None, description="shape of a raw float32 body: 1,3,224,224"),
+    ) -> Response:
+        """Logits for a tensor (``.npy``, raw float32, JSON list) or top-k for an image."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        if not body:
+            raise RequestError("the request body is empty: send an image, .npy or JSON")
+        accept = request.headers.get("accept", "")
+        if kind == "multipart/form-data":
+            data = await _uploaded_file(request)
+            return await run_in_threadpool(predict_image, data, k)
+        if kind in IMAGE_TYPES:
+            return await run_in_threadpool(predict_image, body, k)
+        if kind == NPY:
+            return await run_in_threadpool(lambda: predict_tensor(tensor_from_npy(body), accept))
+        if kind == "application/octet-stream":
+            dims = request.headers.get("x-shape") or shape
+            return await run_in_threadpool(
+                lambda: predict_tensor(tensor_from_raw(body, dims), accept)
+            )
+        if kind == "application/json":
+            return await run_in_threadpool(lambda: predict_tensor(tensor_from_json(body), accept))
+        raise RequestError(
+            f"Content-Type {kind or '(none)'!r} is not supported; send one of "
+            + ", ".join(SUPPORTED_TYPES),
+            415,
+        )
+
+    app.add_middleware(BodyLimit, max_bytes=int(max_body_mb * 1024 * 1024))
+    return app
+
+
+def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
+    """The one shape of every error answer: ``{"error": ..., "detail": ...}``."""
+    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Client errors answer 4xx with their message; only a bug answers 500, in the same shape."""
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, exc: InputError) -> JSONResponse:
+        return _error(getattr(exc, "status", 400), str(exc), getattr(exc, "detail", None))
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        return _error(422, "invalid request: " + "; ".join(problems), jsonable(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Only a bug lands here: client errors are InputError. Keep the JSON shape anyway.
+        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def _uploaded_file(request: Request) -> bytes:
+    """The bytes of the one file in a multipart form (field ``file``, or the only file)."""
+    form = await request.form(max_files=1, max_fields=10)
+    files = [value for value in form.values() if hasattr(value, "read")]
+    if not files:
+        raise RequestError("the multipart form has no file: send the image as the field 'file'")
+    data = await files[0].read()
+    if not data:
+        raise RequestError("the uploaded file is empty")
+    return data
+
+
+def _openapi_body() -> dict:
+    """The request body of ``POST /predict`` for the OpenAPI schema (parsed by hand)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            **{kind: binary for kind in (*IMAGE_TYPES, NPY, "application/octet-stream")},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"input": {"type": "array", "items": {}}},
+                    "required": ["input"],
+                }
+            },
+        },
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with anything JSON cannot hold turned into text (validation error details)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def versions() -> dict[str, str]:
+    """Versions of the runtime stack the answers depend on (part of E)."""
+    found = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in ("onnxruntime", "onnxruntime-gpu", "fastapi", "uvicorn", "pillow", "mllab"):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    found["onnxruntime"] = onnxruntime.__version__
+    return found

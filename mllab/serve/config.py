@@ -1,0 +1,109 @@
+"""The server's configuration, read from ENV as the container's ``docker run -e`` sets it.
+
+``MODEL_PATH``, ``PORT``, ``HOST``, ``ORT_THREADS``/``THREADS``, ``DEVICE``/``PROVIDER``,
+``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``; a bad value is a clear :class:`MllabError`
+before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from mllab.core.errors import MllabError
+
+#: the lecture's ``EXPOSE 8080`` / ``docker run -p 8080:8080``
+DEFAULT_PORT = 8080
+DEFAULT_HOST = "0.0.0.0"
+#: the lecture's Dockerfile copies the model to ``/app/model.onnx`` and runs from ``/app``
+DEFAULT_MODEL = "model.onnx"
+#: one JSON-list image is ~3 MB of text: 32 MB takes a JSON batch of 8 or a binary batch of 32
+DEFAULT_MAX_BODY_MB = 32.0
+DEFAULT_MAX_BATCH = 32
+DEVICES = ("cpu", "cuda", "tensorrt", "auto")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+N = TypeVar("N", int, float)
+
+
+@dataclass
+class ServerConfig:
+    """Everything the server needs; :meth:`from_env` reads it as the container's ENV sets it."""
+
+    model_path: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    device: str = "cpu"
+    threads: int | None = None  # None: ONNX Runtime's pool sized from the cgroup CPU quota
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+    max_batch: int = DEFAULT_MAX_BATCH
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
+        """Read ``MODEL_PATH``, ``PORT``, ``HOST``, ``ORT_THREADS``/``THREADS``,
+        ``DEVICE``/``PROVIDER``, ``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``."""
+        env = os.environ if env is None else env
+        return cls(
+            model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL),
+            port=_env_number(env, ("PORT",), DEFAULT_PORT, int, minimum=1, maximum=65535),
+            host=env.get("HOST") or DEFAULT_HOST,
+            device=parse_device(env.get("DEVICE") or env.get("PROVIDER") or "cpu"),
+            threads=_env_number(env, ("ORT_THREADS", "THREADS"), None, int, minimum=1),
+            max_body_mb=_env_number(env, ("MAX_BODY_MB",), DEFAULT_MAX_BODY_MB, float, 0.001),
+            max_batch=_env_number(env, ("MAX_BATCH",), DEFAULT_MAX_BATCH, int, minimum=1),
+            log_level=parse_log_level(env.get("LOG_LEVEL") or "info"),
+        )
+
+    def check(self) -> ServerConfig:
+        """This config, after checking what a command line may have set outside ENV."""
+        if self.threads is not None and self.threads < 1:
+            raise MllabError(f"--threads must be at least 1, not {self.threads}")
+        if not 1 <= self.port <= 65535:
+            raise MllabError(f"--port must be between 1 and 65535, not {self.port}")
+        return self
+
+
+def parse_device(value: str) -> str:
+    """``cpu|cuda|tensorrt|auto``; ONNX Runtime provider names (``CUDAExecutionProvider``) too."""
+    name = value.strip().lower().removesuffix("executionprovider")
+    if name not in DEVICES:
+        raise MllabError(f"DEVICE/PROVIDER must be one of {', '.join(DEVICES)}, not {value!r}")
+    return name
+
+
+def parse_log_level(value: str) -> str:
+    """One of uvicorn's log levels (``warning`` drops the access line per request)."""
+    name = value.strip().lower()
+    if name not in LOG_LEVELS:
+        raise MllabError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return name
+
+
+def _env_number(
+    env: Mapping[str, str],
+    names: tuple[str, ...],
+    default: N | None,
+    kind: Callable[[str], N],
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> N | None:
+    """The first of ``names`` set in ``env`` as a number, checked; a clear error otherwise."""
+    for name in names:
+        text = env.get(name)
+        if text is None or text.strip() == "":
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            raise MllabError(f"{name} must be a number, not {text!r}") from None
+        if not math.isfinite(value) or (minimum is not None and value < minimum):
+            raise MllabError(f"{name} must be at least {minimum}, not {text!r}")
+        if maximum is not None and value > maximum:
+            raise MllabError(f"{name} must be at most {maximum}, not {text!r}")
+        return value
+    return default

@@ -1,0 +1,147 @@
+"""The served model: a file whose sha256 was checked, its ONNX Runtime session, its header.
+
+Only numpy and onnxruntime (through :mod:`mllab.runtime.sessions`) are used, never torch or
+onnx: this runs in the slim serving image.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from mllab.core.errors import MllabError
+from mllab.model.integrity import verify_model
+from mllab.runtime.cgroup import usable_cpus
+from mllab.runtime.sessions import SessionConfig, create_session
+
+
+class Model:
+    """A model file whose sha256 was checked, and its ONNX Runtime session."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MllabError(f"no model file at {self.path} (set MODEL_PATH or --model)")
+        # The digest is checked before ONNX Runtime parses a byte of the file: a tampered
+        # model must never serve, not even once.
+        self.sha256 = verify_model(self.path)
+        # no spinning: a server shares its cores (and its --cpus quota) with the HTTP stack
+        config = SessionConfig(device=device, threads=threads, allow_spinning=False)
+        try:
+            self.session = create_session(self.path, config)
+        except MllabError:
+            raise
+        except Exception as error:  # onnxruntime's own errors: not a model it can run
+            raise MllabError(f"ONNX Runtime cannot load {self.path}: {error}") from None
+        self.provider = self.session.get_providers()[0]
+        self.threads = threads or usable_cpus()
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        if inputs[0].type != "tensor(float)":
+            raise MllabError(f"{self.path} takes {inputs[0].type}; the server sends float32")
+        self.sample_shape = _sample_shape(inputs[0].shape, self.path)
+        # One inference at a time: the intra-op pool already uses every core the quota
+        # allows, and two runs sharing them would only make both slower.
+        self._lock = threading.Lock()
+        try:  # warm-up: arenas and kernels are set up before the first client waits for them
+            self.run(np.zeros((1, *self.sample_shape), dtype=np.float32))
+        except Exception as error:
+            raise MllabError(f"{self.path} fails on a zero input: {error}") from None
+        self.ready = True
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """Logits for a checked batch and the milliseconds ``session.run`` took."""
+        with self._lock:
+            start = time.perf_counter()
+            logits = self.session.run([self.output_name], {self.input_name: x})[0]
+            return logits, (time.perf_counter() - start) * 1000.0
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``GET /metadata`` answers (without the server's limits and versions)."""
+        meta = self.session.get_modelmeta()
+        inputs, outputs = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "size_bytes": self.path.stat().st_size,
+            **onnx_header(self.path),
+            "producer": meta.producer_name,
+            "graph_name": meta.graph_name,
+            "metadata_props": dict(meta.custom_metadata_map),
+            "input": {"name": inputs.name, "shape": inputs.shape, "type": inputs.type},
+            "output": {"name": outputs.name, "shape": outputs.shape, "type": outputs.type},
+        }
+
+
+def _sample_shape(shape: list, path: Path) -> tuple[int, ...]:
+    """The per-sample shape of an ``(N, C, H, W)`` input whose C, H, W are fixed."""
+    rest = shape[1:]
+    if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in rest):
+        raise MllabError(f"{path} takes input of shape {shape}; the server needs (N, C, H, W)")
+    return tuple(rest)
+
+
+def onnx_header(path: str | Path) -> dict[str, Any]:
+    """``ir_version``, ``producer_version`` and ``opsets`` ({domain: version}) of an ONNX file.
+
+    ONNX Runtime does not expose the opset and the ``onnx`` package is not in the serving image,
+    so the top-level protobuf fields of ``ModelProto`` are read directly; the graph (field 7,
+    the weights) is skipped with a seek, not read.
+    """
+    header: dict[str, Any] = {"ir_version": None, "producer_version": None, "opsets": {}}
+    try:
+        with open(path, "rb") as handle:
+            for number, value in _proto_fields(handle, skip={7}):
+                if number == 1:
+                    header["ir_version"] = value
+                elif number == 3:
+                    header["producer_version"] = value.decode("utf-8", "replace")
+                elif number == 8:
+                    fields = dict(_proto_fields(io.BytesIO(value)))
+                    domain = fields.get(1, b"").decode("utf-8", "replace") or "ai.onnx"
+                    header["opsets"][domain] = fields.get(2)
+    except (OSError, ValueError):  # not protobuf as expected: the session loaded it anyway
+        pass
+    return header
+
+
+def _proto_fields(handle: IO[bytes], skip: frozenset[int] | set[int] = frozenset()) -> Iterator:
+    """(field number, value) of one protobuf message: varints as int, the rest as bytes."""
+    while True:
+        key = _varint(handle)
+        if key is None:
+            return
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            yield number, _varint(handle)
+        elif wire == 2:
+            size = _varint(handle)
+            if number in skip:
+                handle.seek(size, io.SEEK_CUR)
+            else:
+                yield number, handle.read(size)
+        elif wire in (1, 5):
+            handle.read(8 if wire == 1 else 4)
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire}")
+
+
+def _varint(handle: IO[bytes]) -> int | None:
+    """One base-128 varint, or None at the end of the message."""
+    result, shift = 0, 0
+    while True:
+        byte = handle.read(1)
+        if not byte:
+            if shift:
+                raise ValueError("truncated varint")
+            return None
+        result |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            return result

@@ -1,0 +1,124 @@
+"""The server in a subprocess, as the container runs it, and waiting until a URL answers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+
+from mllab.core.errors import MllabError
+from mllab.measure.drift import TUTORIAL_ATOL, compare
+from mllab.model.integrity import sha256_file
+from mllab.model.preprocess import sample_images
+from mllab.serve.client import predict_image, predict_json, predict_tensor
+from mllab.serve.process import (
+    NotReady,
+    ServerExited,
+    free_port,
+    port_open,
+    start_server,
+    wait_until_ready,
+)
+
+NPY = {"Content-Type": "application/x-npy"}
+MAX_BODY_MB = 4.0
+MAX_BATCH = 4
+
+
+def test_free_port_is_free_and_port_open_sees_a_listener():
+    port = free_port()
+    assert not port_open(port)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        assert port_open(port)
+
+
+def test_wait_until_ready_gives_up_after_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(NotReady, match=r"did not answer 200 within 0.5 s"):
+        wait_until_ready(f"http://127.0.0.1:{free_port()}/ready", timeout=0.5, interval=0.05)
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("as_callable", [False, True])
+def test_wait_until_ready_stops_when_the_process_exits(as_callable):
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait()
+    watched = process.poll if as_callable else process
+    with pytest.raises(ServerExited, match="exited with code 3") as caught:
+        wait_until_ready(f"http://127.0.0.1:{free_port()}/", timeout=60, process=watched)
+    assert caught.value.returncode == 3
+
+
+def test_server_process_equals_host_ort(tiny_model, reference, random_batch):
+    with start_server(tiny_model, max_body_mb=MAX_BODY_MB, max_batch=MAX_BATCH) as server:
+        assert server.env["MODEL_PATH"] == str(tiny_model) and server.alive()
+        x, one = random_batch(2), random_batch(1)  # one JSON image is ~3 MB of text
+        for answer, sent in (
+            (predict_tensor(server.url, x, "npy"), x),
+            (predict_tensor(server.url, x, "raw", accept_npy=False), x),
+            (predict_json(server.url, one), one),
+        ):
+            assert compare(answer["output"], reference(sent)).max_abs <= TUTORIAL_ATOL
+            assert answer["sha256"] == sha256_file(tiny_model)
+        image = predict_image(server.url, sample_images()[0], k=2)
+        assert len(image["top_k"]) == 2
+        assert httpx.get(f"{server.url}/metadata").json()["limits"]["max_batch"] == MAX_BATCH
+        with ThreadPoolExecutor(8) as pool:  # concurrent clients: each gets its own answer
+            inputs = [random_batch(1, seed) for seed in range(16)]
+            outputs = list(pool.map(lambda a: predict_tensor(server.url, a)["output"], inputs))
+        for sent, got in zip(inputs, outputs, strict=True):
+            assert compare(got, reference(sent)).max_abs <= TUTORIAL_ATOL
+        chunks = (b"\0" * (1024 * 1024) for _ in range(int(MAX_BODY_MB) + 4))  # chunked
+        response = httpx.post(f"{server.url}/predict", content=chunks, headers=NPY)
+        assert response.status_code == 413 and httpx.get(f"{server.url}/health").is_success
+    assert not server.alive()
+
+
+def test_the_with_block_stops_the_server_on_an_error(tiny_model):
+    with pytest.raises(RuntimeError), start_server(tiny_model) as server:
+        raise RuntimeError("a failing cell")
+    assert not server.alive() and not port_open(server.port)
+
+
+def test_start_server_reports_why_it_died(tiny_model, tmp_path):
+    path = tmp_path / "model.onnx"
+    shutil.copy(tiny_model, path)
+    shutil.copy(f"{tiny_model}.sha256", tmp_path / "model.onnx.sha256")
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ServerExited, match="refusing to load") as caught:
+        start_server(path, timeout=60)
+    assert caught.value.returncode == 2 and isinstance(caught.value, MllabError)
+
+
+@pytest.mark.slow
+def test_resnet50_server_equals_host_ort():
+    """The real model (lab 01's cached export) over a real socket, all three body kinds."""
+    from mllab.model.export import default_model
+    from mllab.model.preprocess import preprocess, top_k
+    from mllab.runtime.sessions import create_session
+
+    model = default_model()
+    session = create_session(model)
+    image = sample_images()[0]
+    noise = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    x = np.concatenate([preprocess(image)[None], noise])
+    expected = session.run(None, {"input": x})[0]
+    with start_server(model) as server:
+        assert compare(predict_tensor(server.url, x)["output"], expected).max_abs <= TUTORIAL_ATOL
+        raw = predict_tensor(server.url, x, "raw", accept_npy=False)["output"]
+        assert compare(raw, expected).max_abs <= TUTORIAL_ATOL
+        json_answer = predict_json(server.url, x[:1])["output"]
+        assert compare(json_answer, expected[:1]).max_abs <= TUTORIAL_ATOL
+        best = predict_image(server.url, image, k=5)["top_k"]
+        assert [e["label"] for e in best] == [name for name, _ in top_k(expected[0], 5)[0]]
