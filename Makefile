@@ -36,8 +36,8 @@ test-quick: setup
 
 lint: setup
 	$(BIN)/lint-imports
-	$(BIN)/ruff check mllab tests benchmarks
-	$(BIN)/ruff format --check mllab tests benchmarks
+	$(BIN)/ruff check mllab tests benchmarks labs
+	$(BIN)/ruff format --check mllab tests benchmarks labs
 
 clean-runs:
 	rm -rf runs

@@ -2,8 +2,10 @@
 
 η = T_container / T_native (lecture, "Сравнение инференса внутри и вне контейнера": 0.95 on CPU,
 0.98 on GPU): the same ``session.run`` probe on the same model file with the same threads, in
-the slim image and natively, alternated A B A B … (``mllab.experiments.overhead.overhead``). Then
-the slim server in a container under a bounded locust load (``mllab.experiments.load``), with
+the slim image and natively, alternated A B A B …
+(``mllab.experiments.resources.overhead.overhead``). Then
+the slim server in a container under a bounded locust load (``mllab.experiments.resources.load``),
+with
 ``docker stats`` sampled during it (``mllab.containers.monitor``). The verdict on claim C5 comes
 from ``mllab.report`` (its one judge), printed beside what is measured, never asserted.
 
@@ -30,9 +32,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """η over interleaved rounds, then (unless ``--no-load``) one locust run with docker stats."""
     from mllab.containers.monitor import StatsMonitor  # deferred: docker SDK start-up time
     from mllab.containers.run import run
-    from mllab.experiments.limits import slim_image
-    from mllab.experiments.load import run_load
-    from mllab.experiments.overhead import overhead
+    from mllab.experiments.resources.limits import slim_image
+    from mllab.experiments.resources.load import run_load
+    from mllab.experiments.resources.overhead import overhead
 
     tag = slim_image()
     eta = overhead(tag, threads=args.threads, rounds=args.rounds, repeats=args.repeats)

@@ -2,7 +2,8 @@
 
 Starts ``python -m mllab.serve.app`` on the model (default: the cached ResNet-50), then times
 the same input over HTTP and with ``session.run`` in this process, interleaved, in one run
-(``mllab.experiments.http_overhead.http_overhead``). The goal, ratio ≤ 1.15 for the image and
+(``mllab.experiments.serving.http_overhead.http_overhead``). The goal, ratio ≤ 1.15 for the image
+and
 binary bodies, is printed as measured here, never asserted: the JSON list body is there to show
 what 3 MB of text costs.
 
@@ -18,7 +19,7 @@ from dataclasses import asdict
 
 from mllab.core.errors import MllabError
 from mllab.core.tables import format_table
-from mllab.experiments.http_overhead import http_overhead
+from mllab.experiments.serving.http_overhead import http_overhead
 
 #: HTTP / in-process at batch 1 that the image and binary bodies should stay under
 GOAL = 1.15

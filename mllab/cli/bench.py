@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from mllab.core.errors import InputError
-from mllab.experiments.suite import format_suite, run_suite
+from mllab.experiments.batching.suite import format_suite, run_suite
 from mllab.measure.bench import check_device, run_bench
 from mllab.measure.harness import parse_batches
 from mllab.model.artifacts import default_model

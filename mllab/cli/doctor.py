@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mllab.experiments import fingerprint as env
+from mllab.experiments.environment import fingerprint as env
 
 
 def register(sub: argparse._SubParsersAction) -> None:

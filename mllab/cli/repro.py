@@ -10,8 +10,8 @@ from mllab.core.tables import format_table
 
 def _cmd_matrix(args: argparse.Namespace) -> int:
     # deferred: the matrix pulls in onnxruntime and the model stack; `mllab --help` stays instant
-    from mllab.experiments.drift_configs import configurations, drift_inputs
-    from mllab.experiments.drift_matrix import run_matrix  # (same reason)
+    from mllab.experiments.reproducibility.drift_configs import configurations, drift_inputs
+    from mllab.experiments.reproducibility.drift_matrix import run_matrix  # (same reason)
 
     x = drift_inputs(n_random=args.random, n_images=args.images)
     matrix = run_matrix(configurations(image=args.image, threads=args.threads), x, args.repeats)
@@ -23,7 +23,8 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
-    from mllab.experiments.ort_versions import ort_version_drift  # deferred: as above
+    # deferred: as above
+    from mllab.experiments.reproducibility.ort_versions import ort_version_drift
 
     result = ort_version_drift(args.version, threads=args.threads)
     print(f"onnxruntime {result.old} vs {result.new}")

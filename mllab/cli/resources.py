@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 
 from mllab.core.tables import format_table
-from mllab.experiments.limits import CPUS, THREAD_POLICIES
+from mllab.experiments.resources.limits import CPUS, THREAD_POLICIES
 
 
 def _cmd_cpus(args: argparse.Namespace) -> int:
-    from mllab.experiments.cpu_sweep import cpu_sweep  # deferred: docker SDK, onnxruntime
-    from mllab.experiments.lc_fit import fit_sweep  # (same reason)
+    from mllab.experiments.resources.cpu_sweep import cpu_sweep  # deferred: docker SDK, onnxruntime
+    from mllab.experiments.resources.lc_fit import fit_sweep  # (same reason)
 
     sweep = cpu_sweep(
         cpus=args.cpus, policies=args.threads, repeats=args.repeats, rounds=args.rounds
@@ -34,14 +34,14 @@ def _cmd_cpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_oom(args: argparse.Namespace) -> int:
-    from mllab.experiments.oom import oom_demo  # deferred: docker SDK
+    from mllab.experiments.resources.oom import oom_demo  # deferred: docker SDK
 
     print(oom_demo(memory=args.memory).message)
     return 0
 
 
 def _cmd_overhead(args: argparse.Namespace) -> int:
-    from mllab.experiments.overhead import overhead  # deferred: docker SDK, onnxruntime
+    from mllab.experiments.resources.overhead import overhead  # deferred: docker SDK, onnxruntime
 
     result = overhead(
         threads=args.threads,
@@ -58,7 +58,7 @@ def _cmd_overhead(args: argparse.Namespace) -> int:
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
-    from mllab.experiments.scaleout import scale_out  # deferred: docker SDK
+    from mllab.experiments.resources.scaleout import scale_out  # deferred: docker SDK
 
     result = scale_out(args.replicas, users=args.users, requests=args.requests, cpus=args.cpus)
     print(format_table(result.rows()))

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+#: The ``mllab`` package folder (mounted into containers that run the kit's modules).
+PACKAGE = Path(__file__).resolve().parents[1]
 #: The repository root (the package is installed in editable mode from it).
 ROOT = Path(os.environ.get("MLLAB_ROOT", Path(__file__).resolve().parents[2]))
 LABS = ROOT / "labs"

@@ -388,21 +388,21 @@ def test_c9_keeps_the_versions_when_it_cannot_judge(results_of):
 
 #: where each record type is defined (the producers); the judges read these names and fields
 PRODUCERS = {
-    OrtVersionDrift: "mllab.experiments.ort_versions",
-    Rebuilds: "mllab.experiments.rebuilds",
-    RebuildComparison: "mllab.experiments.rebuilds",
+    OrtVersionDrift: "mllab.experiments.reproducibility.ort_versions",
+    Rebuilds: "mllab.experiments.reproducibility.rebuilds",
+    RebuildComparison: "mllab.experiments.reproducibility.rebuilds",
     ImageSizes: "mllab.containers.layers",
-    ContainerVsHost: "mllab.experiments.drift_matrix",
+    ContainerVsHost: "mllab.experiments.reproducibility.drift_matrix",
     ContainerParity: "mllab.containers.parity",
-    Overhead: "mllab.experiments.overhead",
-    Determinism: "mllab.experiments.drift_matrix",
+    Overhead: "mllab.experiments.resources.overhead",
+    Determinism: "mllab.experiments.reproducibility.drift_matrix",
     BatchFit: "mllab.measure.batching",
-    LcFit: "mllab.experiments.lc_fit",
+    LcFit: "mllab.experiments.resources.lc_fit",
     CudaCompatibility: "mllab.runtime.compat",
-    CacheEffects: "mllab.experiments.cache_effects",
-    ModelLayer: "mllab.experiments.cache_effects",
-    LectureFlask: "mllab.experiments.flask_demo",
-    FlaskRun: "mllab.experiments.flask_demo",
+    CacheEffects: "mllab.experiments.reproducibility.cache_effects",
+    ModelLayer: "mllab.experiments.reproducibility.cache_effects",
+    LectureFlask: "mllab.experiments.serving.flask_demo",
+    FlaskRun: "mllab.experiments.serving.flask_demo",
     DockerStats: "mllab.containers.docker_cli",
 }
 

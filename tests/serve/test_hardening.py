@@ -50,7 +50,7 @@ def asgi_schema(tiny_model):
 def hardened(docker_client):
     """The slim image's server, locked down as in production; stopped after the module."""
     from mllab.containers.run import run
-    from mllab.experiments.limits import slim_image
+    from mllab.experiments.resources.limits import slim_image
 
     with run(slim_image(), name="mllab06-hardened", **HARDENING) as server:
         yield server

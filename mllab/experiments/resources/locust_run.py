@@ -1,0 +1,128 @@
+"""The locust subprocess of :func:`mllab.experiments.resources.load.run_load`: headless, bounded by
+requests or seconds, per-request records written as JSON::
+
+    python -m mllab.experiments.resources.locust_run '{"url": "http://127.0.0.1:8080", "users": 8,
+        "spawn_rate": 8, "requests": 300, "max_seconds": 120, "payload": "npy",
+        "out": "/tmp/load.json"}'
+
+Locust monkey-patches ``socket``, ``threading`` and ``time`` (gevent) when it is imported, which
+is why it runs here, in its own process, never in a notebook kernel or in pytest. The users are
+``FastHttpUser`` (geventhttpclient): far less CPU per request than ``HttpUser``, so the load
+generator disturbs a server sharing its cores less. Each posts the same request with no wait.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mllab.model.preprocess import sample_images
+from mllab.serve.bodies import npy_bytes
+
+PAYLOADS = ("npy", "image", "health")
+SETTINGS = ("url", "users", "spawn_rate", "requests", "max_seconds", "payload", "out")
+
+
+def payload(kind: str) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, path, body, headers) of one request: a 1×3×224×224 float32 ``.npy`` tensor
+    (logits back as ``.npy``), a JPEG upload, or GET /health."""
+    if kind == "health":
+        return "GET", "/health", b"", {}
+    if kind == "image":
+        data = sample_images()[0].read_bytes()
+        boundary = "mllab-load-boundary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        )
+        body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return "POST", "/predict", body, headers
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    headers = {"Content-Type": "application/x-npy", "Accept": "application/x-npy"}
+    return "POST", "/predict", npy_bytes(x), headers
+
+
+def run(settings: dict[str, Any]) -> dict[str, Any]:
+    """Run locust with ``settings`` (see the module); what is written to ``settings["out"]``."""
+    import gevent.event  # deferred: importing gevent/locust monkey-patches the interpreter
+    from locust import FastHttpUser, constant, events, task
+    from locust.env import Environment
+
+    method, path, body, headers = payload(settings["payload"])
+
+    class ModelUser(FastHttpUser):
+        host = settings["url"]
+        wait_time = constant(0)
+        network_timeout = 120.0
+        connection_timeout = 30.0
+
+        @task
+        def predict(self) -> None:
+            if method == "GET":
+                self.client.get(path, name=path)
+            else:
+                self.client.request(method, path, data=body, headers=headers, name=path)
+
+    env = Environment(user_classes=[ModelUser], events=events)
+    records: list[tuple[float, float, int]] = []  # [t_s since start, response ms, failed 0/1]
+    errors: dict[str, int] = {}
+    done = gevent.event.Event()
+    start = time.monotonic()
+
+    def on_request(response_time, exception, **_kw):
+        records.append((time.monotonic() - start, float(response_time), int(exception is not None)))
+        if exception is not None:
+            key = f"{type(exception).__name__}: {exception}"[:200]
+            errors[key] = errors.get(key, 0) + 1
+        if len(records) >= settings["requests"]:
+            done.set()
+
+    env.events.request.add_listener(on_request)
+    runner = env.create_local_runner()
+    runner.start(settings["users"], spawn_rate=settings["spawn_rate"])
+    stopped_by = "requests" if done.wait(timeout=settings["max_seconds"]) else "time"
+    duration = time.monotonic() - start
+    runner.quit()
+    total = env.stats.total
+    bucketed = {  # locust rounds response times into buckets; kept for comparison
+        "num_requests": total.num_requests,
+        "num_failures": total.num_failures,
+        "median_ms": total.median_response_time,
+        "p95_ms": total.get_response_time_percentile(0.95),
+        "p99_ms": total.get_response_time_percentile(0.99),
+        "total_rps": total.total_rps,
+    }
+    kept = records[: settings["requests"]]  # requests in flight at the stop are not counted twice
+    return {
+        **{key: settings[key] for key in ("url", "users", "spawn_rate", "payload")},
+        "duration_s": kept[-1][0] if kept and stopped_by == "requests" else duration,
+        "stopped_by": stopped_by,
+        "records": kept,
+        "errors": errors,
+        "locust": bucketed,
+        "pid": os.getpid(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mllab.experiments.resources.locust_run JSON``: the run's JSON written to
+    ``out``."""
+    argv = sys.argv[1:] if argv is None else argv
+    settings = json.loads(argv[0]) if argv else {}
+    missing = [key for key in SETTINGS if key not in settings]
+    if missing:
+        print(f"usage: python -m mllab.experiments.resources.locust_run JSON (missing: {missing})")
+        return 2
+    Path(settings["out"]).write_text(json.dumps(run(settings)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

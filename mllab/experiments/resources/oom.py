@@ -1,0 +1,96 @@
+"""Memory: the server under a ``--memory`` limit below its need, and how it ended, in words.
+
+``--memory`` is a hard limit of the memory cgroup. Below the model's need the container does
+not slow down: the kernel's OOM killer ends it (exit 137, ``State.OOMKilled``), which
+:func:`mllab.experiments.resources.limits.explain_exit` turns into a sentence. The need itself is
+measured first (:func:`memory_needed`): the memory cgroup's high-water mark of an unlimited
+container once the model is loaded and warmed up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from mllab.containers.docker_cli import ContainerFailed
+from mllab.containers.run import run
+from mllab.experiments.resources.limits import (
+    MIB,
+    PREFIX,
+    container_limits,
+    explain_exit,
+    slim_image,
+)
+from mllab.experiments.resources.probe_runs import exec_probe
+
+LABELS = {"mllab.lab": "06"}
+
+
+@dataclass
+class OomResult:
+    """The server under a memory limit below its need (``exit_code`` None: it came up)."""
+
+    exit_code: int | None
+    oom_killed: bool
+    limit_bytes: int
+    needed_bytes: int | None
+    message: str
+    seconds_to_exit: float | None
+    log_tail: str
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+def memory_needed(tag: str | None = None, timeout: float = 120.0) -> int | None:
+    """Peak memory of the server of ``tag`` once its model is loaded and warmed up, in bytes
+    (None where the memory cgroup cannot be read)."""
+    tag = tag or slim_image()
+    name = f"{PREFIX}-memory-{os.getpid()}"
+    with run(tag, name=name, read_only=True, timeout=timeout, labels=LABELS) as server:
+        peak = exec_probe(server, "memory-peak")
+    return int(peak) if isinstance(peak, int) else None
+
+
+def oom_demo(
+    tag: str | None = None,
+    memory: str | int = "150m",
+    needed_bytes: int | None = None,
+    timeout: float = 120.0,
+) -> OomResult:
+    """Start the server of ``tag`` with ``--memory=memory`` and report how it ended.
+
+    ``needed_bytes`` defaults to :func:`memory_needed` (one unlimited container). If the
+    server comes up anyway the limit was not below the need: the result says so.
+    """
+    limits = container_limits(None, memory)
+    tag = tag or slim_image()
+    if needed_bytes is None:
+        needed_bytes = memory_needed(tag)
+    name = f"{PREFIX}-oom-{os.getpid()}"
+    with run(tag, name=name, read_only=True, wait=None, labels=LABELS, **limits) as server:
+        container = server.container
+        start = time.monotonic()
+        try:  # ready means the model loaded under the limit; an exit raises with its code
+            server.wait_ready("/ready", timeout)
+            code = None
+        except ContainerFailed as error:
+            code = error.exit_code
+        seconds = time.monotonic() - start if code is not None else None
+        message = explain_exit(container, needed_bytes)
+        if code is None:
+            message = (
+                f"the server loaded its model under --memory={limits['mem_limit'] / MIB:.0f}m: "
+                "the limit is not below what it needs"
+            )
+        log = container.logs().decode(errors="replace")
+        return OomResult(
+            exit_code=code,
+            oom_killed=bool(container.attrs["State"].get("OOMKilled")),
+            limit_bytes=limits["mem_limit"],
+            needed_bytes=needed_bytes,
+            message=message,
+            seconds_to_exit=seconds,
+            log_tail="\n".join(log.strip().splitlines()[-5:]),
+        )

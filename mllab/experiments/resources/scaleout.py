@@ -1,0 +1,247 @@
+"""Scale-out: N replicas of the slim server behind nginx (``docker/compose.yml``), each N under
+the same locust load (:mod:`mllab.experiments.resources.load`) sent through nginx.
+
+``docker-compose -p mllab06 up -d --scale server=N`` starts the replicas; nginx is (re)started
+after them because it resolves the service name ``server`` to every replica when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+import numpy as np
+
+from mllab.containers.base import has_image
+from mllab.containers.engine import client
+from mllab.core.errors import BuildError, InputError, MllabError
+from mllab.core.paths import DOCKER
+from mllab.experiments.resources.limits import PREFIX, explain_exit, parse_cpus, slim_image
+from mllab.experiments.resources.load import LoadResult, run_load
+from mllab.serve.process import free_port, wait_until_ready
+
+COMPOSE_FILE = DOCKER / "compose.yml"
+COMPOSE_PROJECT = PREFIX
+NGINX_IMAGE = "mllab/nginx:bookworm"
+NGINX_BUILD_SCRIPT = DOCKER / "nginx" / "build-nginx-base"
+
+
+def build_nginx(tag: str = NGINX_IMAGE, rebuild: bool = False) -> str:
+    """The offline nginx image (``docker/nginx/build-nginx-base``: mmdebstrap + Debian's nginx)."""
+    if has_image(tag) and not rebuild:
+        return tag
+    done = subprocess.run(
+        [str(NGINX_BUILD_SCRIPT), tag], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise BuildError(f"building the nginx image failed:\n{done.stderr.strip()}")
+    return tag
+
+
+def compose_command() -> list[str]:
+    """``docker-compose`` (v1, Debian's package), or ``docker compose`` when that plugin answers."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    raise MllabError(
+        "neither docker-compose nor the docker compose plugin is installed "
+        "(apt-get install docker-compose, or docker/engine/ensure-engine as root)"
+    )
+
+
+def _compose(args: list[str], env: dict[str, str], timeout: float = 300.0) -> str:
+    command = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", COMPOSE_PROJECT, *args]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise MllabError(
+            f"{' '.join(command[:1] + args)} failed:\n{(done.stderr or done.stdout)[-2000:]}"
+        )
+    return done.stdout
+
+
+def replica_cpus(cpus: float | None) -> float:
+    """Each replica's ``--cpus``: ``cpus``, or every core of this host."""
+    return parse_cpus(cpus) or float(os.cpu_count() or 1)
+
+
+def compose_env(
+    tag: str, port: int, threads: int | None = None, cpus: float | None = None
+) -> dict[str, str]:
+    """The variables ``docker/compose.yml`` reads."""
+    return {
+        "MLLAB_SERVE_IMAGE": tag,
+        "MLLAB_NGINX_IMAGE": NGINX_IMAGE,
+        "MLLAB06_PORT": str(port),
+        "MLLAB06_THREADS": "" if threads is None else str(threads),
+        "MLLAB06_CPUS": f"{replica_cpus(cpus):g}",
+    }
+
+
+@contextmanager
+def replicas_up(
+    replicas: int,
+    tag: str | None = None,
+    port: int | None = None,
+    threads: int | None = None,
+    cpus: float | None = None,
+    timeout: float = 180.0,
+) -> Iterator[str]:
+    """``docker-compose -p mllab06 up -d --scale server=N`` and nginx in front; yields the URL
+    (``http://127.0.0.1:port``) once every replica answers through nginx; ``down`` on exit."""
+    if replicas < 1:
+        raise InputError(f"replicas must be >= 1, not {replicas}")
+    if threads is not None and threads < 1:
+        raise InputError(f"threads must be >= 1 (or None: from the quota), not {threads}")
+    parse_cpus(cpus)
+    tag = tag or slim_image()
+    build_nginx()
+    env = compose_env(tag, port or free_port(), threads, cpus)
+    try:
+        _compose(["up", "-d", "--scale", f"server={replicas}", "server"], env)
+        _wait_replicas_healthy(replicas, timeout)
+        # nginx resolves "server" when it starts: start it after the replicas exist
+        _compose(["up", "-d", "--no-deps", "--force-recreate", "nginx"], env)
+        url = f"http://127.0.0.1:{env['MLLAB06_PORT']}"
+        wait_until_ready(f"{url}/ready", timeout)
+        yield url
+    finally:
+        _compose(["down", "--remove-orphans", "--timeout", "5"], env)
+
+
+def _project_containers(service: str) -> list[Any]:
+    labels = [
+        f"com.docker.compose.project={COMPOSE_PROJECT}",
+        f"com.docker.compose.service={service}",
+    ]
+    return client().containers.list(all=True, filters={"label": labels})
+
+
+def _wait_replicas_healthy(replicas: int, timeout: float) -> None:
+    """Every replica's HEALTHCHECK says healthy (the model is loaded), or a clear error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        containers = _project_containers("server")
+        states = [c.attrs["State"] for c in containers]
+        for container, state in zip(containers, states, strict=True):
+            if not state.get("Running") and state.get("Status") == "exited":
+                raise MllabError(f"replica {container.name}: {explain_exit(container)}")
+        healthy = [s for s in states if s.get("Health", {}).get("Status", "healthy") == "healthy"]
+        if len(healthy) >= replicas:
+            return
+        time.sleep(1.0)
+    raise MllabError(f"{replicas} replicas were not healthy after {timeout:g} s")
+
+
+def upstreams_seen(url: str, requests: int = 20) -> dict[str, int]:
+    """Which replica answered each of ``requests`` GET /health through nginx (its
+    ``X-Upstream`` header), counted: round-robin over N replicas shows N keys."""
+    seen: dict[str, int] = {}
+    with httpx.Client(timeout=10.0) as http:
+        for _ in range(requests):
+            upstream = http.get(f"{url}/health").headers.get("x-upstream", "?")
+            seen[upstream] = seen.get(upstream, 0) + 1
+    return seen
+
+
+@dataclass
+class ScaleRun:
+    """One scale-out point: N replicas behind nginx under the same locust load."""
+
+    replicas: int
+    threads_per_replica: int | None  # what each replica's /metadata says
+    cpus_per_replica: float
+    upstreams: dict[str, int]  # replica address -> answers seen (round-robin check)
+    load: LoadResult
+
+    def row(self) -> dict[str, Any]:
+        """The headline figures, for one table row."""
+        load = self.load
+        return {
+            "replicas": self.replicas,
+            "threads_each": self.threads_per_replica,
+            "cpus_each": self.cpus_per_replica,
+            "threads_total": (self.threads_per_replica or 0) * self.replicas,
+            **{key: getattr(load, key) for key in ("rps", "p50_ms", "p95_ms", "p99_ms")},
+            "failures": load.failures,
+            "requests": load.requests,
+        }
+
+
+@dataclass
+class ScaleOut:
+    """Every scale-out point of one experiment (lab 06's record)."""
+
+    users: int
+    requests: int
+    runs: list[ScaleRun] = field(default_factory=list)
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [run.row() for run in self.runs]
+
+
+def scale_out(
+    replicas: Sequence[int] = (1, 2),
+    users: int = 8,
+    spawn_rate: float | None = None,
+    requests: int = 300,
+    max_seconds: float = 120.0,
+    threads: int | None = None,
+    cpus: float | None = None,
+    tag: str | None = None,
+) -> ScaleOut:
+    """For each N in ``replicas``: N servers behind nginx, the same locust load through nginx.
+
+    ``cpus`` is each replica's ``--cpus`` (default: every host core) and ``threads`` its ONNX
+    Runtime pool (default: from that quota), so replicas × threads may exceed the cores.
+    """
+    if not replicas or any(n < 1 for n in replicas):
+        raise InputError(f"replicas must be counts >= 1, not {list(replicas)}")
+    share = replica_cpus(cpus)
+    result = ScaleOut(users, requests)
+    for n in replicas:
+        with replicas_up(n, tag=tag, threads=threads, cpus=cpus) as url:
+            spread = upstreams_seen(url, 4 * n)
+            each = httpx.get(f"{url}/metadata", timeout=30).json().get("threads")
+            load = run_load(
+                url, users=users, spawn_rate=spawn_rate, requests=requests, max_seconds=max_seconds
+            )
+        result.runs.append(ScaleRun(n, each, share, spread, load))
+    return result
+
+
+def plot_scale(result: ScaleOut):
+    """Requests/s and latency percentiles per number of replicas."""
+    import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
+
+    runs = result.runs
+    fig, (rps, lat) = plt.subplots(1, 2, figsize=(10, 3.6))
+    labels = [f"{r.replicas}×{r.threads_per_replica} thr" for r in runs]
+    rps.bar(labels, [r.load.rps for r in runs], color="C0")
+    rps.set(ylabel="requests/s", title="throughput through nginx")
+    x = np.arange(len(runs))
+    for i, q in enumerate((50, 95, 99)):
+        values = [getattr(r.load, f"p{q}_ms") or 0 for r in runs]
+        lat.bar(x + 0.27 * (i - 1), values, width=0.27, label=f"p{q}")
+    lat.set_xticks(x, labels)
+    lat.set(ylabel="ms", title="latency under the same load")
+    lat.legend()
+    fig.tight_layout()
+    return fig
