@@ -1,18 +1,18 @@
 """mllab: a course lab kit for containerising and packaging ML models with Docker.
 
-Notebooks in ``labs/`` narrate; the modules here compute. One module per lecture concept:
+Notebooks in ``labs/`` narrate; the package computes, in layers that follow the lecture (each
+imports only from those below it; ``docs/ARCHITECTURE.md``, enforced by import-linter):
 
-- ``env``      the environment E: fingerprint, diff, doctor
-- ``engine``   a Docker engine that answers (installs and starts one where allowed)
-- ``labs``     the papermill lab runner and its report
-- ``models``   ResNet-50, weights policy, preprocessing, sample data
-- ``export``   PyTorch -> ONNX, checks, metadata, sha256 integrity
-- ``runtime``  ONNX Runtime sessions with verified providers
-- ``serving``  the FastAPI inference server
-- ``images``   base image, wheelhouse, building and running images
-- ``bench``    latency/throughput harness, T(n) fit, benchmark suite
-- ``repro``    drift matrices, reproducible builds, the lecture's claims
-- ``resources`` CPU/memory limits, container overhead, load tests
+- ``core``         errors, paths, typed records, outcomes, tables, hashing
+- ``runtime``      ONNX Runtime sessions with verified providers, NVIDIA facts, cgroup quotas
+- ``measure``      statistics, the benchmark harness, T(n) fit, profiling, runners, drift Δ
+- ``model``        ResNet-50, preprocessing, ONNX export and checks, INT8, fp16, integrity
+- ``serve``        the FastAPI inference server, its client and its process
+- ``containers``   the Docker engine, images (base, locks, wheelhouses, build, run), docker stats
+- ``experiments``  one subpackage per lab topic: environment, serving, batching,
+                   reproducibility, resources
+- ``report``       the lecture's claims, one judge each; the lab runner and its report
+- ``cli``          the ``mllab`` command
 """
 
 __version__ = "0.1.0"
