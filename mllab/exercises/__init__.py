@@ -1,0 +1,1 @@
+"""Layer 7 (beside report): the labs' exercises and their self-checks: the student's answer checked against the kit's reference, with a hint and the lecture section to reread; an unfinished exercise falls back to the reference so the lab goes on."""
