@@ -1,4 +1,5 @@
-# Two commands for a fresh machine (see README.md):
+# Commands for a fresh machine (see README.md):
+#   make student   set up, make the student editions into workspace/ and open JupyterLab there
 #   make labs   set up the environment and run every lab (the main job)
 #   make test   set up the environment and run the test suite (what CI runs)
 #   make test-quick   the fast tier: no Docker, no notebooks (a developer's loop)
@@ -6,21 +7,41 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+WORKSPACE ?= workspace
+# JupyterLab settings overrides: no news, no update checks, no extension manager (offline)
+OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader assignment_list \
+	course_list validate_assignment)
 
-.PHONY: setup engine labs test test-quick lint clean-runs
+.PHONY: setup engine student labs test test-quick lint clean-runs
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(OVERRIDES)
 
 # pip, not uv: pip takes torch from the local wheel cache; uv would download ~3 GB.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name mllab --display-name "Python 3.11 (mllab)"
+	# nbgrader is the instructors' command-line tool (mllab labs student/grade): its JupyterLab
+	# menus and server extensions (formgrader, assignment exchange) would only confuse students
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader
+	$(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_SERVER_EXTENSIONS)
 	touch $@
+
+$(OVERRIDES): jupyter/overrides.json $(VENV)/.installed
+	install -D -m 644 $< $@
 
 # Docker: use the engine that answers, or install/start Debian's docker.io when root.
 engine:
 	docker/engine/ensure-engine
+
+# The student's path: nbgrader's student editions in a git-ignored workspace, opened in
+# JupyterLab there, so that running and saving a lab never writes labs/. Work already in the
+# workspace is kept (mllab labs student --force replaces it).
+student: setup
+	-docker/engine/ensure-engine
+	$(BIN)/mllab labs student --out $(WORKSPACE)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE)
 
 labs: setup
 	-docker/engine/ensure-engine

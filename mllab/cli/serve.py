@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: CPU quota)")
     parser.add_argument("--max-body-mb", type=float, help="request body limit in MB")
     parser.add_argument("--max-batch", type=int, help="largest batch N accepted")
+    parser.add_argument(
+        "--batch-max-size",
+        type=int,
+        help="dynamic batching: rows per batch, e.g. lab 04's n* (0: off; default: BATCH_MAX_SIZE, "
+        "else off on CPU, 8 on a GPU)",
+    )
+    parser.add_argument("--batch-max-queue-delay-ms", type=float, help="wait for company, ms")
     parser.set_defaults(func=cmd_serve)
 
 
@@ -38,7 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config.model_path = args.model
     elif not os.environ.get("MODEL_PATH"):  # host only: the container always sets a path
         config.model_path = _default_model()
-    for name in ("port", "host", "device", "threads", "max_body_mb", "max_batch"):
+    batching = ("batch_max_size", "batch_max_queue_delay_ms")
+    for name in ("port", "host", "device", "threads", "max_body_mb", "max_batch", *batching):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     serve_config(config.check())

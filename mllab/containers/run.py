@@ -141,11 +141,11 @@ def start(
     caller must stop (prefer :func:`run`, which always does).
 
     The server's port is published on a free port of 127.0.0.1 (``ports`` overrides).
-    ``read_only`` mounts the root filesystem read-only with a small tmpfs on /tmp (uploads
-    spool there); ``cpus``/``mem_limit`` are ``--cpus``/``--memory``. ``wait``: a path to poll
-    until it answers 200, ``"healthy"`` for Docker's HEALTHCHECK, None not to wait. A container
-    of the same ``name`` is replaced. On an early exit: :class:`ContainerFailed`, and the
-    container is removed.
+    ``read_only`` mounts the root filesystem read-only, as plain ``docker run --read-only``
+    (the server needs no writable path: uploads are parsed in memory); ``cpus``/``mem_limit``
+    are ``--cpus``/``--memory``. ``wait``: a path to poll until it answers 200, ``"healthy"``
+    for Docker's HEALTHCHECK, None not to wait. A container of the same ``name`` is replaced.
+    On an early exit: :class:`ContainerFailed`, and the container is removed.
     """
     import docker.errors  # deferred: the SDK is heavy at start-up
 
@@ -155,8 +155,6 @@ def start(
             sdk.containers.get(name).remove(force=True)
         except docker.errors.NotFound:
             pass
-    if read_only and tmpfs is None:
-        tmpfs = {"/tmp": "rw,size=64m,mode=1777"}
     options: dict[str, Any] = {
         "detach": True,
         "name": name,

@@ -78,6 +78,8 @@ def preprocess(image: ImageSource) -> np.ndarray:
         size = (RESIZE, int(RESIZE * height / width))
     else:
         size = (int(RESIZE * width / height), RESIZE)
+    if size[0] * size[1] > MAX_PIXELS:  # an extreme aspect ratio: a tiny file, a huge resize
+        raise InputError(f"image aspect ratio too extreme: {width}x{height} would resize to {size}")
     image = image.resize(size, Image.Resampling.BILINEAR)
     left = int(round((size[0] - CROP) / 2.0))
     top = int(round((size[1] - CROP) / 2.0))

@@ -3,9 +3,13 @@
 ``POST /predict`` takes three body kinds (an image upload, a binary float32 tensor as ``.npy``
 or raw bytes with ``X-Shape``, the lecture's JSON list); every answer carries ``latency_ms``
 (time in ``session.run``), the model's ``sha256`` and the provider ONNX Runtime really used.
-``GET /health`` (the process answers), ``/ready`` (the model is loaded and warmed up) and
-``/metadata`` (model, input/output, opsets, provider, threads, limits, versions). Client errors
-answer 4xx JSON ``{"error": ..., "detail": ...}``, never 500.
+``GET /health`` (the process answers), ``/ready`` (warmed up, not draining, and the session
+still answers: :class:`mllab.serve.admission.Readiness`) and ``/metadata`` (model,
+input/output, opsets, provider, threads, limits, versions). Every size a request declares is
+checked by :mod:`mllab.serve.limits` before it is allocated; at most ``MAX_IN_FLIGHT``
+inference requests run at a time (:class:`mllab.serve.admission.Admission`). Client errors
+answer 4xx JSON ``{"error": ..., "detail": ...}``; a bug answers 500 with an error id only, its
+traceback goes to the server's log.
 
 FastAPI is imported at the top (it is in the slim image); ``mllab --help`` stays instant
 because ``mllab.cli.serve`` imports this module only when the server starts. This module does
@@ -13,10 +17,14 @@ not use ``from __future__ import annotations``: FastAPI reads the endpoints' ann
 runtime.
 """
 
+import contextlib
 import importlib.metadata
 import json
+import logging
 import platform
 import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from starlette.exceptions import HTTPException
 import mllab
 from mllab.core.errors import InputError
 from mllab.model.preprocess import preprocess, top_k
+from mllab.serve.admission import Admission, InFlight, Readiness
 from mllab.serve.bodies import (
     IMAGE_TYPES,
     NPY,
@@ -43,8 +52,19 @@ from mllab.serve.bodies import (
     tensor_from_npy,
     tensor_from_raw,
 )
-from mllab.serve.config import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, parse_device
+from mllab.serve.config import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_RETRY_AFTER_S,
+    ServerConfig,
+    parse_device,
+)
+from mllab.serve.limits import Limits, check_image, multipart_file, parse_json
 from mllab.serve.model import Model
+from mllab.serve.v2 import v2_router
+
+log = logging.getLogger("mllab.serve")
 
 
 def create_app(
@@ -53,11 +73,36 @@ def create_app(
     threads: int | None = None,
     max_body_mb: float = DEFAULT_MAX_BODY_MB,
     max_batch: int = DEFAULT_MAX_BATCH,
+    *,
+    limits: Limits | None = None,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    batch_max_size: int | None = None,
+    batch_max_queue_delay_ms: float = 0.0,
 ) -> FastAPI:
-    """The FastAPI app serving ``model_path``; :class:`IntegrityError` on a tampered model."""
-    model = Model(model_path, device=parse_device(device), threads=threads)
-    app = FastAPI(title="mllab inference server", version=mllab.__version__)
-    app.state.model = model
+    """The FastAPI app serving ``model_path``; :class:`IntegrityError` on a tampered model.
+
+    ``limits`` (default: the defaults with ``max_body_mb`` and ``max_batch``) bound what one
+    request may allocate; ``max_in_flight`` inference requests run at a time.
+    """
+    limits = limits or Limits(max_body_mb=max_body_mb, max_batch=max_batch)
+    max_body_mb, max_batch = limits.max_body_mb, limits.max_batch
+    model = Model(
+        model_path, parse_device(device), threads, batch_max_size, batch_max_queue_delay_ms
+    )
+    in_flight = InFlight(limit=max_in_flight, retry_after_s=retry_after_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # uvicorn has drained the requests in flight: run what the batcher still holds, stop it
+        in_flight.draining = True
+        await run_in_threadpool(model.close)
+
+    app = FastAPI(title="mllab inference server", version=mllab.__version__, lifespan=lifespan)
+    readiness = Readiness(model, in_flight)
+    app.state.model, app.state.limits = model, limits
+    app.state.in_flight, app.state.readiness = in_flight, readiness
     common = {"sha256": model.sha256, "provider": model.provider}
     _add_error_handlers(app)
 
@@ -68,9 +113,9 @@ def create_app(
 
     @app.get("/ready")
     async def ready():
-        """Readiness: the model passed its sha256 check, loaded, and ran once."""
-        if not getattr(model, "ready", False):
-            return _error(503, "the model is not loaded yet")
+        """Readiness: warmed up, not draining, and the session answers (a probe, rate-limited)."""
+        if not await readiness.ready():
+            return _error(503, f"not ready: {readiness.why}")
         return {"ready": True, **common}
 
     @app.get("/metadata")
@@ -81,7 +126,9 @@ def create_app(
             "provider": model.provider,
             "providers": model.session.get_providers(),
             "threads": model.threads,
-            "limits": {"max_body_mb": max_body_mb, "max_batch": max_batch},
+            "limits": limits.as_dict(),
+            "admission": in_flight.as_dict(),
+            "batching": model.batching,  # None when off; settings and counters when on
             "content_types": list(SUPPORTED_TYPES),
             "versions": versions(),
         }
@@ -100,6 +147,7 @@ def create_app(
 
     def predict_image(data: bytes, k: int) -> Response:
         start = time.perf_counter()
+        check_image(data, limits)  # the header's size and the resize target, before decoding
         try:
             x = preprocess(data)[None]
         except InputError as error:  # the details (Pillow's words) go in "detail"
@@ -126,28 +174,48 @@ def create_app(
         if not body:
             raise RequestError("the request body is empty: send an image, .npy or JSON")
         accept = request.headers.get("accept", "")
-        if kind == "multipart/form-data":
-            data = await _uploaded_file(request)
+        if kind == "multipart/form-data":  # parsed in memory: no temporary file
+            data = multipart_file(body, request.headers["content-type"], limits)
             return await run_in_threadpool(predict_image, data, k)
         if kind in IMAGE_TYPES:
             return await run_in_threadpool(predict_image, body, k)
         if kind == NPY:
-            return await run_in_threadpool(lambda: predict_tensor(tensor_from_npy(body), accept))
+            return await run_in_threadpool(
+                lambda: predict_tensor(tensor_from_npy(body, limits), accept)
+            )
         if kind == "application/octet-stream":
             dims = request.headers.get("x-shape") or shape
             return await run_in_threadpool(
-                lambda: predict_tensor(tensor_from_raw(body, dims), accept)
+                lambda: predict_tensor(tensor_from_raw(body, dims, limits), accept)
             )
         if kind == "application/json":
-            return await run_in_threadpool(lambda: predict_tensor(tensor_from_json(body), accept))
+            return await run_in_threadpool(
+                lambda: predict_tensor(tensor_from_json(body, limits), accept)
+            )
         raise RequestError(
             f"Content-Type {kind or '(none)'!r} is not supported; send one of "
             + ", ".join(SUPPORTED_TYPES),
             415,
         )
 
+    app.include_router(v2_router(model, max_batch, load_json=lambda b: parse_json(b, limits)))
     app.add_middleware(BodyLimit, max_bytes=int(max_body_mb * 1024 * 1024))
+    app.add_middleware(Admission, state=in_flight)  # added last: outermost, before the body
     return app
+
+
+def create_app_from_config(config: ServerConfig) -> FastAPI:
+    """:func:`create_app` with everything a :class:`ServerConfig` sets."""
+    return create_app(
+        config.model_path,
+        config.device,
+        config.threads,
+        limits=config.limits(),
+        max_in_flight=config.max_in_flight,
+        retry_after_s=config.retry_after_s,
+        batch_max_size=config.batch_max_size,
+        batch_max_queue_delay_ms=config.batch_max_queue_delay_ms,
+    )
 
 
 def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
@@ -173,20 +241,21 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-        # Only a bug lands here: client errors are InputError. Keep the JSON shape anyway.
-        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
-
-
-async def _uploaded_file(request: Request) -> bytes:
-    """The bytes of the one file in a multipart form (field ``file``, or the only file)."""
-    form = await request.form(max_files=1, max_fields=10)
-    files = [value for value in form.values() if hasattr(value, "read")]
-    if not files:
-        raise RequestError("the multipart form has no file: send the image as the field 'file'")
-    data = await files[0].read()
-    if not data:
-        raise RequestError("the uploaded file is empty")
-    return data
+        # Only a bug lands here: client errors are InputError. The client gets an id to quote,
+        # never the exception's text (it may describe the server's internals).
+        error_id = uuid.uuid4().hex[:12]
+        log.error(
+            "internal error %s on %s %s",
+            error_id,
+            request.method,
+            request.url.path,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return _error(
+            500,
+            f"internal error (id {error_id}): the server's log has the details",
+            {"id": error_id},
+        )
 
 
 def _openapi_body() -> dict:

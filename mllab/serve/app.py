@@ -7,23 +7,30 @@ production service needs; the package splits it by concern:
 
 * :mod:`mllab.serve.config`: configuration from ENV as in the lecture's ``docker run``;
 * :mod:`mllab.serve.model`: the model file, its sha256 checked before it is loaded, its session;
+* :mod:`mllab.serve.limits`: every size a request declares, checked before it is allocated;
 * :mod:`mllab.serve.bodies`: the three body kinds, batch checks, the body size limit;
+* :mod:`mllab.serve.admission`: requests in flight, draining, readiness;
 * :mod:`mllab.serve.api`: the FastAPI routes (``/predict``, ``/health``, ``/ready``,
   ``/metadata``) and the JSON error answers;
-* this module: uvicorn serving the app until SIGINT/SIGTERM.
+* this module: uvicorn serving the app until SIGINT/SIGTERM, then draining it.
 
 Only numpy, Pillow, onnxruntime, fastapi and uvicorn are imported, never torch, onnx or docker.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
 from mllab.core.errors import MllabError
-from mllab.serve.api import create_app
+from mllab.serve.admission import InFlight
+from mllab.serve.api import create_app_from_config
 from mllab.serve.config import (
     DEFAULT_HOST,
     DEFAULT_MAX_BATCH,
@@ -31,6 +38,28 @@ from mllab.serve.config import (
     DEFAULT_PORT,
     ServerConfig,
 )
+
+log = logging.getLogger("mllab.serve")
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM/SIGINT first marks the app as draining (``/ready``
+    turns 503, new inference requests get 503) and then shuts down gracefully: it stops
+    accepting connections and waits up to ``DRAIN_TIMEOUT_S`` for the requests in flight."""
+
+    def __init__(self, config: uvicorn.Config, in_flight: InFlight):
+        super().__init__(config)
+        self.in_flight = in_flight
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.in_flight.draining:
+            self.in_flight.draining = True
+            log.warning(
+                "%s: draining %d request(s) in flight, then exiting",
+                signal.Signals(sig).name,
+                self.in_flight.now,
+            )
+        super().handle_exit(sig, frame)
 
 
 def serve(
@@ -43,30 +72,44 @@ def serve(
     max_batch: int = DEFAULT_MAX_BATCH,
     log_level: str = "info",
 ) -> None:
-    """Check and load ``model``, then serve it with uvicorn until interrupted (SIGINT/SIGTERM)."""
-    app = create_app(model, device, threads, max_body_mb, max_batch)
-    loaded = app.state.model
-    print(
-        f"mllab.serve.app: {loaded.path} sha256 {loaded.sha256[:12]}… on {loaded.provider} "
-        f"({loaded.threads} threads), listening on http://{host}:{port}",
-        file=sys.stderr,
-        flush=True,
+    """Check and load ``model``, then serve it with uvicorn until SIGINT/SIGTERM (the other
+    settings: ENV, as :meth:`ServerConfig.from_env` reads it)."""
+    config = replace(
+        ServerConfig.from_env(),
+        model_path=Path(model),
+        port=port,
+        host=host,
+        device=device,
+        threads=threads,
+        max_body_mb=max_body_mb,
+        max_batch=max_batch,
+        log_level=log_level,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    serve_config(config)
 
 
 def serve_config(config: ServerConfig) -> None:
-    """:func:`serve` with a :class:`ServerConfig`."""
-    serve(
-        config.model_path,
-        config.port,
-        config.host,
-        config.device,
-        config.threads,
-        config.max_body_mb,
-        config.max_batch,
-        config.log_level,
+    """Check and load the model of ``config``, then serve it until SIGINT/SIGTERM, draining the
+    requests in flight before exiting."""
+    # the server's own log lines (errors with their id and traceback, draining) beside uvicorn's
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    app = create_app_from_config(config)
+    loaded = app.state.model
+    print(
+        f"mllab.serve.app: {loaded.path} sha256 {loaded.sha256[:12]}… on {loaded.provider} "
+        f"({loaded.threads} threads, {config.max_in_flight} requests in flight), "
+        f"listening on http://{config.host}:{config.port}",
+        file=sys.stderr,
+        flush=True,
     )
+    uvicorn_config = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=config.drain_timeout_s,
+    )
+    DrainingServer(uvicorn_config, app.state.in_flight).run()
 
 
 def main() -> int:

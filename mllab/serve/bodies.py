@@ -1,8 +1,9 @@
 """Request bodies of ``POST /predict``: reading a tensor from ``.npy``, raw float32 or the
 lecture's JSON list, checking the batch, and limiting the body size while it is read.
 
-Every client mistake is a :class:`RequestError` carrying its HTTP status (400 unreadable,
-413 too large, 415 unsupported type, 422 invalid), which the app answers as JSON.
+Every client mistake is a :class:`~mllab.serve.limits.RequestError` carrying its HTTP status
+(400 unreadable, 413 too large, 415 unsupported type, 422 invalid), which the app answers as JSON.
+Declared sizes are checked by :mod:`mllab.serve.limits` before anything is allocated.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from mllab.core.errors import InputError
+from mllab.serve.limits import (
+    Limits,
+    RequestError,
+    check_shape,
+    parse_json,
+    parse_shape,
+    read_npy,
+)
 
 NPY = "application/x-npy"
 IMAGE_TYPES = ("image/jpeg", "image/png")
@@ -27,36 +35,21 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+#: the limits of a server started with the defaults (tests and callers that pass none)
+DEFAULT_LIMITS = Limits()
+__all__ = ["RequestError"]  # re-exported: the app and v2 import it from here or from limits
 
 
-class RequestError(InputError):
-    """A client error with its HTTP status (400 unreadable, 415 unsupported type, 422 invalid)."""
-
-    def __init__(self, message: str, status: int = 400, detail: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
+def tensor_from_npy(body: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """The array in ``.npy`` bytes, its header (shape, dtype) checked before the data is read."""
+    return read_npy(body, limits)
 
 
-def tensor_from_npy(body: bytes) -> np.ndarray:
-    """The array in ``.npy`` bytes (no pickles: an object array could run code)."""
-    try:
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise RequestError(f"the body is not a readable .npy array: {error}") from None
-
-
-def tensor_from_raw(body: bytes, shape_text: str | None) -> np.ndarray:
+def tensor_from_raw(
+    body: bytes, shape_text: str | None, limits: Limits = DEFAULT_LIMITS
+) -> np.ndarray:
     """Little-endian float32 bytes reshaped to ``shape_text`` (``"1,3,224,224"``)."""
-    if not shape_text:
-        raise RequestError(
-            "a raw float32 body needs its shape: send the header 'X-Shape: 1,3,224,224' "
-            "or the query ?shape=1,3,224,224 (or send .npy as application/x-npy)"
-        )
-    try:
-        shape = tuple(int(part) for part in shape_text.replace("x", ",").split(","))
-    except ValueError:
-        raise RequestError(f"shape {shape_text!r} is not a comma-separated list of ints") from None
+    shape = check_shape(parse_shape(shape_text), np.float32, limits)
     if not shape or any(d < 1 for d in shape):
         raise RequestError(f"shape {shape_text!r} must have positive dimensions", 422)
     expected = math.prod(shape) * 4
@@ -69,18 +62,19 @@ def tensor_from_raw(body: bytes, shape_text: str | None) -> np.ndarray:
     return np.frombuffer(body, dtype="<f4").reshape(shape)
 
 
-def tensor_from_json(body: bytes) -> np.ndarray:
-    """The lecture's ``{"input": nested list}`` as float32 (``np.array(..., dtype=np.float32)``)."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
-        raise RequestError(f"the body is not valid JSON: {error}") from None
+def tensor_from_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """The lecture's ``{"input": nested list}`` as float32, parsed within ``limits``."""
+    payload = parse_json(body, limits)
     if not isinstance(payload, dict) or "input" not in payload:
         raise RequestError('the JSON body must be an object {"input": [[[[...]]]]}', 422)
     try:
         return np.array(payload["input"], dtype=np.float32)
-    except (ValueError, TypeError, RecursionError) as error:
-        raise RequestError(f'"input" is not a rectangular list of numbers: {error}', 422) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise RequestError(
+            f'"input" is not a rectangular list of numbers ({error}): send {{"input": x.tolist()}}'
+            " for x of shape (N, 3, 224, 224)",
+            422,
+        ) from None
 
 
 def json_body(array: np.ndarray) -> bytes:

@@ -1,8 +1,10 @@
 """The server's configuration, read from ENV as the container's ``docker run -e`` sets it.
 
 ``MODEL_PATH``, ``PORT``, ``HOST``, ``ORT_THREADS``/``THREADS``, ``DEVICE``/``PROVIDER``,
-``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``; a bad value is a clear :class:`MllabError`
-before anything is loaded.
+``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``; the request limits of :mod:`mllab.serve.limits`
+(``MAX_TENSOR_MB``, ``MAX_IMAGE_MP``, ``MAX_JSON_DEPTH``, ``MAX_JSON_VALUES``, ``MAX_PARTS``) and
+admission (``MAX_IN_FLIGHT``, ``RETRY_AFTER_S``, ``DRAIN_TIMEOUT_S``). A bad value is a clear
+:class:`MllabError` before anything is loaded. The defaults fit a 1 GB container.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from mllab.core.errors import MllabError
+from mllab.serve import limits as request_limits
+from mllab.serve.limits import Limits
 
 #: the lecture's ``EXPOSE 8080`` / ``docker run -p 8080:8080``
 DEFAULT_PORT = 8080
@@ -24,6 +28,13 @@ DEFAULT_MODEL = "model.onnx"
 #: one JSON-list image is ~3 MB of text: 32 MB takes a JSON batch of 8 or a binary batch of 32
 DEFAULT_MAX_BODY_MB = 32.0
 DEFAULT_MAX_BATCH = 32
+#: requests in flight (read, parsed, run): each may hold a body of MAX_BODY_MB and its parse
+#: (~100 MB at worst), so 4 of them and a ResNet-50 session fit in 1 GB
+DEFAULT_MAX_IN_FLIGHT = 4
+#: what a 503 tells the client to wait, in seconds
+DEFAULT_RETRY_AFTER_S = 1
+#: SIGTERM waits this long for requests in flight (docker stop waits 10 s before SIGKILL)
+DEFAULT_DRAIN_TIMEOUT_S = 8.0
 DEVICES = ("cpu", "cuda", "tensorrt", "auto")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -42,6 +53,16 @@ class ServerConfig:
     max_body_mb: float = DEFAULT_MAX_BODY_MB
     max_batch: int = DEFAULT_MAX_BATCH
     log_level: str = "info"
+    batch_max_size: int | None = None  # dynamic batching (serve/batcher.py); None: per device
+    batch_max_queue_delay_ms: float = 0.0
+    max_tensor_mb: float = request_limits.DEFAULT_MAX_TENSOR_MB
+    max_image_mp: float = request_limits.DEFAULT_MAX_IMAGE_MP
+    max_json_depth: int = request_limits.DEFAULT_MAX_JSON_DEPTH
+    max_json_values: int = request_limits.DEFAULT_MAX_JSON_VALUES
+    max_parts: int = request_limits.DEFAULT_MAX_PARTS
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S
+    drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
@@ -57,6 +78,23 @@ class ServerConfig:
             max_body_mb=_env_number(env, ("MAX_BODY_MB",), DEFAULT_MAX_BODY_MB, float, 0.001),
             max_batch=_env_number(env, ("MAX_BATCH",), DEFAULT_MAX_BATCH, int, minimum=1),
             log_level=parse_log_level(env.get("LOG_LEVEL") or "info"),
+            batch_max_size=_env_number(env, ("BATCH_MAX_SIZE",), None, int, minimum=0),
+            batch_max_queue_delay_ms=_env_number(
+                env, ("BATCH_MAX_QUEUE_DELAY_MS",), 0.0, float, minimum=0
+            ),
+            **_limits_from_env(env),
+        )
+
+    def limits(self) -> Limits:
+        """What one request may make the server allocate."""
+        return Limits(
+            max_body_mb=self.max_body_mb,
+            max_batch=self.max_batch,
+            max_tensor_mb=self.max_tensor_mb,
+            max_image_mp=self.max_image_mp,
+            max_json_depth=self.max_json_depth,
+            max_json_values=self.max_json_values,
+            max_parts=self.max_parts,
         )
 
     def check(self) -> ServerConfig:
@@ -66,6 +104,26 @@ class ServerConfig:
         if not 1 <= self.port <= 65535:
             raise MllabError(f"--port must be between 1 and 65535, not {self.port}")
         return self
+
+
+def _limits_from_env(env: Mapping[str, str]) -> dict[str, int | float | None]:
+    """The request limits and admission settings set in ``env`` (absent ones keep defaults)."""
+    specs: dict[str, tuple[str, Callable, float]] = {
+        "max_tensor_mb": ("MAX_TENSOR_MB", float, 0.001),
+        "max_image_mp": ("MAX_IMAGE_MP", float, 0.07),  # 256 x 256: the resize target
+        "max_json_depth": ("MAX_JSON_DEPTH", int, 2),
+        "max_json_values": ("MAX_JSON_VALUES", int, 1),
+        "max_parts": ("MAX_PARTS", int, 1),
+        "max_in_flight": ("MAX_IN_FLIGHT", int, 1),
+        "retry_after_s": ("RETRY_AFTER_S", int, 0),
+        "drain_timeout_s": ("DRAIN_TIMEOUT_S", float, 0.0),
+    }
+    found = {}
+    for field, (name, kind, minimum) in specs.items():
+        value = _env_number(env, (name,), None, kind, minimum=minimum)
+        if value is not None:
+            found[field] = value
+    return found
 
 
 def parse_device(value: str) -> str:

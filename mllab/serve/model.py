@@ -1,5 +1,10 @@
 """The served model: a file whose sha256 was checked, its ONNX Runtime session, its header.
 
+With ``batch_max_size`` > 0 (default: 0 on CPU, 8 on a GPU), :meth:`Model.run` goes through a
+:class:`~mllab.serve.batcher.Batcher`: concurrent requests run as one batch (Triton's dynamic
+batcher), and one worker thread owns ``session.run``. Without it, requests run one at a time
+under a lock.
+
 Only numpy and onnxruntime (through :mod:`mllab.runtime.sessions`) are used, never torch or
 onnx: this runs in the slim serving image.
 """
@@ -19,12 +24,24 @@ from mllab.core.errors import MllabError
 from mllab.model.integrity import verify_model
 from mllab.runtime.cgroup import usable_cpus
 from mllab.runtime.sessions import SessionConfig, create_session
+from mllab.serve.batcher import Batcher, Inference, default_batch_size
+
+#: :meth:`Model.probe`: a run this recent proves the session answers; how long to wait for it
+PROBE_MAX_AGE_S = 5.0
+PROBE_WAIT_S = 10.0
 
 
 class Model:
     """A model file whose sha256 was checked, and its ONNX Runtime session."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch_max_size: int | None = None,
+        batch_max_queue_delay_ms: float = 0.0,
+    ):
         self.path = Path(path)
         if not self.path.is_file():
             raise MllabError(f"no model file at {self.path} (set MODEL_PATH or --model)")
@@ -49,18 +66,74 @@ class Model:
         # One inference at a time: the intra-op pool already uses every core the quota
         # allows, and two runs sharing them would only make both slower.
         self._lock = threading.Lock()
+        self._batcher: Batcher | None = None
+        self._answered = 0.0  # time.monotonic() of the last session.run that answered
         try:  # warm-up: arenas and kernels are set up before the first client waits for them
             self.run(np.zeros((1, *self.sample_shape), dtype=np.float32))
         except Exception as error:
             raise MllabError(f"{self.path} fails on a zero input: {error}") from None
+        if batch_max_size is not None and batch_max_size < 0:
+            raise MllabError(f"BATCH_MAX_SIZE must be 0 (off) or more, not {batch_max_size}")
+        if batch_max_size is None:  # not configured: what pays on this provider
+            batch_max_size = default_batch_size(self.provider)
+        if batch_max_size > 0:  # after the warm-up, which runs alone
+            self._batcher = Batcher(self._run_session, batch_max_size, batch_max_queue_delay_ms)
         self.ready = True
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """Logits for a checked batch and the milliseconds ``session.run`` took."""
+        """Logits for a checked batch and the milliseconds ``session.run`` took (of the whole
+        batch it ran in, when batching is on). Thread-safe; blocks until the answer is there."""
+        inference = self.infer(x)
+        return inference.logits, inference.latency_ms
+
+    def infer(self, x: np.ndarray) -> Inference:
+        """:meth:`run` with how the batch was formed (its rows, this request's offset)."""
+        if self._batcher is not None:
+            return self._batcher.submit(x)
+        logits, latency_ms = self._run_session(x)
+        return Inference(logits, latency_ms, int(x.shape[0]), 0)
+
+    @property
+    def batching(self) -> dict[str, float] | None:
+        """The batcher's settings and counters (None when batching is off), for /metadata."""
+        return None if self._batcher is None else self._batcher.counters()
+
+    def close(self) -> None:
+        """Run what is queued, then stop the batch worker (a no-op without batching)."""
+        if self._batcher is not None:
+            self._batcher.close()
+
+    def probe(self, max_age_s: float = PROBE_MAX_AGE_S, wait_s: float = PROBE_WAIT_S) -> bool:
+        """Readiness: whether the session still answers.
+
+        True at once when a ``session.run`` answered within ``max_age_s`` (under load the
+        requests themselves prove it; no extra inference). Otherwise one batch-1 run of zeros,
+        if the session is free within ``wait_s``; False when it is not (a run hangs) or fails.
+        """
+        if time.monotonic() - self._answered < max_age_s:
+            return True
+        if not self._lock.acquire(timeout=wait_s):
+            return False
+        try:
+            if time.monotonic() - self._answered < max_age_s:  # another probe just ran
+                return True
+            zeros = np.zeros((1, *self.sample_shape), dtype=np.float32)
+            self.session.run([self.output_name], {self.input_name: zeros})
+            self._answered = time.monotonic()
+            return True
+        except Exception:  # noqa: BLE001 - any failure of the session means "not ready"
+            return False
+        finally:
+            self._lock.release()
+
+    def _run_session(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """``session.run`` on ``x`` alone, under the lock; the logits and its milliseconds."""
         with self._lock:
             start = time.perf_counter()
             logits = self.session.run([self.output_name], {self.input_name: x})[0]
-            return logits, (time.perf_counter() - start) * 1000.0
+            latency_ms = (time.perf_counter() - start) * 1000.0
+            self._answered = time.monotonic()
+            return logits, latency_ms
 
     def metadata(self) -> dict[str, Any]:
         """What ``GET /metadata`` answers (without the server's limits and versions)."""

@@ -24,12 +24,17 @@ def _code_cells() -> list[str]:
 
 
 def _written_files() -> dict[str, str]:
-    """File name -> text of every ``%%writefile {CONTEXT}/<name>`` cell."""
+    """File name -> text of every ``%%writefile {CONTEXT}/<name>`` cell, and the
+    ``Dockerfile.interface`` that exercise ex03_interface's solution returns."""
     files = {}
     for source in _code_cells():
         match = WRITEFILE.match(source)
         if match:
             files[match.group(1)] = source[match.end() :] + "\n"
+        elif source.startswith("def interface_part("):
+            namespace: dict = {}
+            exec(source, namespace)
+            files["Dockerfile.interface"] = namespace["interface_part"]()
     return files
 
 

@@ -237,6 +237,7 @@ CASES = [
      "not measured here", "05:ContainerVsHost not run"),
     ("C5", [("06", Overhead())], "holds", "GPU part not measured here: not run: no NVIDIA"),
     ("C5", [("06", Overhead(eta_cpu=0.9))], "does not hold", "10.0 % > 5 %"),
+    ("C5", [("06", Overhead(eta_cpu=1.14))], "holds", "the container was not slower (η = 1.140"),
     ("C5", [("06", Overhead(outcome=NO_DOCKER, eta_cpu=None))], "not measured here",
      "06:Overhead not run"),
     ("C6", [("05", Determinism())], "holds", "≤ 1e-6"),

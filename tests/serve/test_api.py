@@ -123,7 +123,10 @@ def test_health_ready_metadata(client, tiny_model):
     assert model["output"]["name"] == "logits" and model["output"]["shape"] == ["N", 1000]
     assert model["opsets"] == {"ai.onnx": 17} and model["ir_version"] == 8
     assert meta["provider"] == "CPUExecutionProvider" and meta["threads"] >= 1
-    assert meta["limits"] == {"max_body_mb": MAX_BODY_MB, "max_batch": MAX_BATCH}
+    limits = meta["limits"]
+    assert (limits["max_body_mb"], limits["max_batch"]) == (MAX_BODY_MB, MAX_BATCH)
+    assert limits["max_image_mp"] > 0 and limits["max_json_depth"] >= 5
+    assert meta["admission"]["max_in_flight"] >= 1 and meta["admission"]["in_flight"] == 0
     assert {"python", "numpy", "onnxruntime"} <= set(meta["versions"])
 
 

@@ -47,6 +47,10 @@ def test_config_from_env_reads_every_variable():
         ({"DEVICE": "gpu"}, "DEVICE/PROVIDER"),
         ({"MAX_BODY_MB": "nan"}, "MAX_BODY_MB"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"MAX_IN_FLIGHT": "0"}, "MAX_IN_FLIGHT must be at least 1"),
+        ({"MAX_JSON_DEPTH": "deep"}, "MAX_JSON_DEPTH must be a number"),
+        ({"MAX_IMAGE_MP": "0.001"}, "MAX_IMAGE_MP"),
+        ({"DRAIN_TIMEOUT_S": "-1"}, "DRAIN_TIMEOUT_S"),
     ],
 )
 def test_config_from_env_rejects_bad_values(env, fragment):
@@ -63,3 +67,40 @@ def test_check_rejects_what_a_flag_set(field, value, fragment):
     setattr(config, field, value)
     with pytest.raises(MllabError, match=fragment):
         config.check()
+
+
+def test_limits_and_admission_from_env_with_defaults_for_a_1g_container():
+    defaults = ServerConfig.from_env({})
+    limits = defaults.limits()
+    assert (limits.max_body_mb, limits.max_batch) == (defaults.max_body_mb, defaults.max_batch)
+    # what the defaults let in flight at once stays well under 1 GB next to the model
+    assert defaults.max_in_flight * (limits.max_body_mb + limits.max_tensor_mb) < 512
+    env = {
+        "MAX_TENSOR_MB": "8",
+        "MAX_IMAGE_MP": "2.5",
+        "MAX_JSON_DEPTH": "6",
+        "MAX_JSON_VALUES": "1000",
+        "MAX_PARTS": "2",
+        "MAX_IN_FLIGHT": "16",
+        "RETRY_AFTER_S": "5",
+        "DRAIN_TIMEOUT_S": "3.5",
+    }
+    config = ServerConfig.from_env(env)
+    assert config.limits().as_dict() == {
+        **limits.as_dict(),
+        "max_tensor_mb": 8.0,
+        "max_image_mp": 2.5,
+        "max_json_depth": 6,
+        "max_json_values": 1000,
+        "max_parts": 2,
+    }
+    assert (config.max_in_flight, config.retry_after_s, config.drain_timeout_s) == (16, 5, 3.5)
+
+
+def test_config_reads_the_dynamic_batching_settings():
+    config = ServerConfig.from_env({"BATCH_MAX_SIZE": "6", "BATCH_MAX_QUEUE_DELAY_MS": "2.5"})
+    assert (config.batch_max_size, config.batch_max_queue_delay_ms) == (6, 2.5)
+    default = ServerConfig.from_env({})
+    assert default.batch_max_size is None  # per device: off on CPU, 8 on a GPU
+    with pytest.raises(MllabError, match="BATCH_MAX_SIZE must be at least 0"):
+        ServerConfig.from_env({"BATCH_MAX_SIZE": "-1"})

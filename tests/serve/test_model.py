@@ -74,3 +74,30 @@ def test_onnx_header_of_a_non_model_is_empty(tmp_path):
     path = tmp_path / "junk.onnx"
     path.write_bytes(b"\x0f\xff\xff")
     assert onnx_header(path) == {"ir_version": None, "producer_version": None, "opsets": {}}
+
+
+def test_batching_is_off_by_default_on_cpu(tiny_model, random_batch):
+    model = Model(tiny_model)
+    assert model.batching is None
+    answer = model.infer(random_batch(3))
+    assert (answer.batch_rows, answer.offset, answer.batch_id) == (3, 0, 0)
+
+
+def test_batching_on_answers_like_ort_and_counts_its_batches(tiny_model, reference, random_batch):
+    model = Model(tiny_model, batch_max_size=4, batch_max_queue_delay_ms=0)
+    x = random_batch(2, seed=7)
+    logits, ms = model.run(x)
+    assert ms > 0 and np.array_equal(logits, reference(x))  # a batch of its own: same size
+    counters = model.batching
+    assert counters["max_size"] == 4 and counters["batches"] == 1 and counters["rows"] == 2
+    model.close()
+
+
+def test_probe_answers_from_a_recent_run_or_runs_one(tiny_model):
+    model = Model(tiny_model)
+    assert model.probe()  # the warm-up just answered
+    model._answered = 0.0  # long ago: the probe runs the session itself
+    assert model.probe() and model._answered > 0.0
+    with model._lock:  # the session is held (a run that hangs): not ready after wait_s
+        model._answered = 0.0
+        assert not model.probe(wait_s=0.05)

@@ -124,10 +124,10 @@ def buildah_build(
     return BuildahBuild(tag, "sha256:" + image_id, seconds, driver, options)
 
 
-def repro_context(model: str | Path | None = None) -> Path:
-    """The slim context with :func:`reproducible_dockerfile` as its Dockerfile."""
+def repro_context(model: str | Path | None = None, dockerfile: str | None = None) -> Path:
+    """The slim context with ``dockerfile`` (default :func:`reproducible_dockerfile`)."""
     context = slim_context("slim-buildah", model=model)
-    (context / "Dockerfile").write_text(reproducible_dockerfile())
+    (context / "Dockerfile").write_text(dockerfile or reproducible_dockerfile())
     return context
 
 
@@ -158,14 +158,16 @@ def buildah_twice(
     layers: bool = False,
     driver: str | None = None,
     timestamp: int | None = EPOCH,
+    dockerfile: str | None = None,  # lab 05's exercise: the student's recipe
+    source_date_epoch: int | None = EPOCH,
 ) -> BuildahTwice:
     """Two ``buildah bud --no-cache`` builds of the reproducible slim Dockerfile (same
     context): the IDs, the storage driver and the times."""
-    context = repro_context(model)
+    context = repro_context(model, dockerfile)
     name = f"localhost/{prefix}/slim-buildah"
     _buildah(["rmi", "--prune"], driver or storage_driver(), check=False)  # earlier leftovers
     runs = [
-        buildah_build(context, f"{name}:run{i}", timestamp=timestamp, layers=layers, driver=driver)
+        buildah_build(context, f"{name}:run{i}", timestamp, source_date_epoch, layers, driver)
         for i in (1, 2)
     ]
     return BuildahTwice(
@@ -179,13 +181,13 @@ def buildah_twice(
 
 
 def try_buildah_twice(
-    prefix: str = PREFIX, model: str | Path | None = None
+    prefix: str = PREFIX, model: str | Path | None = None, **options: Any
 ) -> tuple[RebuildComparison, BuildahTwice | None]:
     """:func:`buildah_twice` where buildah can build: the comparison (not run with the reason
     where it cannot, failed with the error where a build failed) and the builds."""
     if status := buildah_status():
         return RebuildComparison(Outcome.not_run(status)), None
-    outcome, twice = attempt(buildah_twice, prefix, model)
+    outcome, twice = attempt(buildah_twice, prefix, model, **options)
     return (twice.comparison() if twice else RebuildComparison(outcome)), twice
 
 

@@ -35,12 +35,17 @@ LOG_LINES = 6
 _SOURCES = resources.files("mllab.experiments.serving") / "lecture_flask"
 
 
-def lecture_source(corrected: bool = False, port: int = LECTURE_PORT) -> str:
-    """``server.py`` as the lecture prints it, or with ``app.run(..., port=port)`` appended."""
+def lecture_source(
+    corrected: bool = False, port: int = LECTURE_PORT, fix: str | None = None
+) -> str:
+    """``server.py`` as the lecture prints it, or with ``app.run(..., port=port)`` appended
+    (or with ``fix``, e.g. a student's lines, appended instead of the kit's)."""
     source = (_SOURCES / "server.py.txt").read_text()
+    if fix is not None:
+        return source + "\n" + fix
     if corrected:
-        fix = (_SOURCES / "app_run.py.txt").read_text()
-        source += fix.replace(f"port={LECTURE_PORT}", f"port={port}")
+        kit_fix = (_SOURCES / "app_run.py.txt").read_text()
+        source += kit_fix.replace(f"port={LECTURE_PORT}", f"port={port}")
     return source
 
 
@@ -76,13 +81,18 @@ class LectureFlask:
 
 
 def write_lecture_flask(
-    folder: str | Path, model: str | Path, corrected: bool = False, port: int = LECTURE_PORT
+    folder: str | Path,
+    model: str | Path,
+    corrected: bool = False,
+    port: int = LECTURE_PORT,
+    fix: str | None = None,
 ) -> Path:
-    """``folder/server.py`` (the lecture's, or corrected) beside ``folder/model.onnx``."""
+    """``folder/server.py`` (the lecture's, corrected, or with ``fix`` appended) beside
+    ``folder/model.onnx``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "server.py"
-    script.write_text(lecture_source(corrected, port))
+    script.write_text(lecture_source(corrected, port, fix))
     link = folder / "model.onnx"
     if link.is_symlink() or link.exists():
         link.unlink()
@@ -112,16 +122,18 @@ def run_lecture_flask(
     corrected: bool = False,
     port: int = LECTURE_PORT,
     timeout: float = 60.0,
+    fix: str | None = None,
 ) -> FlaskRun:
     """Run ``python server.py`` in ``folder`` and find out whether it serves ``/predict``.
 
     Waits until the process exits or something listens on ``port`` (at most ``timeout``); when
     it listens, sends one prediction; then stops it. When ``port`` is taken by another
     program a free port is used instead (``port_was_busy``), so that the test is not confounded.
+    ``fix``: lines appended to the lecture's file instead of the kit's correction.
     """
     busy = port_open(port)
     port = free_port() if busy else port
-    script = write_lecture_flask(folder, model, corrected, port)
+    script = write_lecture_flask(folder, model, corrected or fix is not None, port, fix)
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, script.name],

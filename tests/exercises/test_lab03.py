@@ -1,0 +1,79 @@
+"""Lab 03's exercises, statically: the layer order that keeps pip install cached and the
+runtime stage's interface, against docker/Dockerfile."""
+
+from __future__ import annotations
+
+import pytest
+
+from mllab.containers.dockerfiles import instructions
+from mllab.core.paths import DOCKER
+from mllab.exercises import lab03
+
+
+def test_the_solutions_pass_and_write_the_kits_instructions(solution, tmp_path, capsys):
+    checked = lab03.check_order(solution("03", "ex03_order"))
+    assert checked.passed and lab03.pip_cached(checked.value, "model.onnx")
+    out = tmp_path / "Dockerfile.interface"
+    checked = lab03.check_interface(solution("03", "ex03_interface"), out)
+    assert checked.passed and checked.value == out
+    kit = tmp_path / "kit"
+    kit.write_text(lab03.reference_interface())
+    assert instructions(out) == instructions(kit)
+    assert out.read_text() == lab03.reference_interface()  # line breaks too: the same cache key
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_the_cache_rule_on_the_kits_dockerfiles():
+    assert lab03.pip_cached(instructions(DOCKER / "Dockerfile"), "model.onnx")
+    assert not lab03.pip_cached(instructions(DOCKER / "Dockerfile.naive"), "model.onnx")
+    assert not lab03.pip_cached(instructions(DOCKER / "Dockerfile"), "requirements.lock")
+    assert lab03.copied_sources("COPY --from=builder /opt/venv /opt/venv") == []
+
+
+@pytest.mark.parametrize(
+    ("order", "hint"),
+    [
+        (tuple(range(7)), "reruns pip install"),
+        ((0, 1, 4, 5, 2, 3, 6), "copy the model last"),
+        ((0, 1, 5, 4, 3, 2, 6), "COPY it before the RUN"),
+        ((0, 4, 5, 3, 2, 1, 6), "WORKDIR"),
+        ((0, 1, 4, 5, 3, 2), "exactly once"),
+    ],
+)
+def test_planted_wrong_orders_get_their_hint(order, hint, capsys):
+    checked = lab03.check_order(lambda steps: [steps[i] for i in order])
+    assert not checked.passed and hint in checked.message
+    assert checked.value == [lab03.NAIVE_STEPS[i] for i in lab03.REFERENCE_ORDER]
+    out = capsys.readouterr().out
+    assert lab03.SECTION_CACHE in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ('EXPOSE 8080\nHEALTHCHECK CMD true\nCMD ["python", "-m", "mllab.serve.app"]\n', "no USER"),
+        ('USER root\nEXPOSE 8080\nHEALTHCHECK CMD true\nCMD ["python"]\n', "is root"),
+        ('USER 10001\nEXPOSE 8080\nCMD ["python", "-m", "mllab.serve.app"]\n', "HEALTHCHECK"),
+        ("USER 10001\nEXPOSE 8080\nHEALTHCHECK CMD true\nCMD python -m mllab.serve.app\n", "shell"),
+    ],
+)
+def test_planted_wrong_interfaces_get_their_hint_and_the_kits_part(text, hint, tmp_path):
+    out = tmp_path / "Dockerfile.interface"
+    checked = lab03.check_interface(lambda: text, out)
+    assert not checked.passed and hint in checked.message
+    assert out.read_text() == lab03.reference_interface()
+
+
+def test_not_done_writes_the_kits_part(not_done, tmp_path, capsys):
+    out = tmp_path / "Dockerfile.interface"
+    checked = lab03.check_interface(not_done, out)
+    assert not checked.done and out.read_text() == lab03.reference_interface()
+    assert "not done yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "section", [lab03.SECTION_CACHE, lab03.SECTION_INTERFACE], ids=["first", "second"]
+)
+def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
+    cited, headings = cited_headings(section)
+    assert cited and set(cited) <= headings

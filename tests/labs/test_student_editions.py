@@ -1,0 +1,155 @@
+"""The student editions of the real labs, as a student receives them (nbgrader's
+``generate_assignment``, through ``mllab labs student``): well-formed labs without answers or
+hidden asserts, exercise markup that nbgrader can grade; and executed with **nbclient** (no
+papermill) to the end, every unfinished exercise saying it is not done while the lab goes on
+with the kit's reference (slow; the labs that build images also need Docker)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+
+from mllab.core.paths import LABS
+from mllab.exercises.check import NOT_DONE
+from mllab.report import editions, grading, runner
+
+NOTEBOOKS = runner.discover(LABS)
+IDS = [nb.name for nb in NOTEBOOKS]
+DOCKER_LABS = {"03", "05", "06"}
+#: the Docker labs' student editions run with fewer repetitions than their instructor
+#: editions (which the papermill tests run with the defaults): the point here is that an
+#: untouched edition runs to the end, not the figures. Every name must be a lab parameter.
+CHEAP = {
+    "05": {"REPEATS": 3},
+    "06": {"SWEEP_ROUNDS": 1, "REQUESTS_PER_POINT": 10, "ETA_ROUNDS": 2, "LOAD_REQUESTS": 100},
+}
+CELL_TIMEOUT_S = runner.CELL_TIMEOUT_S
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
+
+
+@pytest.fixture(scope="module")
+def student_editions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("editions")
+    made = editions.make_student_editions(out=root / "workspace", course=root / "course")
+    assert [e.notebook for e in made] == IDS
+    return root / "workspace"
+
+
+def _grading_cells(notebook: Path) -> list[dict]:
+    nb = nbformat.read(notebook, as_version=4)
+    return [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_exercise_markup_is_gradable(notebook: Path):
+    """Each answer cell ``exNN_name`` is followed by its graded self-check ``exNN_name_check``."""
+    cells = _grading_cells(notebook)
+    ids = [c["grade_id"] for c in cells]
+    assert len(ids) == len(set(ids)), "grade ids must be unique in a notebook"
+    for answer, check in zip(cells[::2], cells[1::2], strict=True):
+        assert re.fullmatch(r"ex\d\d_\w+", answer["grade_id"]), answer["grade_id"]
+        assert answer["solution"] and not answer["grade"] and not answer["locked"]
+        assert check["grade_id"] == answer["grade_id"] + "_check"
+        assert check["grade"] and check["locked"] and check["points"] > 0
+        assert not check["solution"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_student_edition_is_a_lab_without_answers(notebook: Path, student_editions: Path):
+    edition = student_editions / notebook.name
+    nb = nbformat.read(edition, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == runner.KERNEL
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert all(not c.outputs for c in code), "outputs in a student edition"
+    text = "\n".join(c.source for c in nb.cells)
+    assert not [m for m in MARKERS if m in text], "answers or hidden tests left in"
+    answers = [c for c in _grading_cells(notebook) if c["solution"]]
+    assert text.count("raise NotImplementedError()") == len(answers)
+
+
+def _with_parameters(nb: nbformat.NotebookNode, values: dict) -> None:
+    """Put ``values`` after the parameters cell (what papermill's injection does)."""
+    names = set(re.findall(r"^(\w+)\s*=", nb.cells[_first_code(nb)].source, re.M))
+    assert set(values) <= names, f"not parameters of this lab: {set(values) - names}"
+    if values:
+        lines = [f"{k} = {v!r}" for k, v in values.items()]
+        cell = new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]})
+        nb.cells.insert(_first_code(nb) + 1, cell)
+
+
+def _first_code(nb: nbformat.NotebookNode) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+
+
+def _run_param(notebook: Path):
+    marks = [pytest.mark.slow]
+    if runner.lab_id(notebook) in DOCKER_LABS:
+        marks.append(pytest.mark.docker)
+    return pytest.param(notebook, marks=marks, id=notebook.name)
+
+
+@pytest.mark.parametrize("notebook", [_run_param(nb) for nb in NOTEBOOKS])
+def test_student_edition_runs_to_the_end_with_nbclient(
+    notebook: Path, student_editions: Path, tmp_path: Path
+):
+    nb = nbformat.read(student_editions / notebook.name, as_version=4)
+    _with_parameters(nb, CHEAP.get(runner.lab_id(notebook), {}))
+    with runner.recording_into(tmp_path / "results"):
+        NotebookClient(
+            nb,
+            kernel_name=runner.KERNEL,
+            timeout=CELL_TIMEOUT_S,
+            resources={"metadata": {"path": str(student_editions)}},
+        ).execute()  # raises CellExecutionError at the first cell that fails
+    nbformat.write(nb, tmp_path / notebook.name)  # kept for a look when a check below fails
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert NOT_DONE in said, f"{cell.metadata.nbgrader.grade_id} did not say not done"
+    assert os.listdir(tmp_path / "results"), "the lab recorded what it measured"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_every_lab_has_two_to_four_exercises(notebook: Path):
+    checks = [c for c in _grading_cells(notebook) if c["grade"]]
+    assert 2 <= len(checks) <= 4, f"{len(checks)} exercises (issue 13: two to four per lab)"
+
+
+@pytest.mark.slow
+def test_grading_a_real_lab_full_zero_and_partial(tmp_path: Path):
+    """Lab 00 graded by nbgrader: its reference answers get full marks, its untouched student
+    edition 0 on every exercise, and a wrong rule for ex00_cuda loses only that exercise."""
+    [edition] = editions.make_student_editions(
+        only="00", out=tmp_path / "workspace", course=tmp_path / "course"
+    )
+    subs, name = tmp_path / "submissions", edition.notebook
+    for student in ("reference", "untouched", "wrong"):
+        (subs / student).mkdir(parents=True)
+    (subs / "reference" / name).write_bytes((LABS / name).read_bytes())
+    (subs / "untouched" / name).write_bytes(Path(edition.path).read_bytes())
+    nb = nbformat.read(LABS / name, as_version=4)  # the reference, with one answer broken
+    cell = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex00_cuda"
+    )
+    head, _, _ = cell.source.partition("### BEGIN SOLUTION")
+    cell.source = head + "return True  # every container runs on every driver (wrong)\n"
+    nbformat.write(nb, subs / "wrong" / name)
+    report = grading.grade_submissions(subs, tmp_path / "grades", cell_timeout_s=600)
+    rows = {(r.student, r.exercise): r for r in report.rows}
+    totals = report.totals()
+    assert totals["reference"][0] == totals["reference"][1] > 0
+    assert totals["untouched"][0] == 0
+    assert all("not done" in r.feedback for r in report.rows if r.student == "untouched")
+    assert rows[("wrong", "ex00_cuda")].points == 0 < totals["wrong"][0] < totals["wrong"][1]
+    hint = rows[("wrong", "ex00_cuda")].feedback
+    assert hint != grading.PASSED and "Traceback" not in hint
