@@ -5,17 +5,25 @@ the image makes the image hash depend on the model file*. :func:`cache_experimen
 the slim image with another model file, then with one comment line added to
 ``requirements.lock``, and reads the cache hits from the legacy builder's output ("Using
 cache") and the diff_ids from ``docker save``.
+
+Both changes carry a fresh nonce (a metadata entry in the other model, a word in the lock's
+comment): the layer cache outlives the images, so a change already built by an earlier run
+would be a cache hit and the experiment would measure nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import onnx
+
 from mllab.containers.buildlog import BuildResult, BuildStep
 from mllab.core.errors import BuildError, InputError
 from mllab.core.outcome import Outcome
+from mllab.core.paths import ARTIFACTS
 from mllab.experiments.reproducibility.rebuilds import (
     NO_CACHE_LINE,
     PREFIX,
@@ -23,6 +31,7 @@ from mllab.experiments.reproducibility.rebuilds import (
     slim_context,
 )
 from mllab.experiments.reproducibility.saved_images import ImageComparison, compare_images
+from mllab.model.integrity import write_digest
 from mllab.model.quantize import default_int8_model
 
 #: where the slim Dockerfile puts the model (``COPY model.onnx ... /app/``)
@@ -91,12 +100,23 @@ def step_effects(result: BuildResult) -> StepEffects:
     )
 
 
-def other_model(model: str | Path | None = None) -> Path:
-    """A second, different model file (the cached INT8 model): same interface, other bytes."""
+def other_model(model: str | Path | None = None, nonce: str | None = None) -> Path:
+    """A second, different model file (the cached INT8 model): same interface, other bytes;
+    with ``nonce``, a copy whose metadata carries it (bytes no earlier build has seen)."""
     other = Path(default_int8_model())
     if model and Path(model).resolve() == other.resolve():
         raise InputError("the other model must differ from the base model")
-    return other
+    if nonce is None:
+        return other
+    proto = onnx.load(str(other))
+    onnx.helper.set_model_props(
+        proto, {**{p.key: p.value for p in proto.metadata_props}, "mllab.cache_nonce": nonce}
+    )
+    unique = ARTIFACTS / "repro" / "other-model" / "model.onnx"
+    unique.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(unique))
+    write_digest(unique)
+    return unique
 
 
 @dataclass
@@ -138,12 +158,13 @@ def cache_experiment(prefix: str = PREFIX, model: str | Path | None = None) -> C
        cache hit, which diff_ids change;
     3. the same context with one comment line added to ``requirements.lock`` (``:lock``).
     """
+    nonce = uuid.uuid4().hex[:12]  # a change no earlier run has built (see the module doc)
     base = docker_build(slim_context(model=model), f"{prefix}/slim:cache-base")
-    model_ctx = slim_context("slim-model", model=other_model(model))
+    model_ctx = slim_context("slim-model", model=other_model(model, nonce))
     changed_model = docker_build(model_ctx, f"{prefix}/slim:model")
     lock_ctx = slim_context("slim-lock", model=model)
     with (lock_ctx / "requirements.lock").open("a") as handle:
-        handle.write("# the same pins, one comment more: the file's checksum changes\n")
+        handle.write(f"# the same pins, one comment more ({nonce}): the file's checksum changes\n")
     changed_lock = docker_build(lock_ctx, f"{prefix}/slim:lock")
     layers = compare_images(
         f"{prefix}/slim:cache-base", f"{prefix}/slim:model", files=False, locate=(MODEL_IN_IMAGE,)
