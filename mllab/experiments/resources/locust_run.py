@@ -24,14 +24,17 @@ import numpy as np
 
 from mllab.model.preprocess import sample_images
 from mllab.serve.bodies import npy_bytes
+from mllab.serve.v2 import DEFAULT_MODEL_NAME
+from mllab.serve.v2_binary import binary_request
 
-PAYLOADS = ("npy", "image", "health")
+PAYLOADS = ("npy", "v2", "image", "health")
 SETTINGS = ("url", "users", "spawn_rate", "requests", "max_seconds", "payload", "out")
 
 
 def payload(kind: str) -> tuple[str, str, bytes, dict[str, str]]:
     """(method, path, body, headers) of one request: a 1×3×224×224 float32 ``.npy`` tensor
-    (logits back as ``.npy``), a JPEG upload, or GET /health."""
+    (logits back as ``.npy``), the same tensor through the Open Inference Protocol v2 with
+    binary tensors (``/v2/models/resnet50/infer``), a JPEG upload, or GET /health."""
     if kind == "health":
         return "GET", "/health", b"", {}
     if kind == "image":
@@ -45,6 +48,9 @@ def payload(kind: str) -> tuple[str, str, bytes, dict[str, str]]:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         return "POST", "/predict", body, headers
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    if kind == "v2":
+        body, headers = binary_request(x, "input")
+        return "POST", f"/v2/models/{DEFAULT_MODEL_NAME}/infer", body, headers
     headers = {"Content-Type": "application/x-npy", "Accept": "application/x-npy"}
     return "POST", "/predict", npy_bytes(x), headers
 

@@ -8,9 +8,13 @@ import sys
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from tiny_models import tiny_resnet_interface
 
 from mllab.core.errors import InputError
 from mllab.experiments.resources.load import check_loopback, result_of, run_load, timeline
+from mllab.experiments.resources.locust_run import payload
+from mllab.serve.api import create_app
 
 
 @pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080", "ftp://127.0.0.1"])
@@ -92,3 +96,15 @@ def test_locust_500_requests_8_users_no_failures_with_docker_stats(slim):
     assert len(monitor.samples) >= 3
     assert max(s.cpu_percent for s in monitor.samples) > 10  # the server worked
     assert monitor.gpu_fields == []  # docker stats has no GPU memory (lecture's claim C13)
+
+
+@pytest.mark.parametrize("kind", ["npy", "v2"])
+def test_each_load_payload_is_a_request_the_server_answers(kind, tmp_path):
+    """Lab 06's load can target either API: the request locust repeats gets a 200 from the
+    real app (in-process, on a tiny model with ResNet-50's interface)."""
+    method, path, body, headers = payload(kind)
+    model = tiny_resnet_interface(tmp_path / "tiny.onnx")
+    with TestClient(create_app(model)) as client:
+        response = client.request(method, path, content=body, headers=headers)
+    assert response.status_code == 200, response.text[:300]
+    assert path == ("/predict" if kind == "npy" else "/v2/models/resnet50/infer")
