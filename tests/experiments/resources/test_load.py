@@ -84,7 +84,8 @@ def test_locust_500_requests_8_users_no_failures_with_docker_stats(slim):
     from mllab.containers.monitor import StatsMonitor
     from mllab.containers.run import run
 
-    with run(slim, name="mllab06-test-load", read_only=True) as server:
+    admit = {"MAX_IN_FLIGHT": "8"}  # all 8 users in flight: admission control answers no 503
+    with run(slim, name="mllab06-test-load", read_only=True, env=admit) as server:
         with StatsMonitor(server.container) as monitor:
             result = run_load(server.url, users=8, requests=500, max_seconds=420)
     assert result.stopped_by == "requests", result.row()
