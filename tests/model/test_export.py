@@ -20,6 +20,9 @@ from mllab.model import resnet as models
 from mllab.model.metadata import export_metadata, metadata
 from mllab.runtime.sessions import create_session
 
+#: exports or quantizes the real ResNet-50 (~10–20 s each on 2 cores): the full tier, not test-quick
+SLOW = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, Path]:
@@ -86,6 +89,7 @@ def test_unknown_weights_name():
 # -- the exported file -------------------------------------------------------------------------
 
 
+@SLOW
 @pytest.mark.parametrize("exporter", artifact_paths.EXPORTERS)
 def test_single_self_contained_file(exported, exporter):
     path = exported[exporter]
@@ -98,6 +102,7 @@ def test_single_self_contained_file(exported, exporter):
     onnx.checker.check_model(str(path), full_check=True)
 
 
+@SLOW
 @pytest.mark.parametrize("exporter", artifact_paths.EXPORTERS)
 def test_metadata_and_names(exported, exporter):
     path = exported[exporter]
@@ -111,6 +116,7 @@ def test_metadata_and_names(exported, exporter):
     assert [o.name for o in proto.graph.output] == ["logits"]
 
 
+@SLOW
 def test_export_metadata_record(exported):
     found = export_metadata(exported["torchscript"])
     assert (found.exporter, found.weights_id, found.fold) == ("torchscript", "random-seed0", True)
@@ -118,6 +124,7 @@ def test_export_metadata_record(exported):
     assert found.size_mb > 90 and found.extra_files == []
 
 
+@SLOW
 @pytest.mark.parametrize("exporter", artifact_paths.EXPORTERS)
 def test_dynamic_batch(exported, exporter):
     session = create_session(exported[exporter], device="cpu")
@@ -144,6 +151,7 @@ def test_fixed_batch_is_detected(tmp_path):
         checks.check_dynamic_batch(path)
 
 
+@SLOW
 def test_unsupported_opset_is_refused_not_silently_raised(tmp_path):
     with pytest.raises(ExportFailed, match="asked for opset 5"):
         export.export_onnx(tmp_path / "m.onnx", exporter="dynamo", opset=5)
@@ -158,6 +166,7 @@ def test_bad_exporter_is_an_input_error(tmp_path):
 # -- parity ------------------------------------------------------------------------------------
 
 
+@SLOW
 def test_parity_within_lecture_and_tutorial_tolerances(exported):
     report = parity.parity_report(exported)
     assert report.weights_id == "random-seed0" and report.delta == LECTURE_DELTA
@@ -172,6 +181,7 @@ def test_parity_within_lecture_and_tutorial_tolerances(exported):
         assert row.top1_agreement == 1.0 and row.cosine > 0.999999, label
 
 
+@SLOW
 def test_parity_detects_other_weights(exported):
     x = parity.reference_inputs()["samples"]
     other = parity.torch_logits(models.load_resnet50(seed=1), x)
@@ -187,6 +197,7 @@ def test_parity_detects_other_weights(exported):
 # -- integrity ---------------------------------------------------------------------------------
 
 
+@SLOW
 def test_digest_beside_the_model(exported):
     path = exported["dynamo"]
     line = integrity.digest_path(path).read_text().split()
@@ -194,6 +205,7 @@ def test_digest_beside_the_model(exported):
     assert integrity.verify_model(path) == line[0]
 
 
+@SLOW
 def test_tampered_model_is_refused(exported, tmp_path):
     copy = tmp_path / "model.onnx"
     shutil.copy(exported["dynamo"], copy)
@@ -207,6 +219,7 @@ def test_tampered_model_is_refused(exported, tmp_path):
         checks.load_session(copy)
 
 
+@SLOW
 def test_missing_digest_is_refused(exported, tmp_path):
     copy = tmp_path / "model.onnx"
     shutil.copy(exported["torchscript"], copy)
@@ -214,6 +227,7 @@ def test_missing_digest_is_refused(exported, tmp_path):
         integrity.verify_model(copy)
 
 
+@SLOW
 def test_default_model_is_cached_and_repaired(exported, tmp_path, monkeypatch):
     monkeypatch.setattr("mllab.core.paths.ARTIFACTS", tmp_path)
     cached = tmp_path / "models" / "resnet50-dynamo-random-seed0.onnx"
@@ -259,6 +273,7 @@ def only_our_commands(monkeypatch):
     monkeypatch.setattr("mllab.cli.main.build_parser", lambda: parser)
 
 
+@SLOW
 def test_cli_export(tmp_path, capsys, only_our_commands):
     out = tmp_path / "cli.onnx"
     assert main(["export", "--out", str(out), "--exporter", "torchscript", "--seed", "2"]) == 0

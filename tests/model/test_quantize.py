@@ -17,6 +17,9 @@ from mllab.model.metadata import file_size_mb, metadata
 from mllab.model.parity import reference_inputs
 from mllab.runtime.sessions import create_session
 
+#: quantizes the real ResNet-50 (~20 s on 2 cores): the full tier, not test-quick
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fp32(tmp_path_factory) -> Path:
