@@ -104,7 +104,7 @@ def test_start_server_reports_why_it_died(tiny_model, tmp_path):
 @pytest.mark.slow
 def test_resnet50_server_equals_host_ort():
     """The real model (lab 01's cached export) over a real socket, all three body kinds."""
-    from mllab.model.export import default_model
+    from mllab.model.artifacts import default_model  # deferred: exporting imports torch
     from mllab.model.preprocess import preprocess, top_k
     from mllab.runtime.sessions import create_session
 
