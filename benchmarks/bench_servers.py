@@ -23,8 +23,8 @@ import numpy as np
 
 from mllab.core.errors import MllabError
 from mllab.core.tables import format_table
+from mllab.experiments.resources.load import run_locust
 from mllab.experiments.serving.batching import request_for, server_settings
-from mllab.experiments.serving.load_run import run_locust
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
 from mllab.serve.process import start_server
 

@@ -96,16 +96,53 @@ def run_load(
     ``spawn_rate`` users are started per second (default: all at once). The subprocess is
     killed if it outlives ``max_seconds`` by a minute.
     """
-    url = check_loopback(url)
-    spawn_rate = float(spawn_rate or users)
-    if users < 1 or requests < 1 or max_seconds <= 0 or spawn_rate <= 0:
-        raise InputError("users, requests, max_seconds and spawn_rate must be positive")
     if payload not in PAYLOADS:
         raise InputError(f"payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
+    settings = {"users": users, "spawn_rate": float(spawn_rate or users), "payload": payload}
+    return result_of(_locust(url, requests, max_seconds, settings, python))
+
+
+@dataclass
+class Load:
+    """One locust run and the CPU seconds the load generator itself used."""
+
+    result: LoadResult
+    load_cpu_s: float
+
+
+def run_locust(
+    url: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    users: int,
+    requests: int,
+    max_seconds: float = 120.0,
+    label: str = "",
+    python: str | None = None,
+) -> Load:
+    """``requests`` POSTs of ``body`` to ``url + path`` from ``users`` concurrent locust users
+    (closed loop: concurrency ``users``), with the load generator's own CPU time."""
+    with tempfile.TemporaryDirectory(prefix="mllab-body-") as folder:
+        body_file = Path(folder) / "body.bin"
+        body_file.write_bytes(body)
+        request = {"path": path, "body_file": str(body_file), "headers": headers}
+        settings = {"users": users, "spawn_rate": float(users), "label": label or path, **request}
+        raw = _locust(url, requests, max_seconds, settings, python)
+    return Load(result_of(raw), raw["cpu_s"])
+
+
+def _locust(
+    url: str, requests: int, max_seconds: float, settings: dict[str, Any], python: str | None
+) -> dict[str, Any]:
+    """:mod:`mllab.experiments.resources.locust_run` in a subprocess; the JSON it wrote."""
+    url = check_loopback(url)
+    if settings["users"] < 1 or requests < 1 or max_seconds <= 0 or settings["spawn_rate"] <= 0:
+        raise InputError("users, requests, max_seconds and spawn_rate must be positive")
     with tempfile.TemporaryDirectory(prefix="mllab-load-") as folder:
         out = Path(folder) / "load.json"
-        settings = {"url": url, "users": users, "spawn_rate": spawn_rate, "requests": requests,
-                    "max_seconds": max_seconds, "payload": payload, "out": str(out)}  # fmt: skip
+        settings = {**settings, "url": url, "requests": requests, "max_seconds": max_seconds,
+                    "out": str(out)}  # fmt: skip
         command = [python or sys.executable, "-m", "mllab.experiments.resources.locust_run"]
         done = subprocess.run(
             [*command, json.dumps(settings)],
@@ -117,8 +154,7 @@ def run_load(
         if done.returncode != 0 or not out.exists():
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-10:])
             raise MllabError(f"the locust run failed (exit {done.returncode}):\n{tail}")
-        raw = json.loads(out.read_text())
-    return result_of(raw)
+        return json.loads(out.read_text())
 
 
 def result_of(raw: dict[str, Any]) -> LoadResult:

@@ -9,12 +9,18 @@ Locust monkey-patches ``socket``, ``threading`` and ``time`` (gevent) when it is
 is why it runs here, in its own process, never in a notebook kernel or in pytest. The users are
 ``FastHttpUser`` (geventhttpclient): far less CPU per request than ``HttpUser``, so the load
 generator disturbs a server sharing its cores less. Each posts the same request with no wait.
+
+The request is a ``payload`` kind (:func:`payload`) or given outright: ``path``, ``body_file``
+and ``headers`` (a POST; ``label`` names it). The JSON also carries ``cpu_s``, the user + system
+CPU seconds this process used during the load: what the load generator took from a shared
+machine is accounted for, not hidden.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -28,7 +34,7 @@ from mllab.serve.v2 import DEFAULT_MODEL_NAME
 from mllab.serve.v2_binary import binary_request
 
 PAYLOADS = ("npy", "v2", "image", "health")
-SETTINGS = ("url", "users", "spawn_rate", "requests", "max_seconds", "payload", "out")
+SETTINGS = ("url", "users", "spawn_rate", "requests", "max_seconds", "out")
 
 
 def payload(kind: str) -> tuple[str, str, bytes, dict[str, str]]:
@@ -55,13 +61,27 @@ def payload(kind: str) -> tuple[str, str, bytes, dict[str, str]]:
     return "POST", "/predict", npy_bytes(x), headers
 
 
+def request_of(settings: dict[str, Any]) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, path, body, headers): the request given outright, else the payload kind's."""
+    if "body_file" in settings:
+        body = Path(settings["body_file"]).read_bytes()
+        return "POST", settings["path"], body, dict(settings.get("headers") or {})
+    return payload(settings["payload"])
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(settings: dict[str, Any]) -> dict[str, Any]:
     """Run locust with ``settings`` (see the module); what is written to ``settings["out"]``."""
     import gevent.event  # deferred: importing gevent/locust monkey-patches the interpreter
     from locust import FastHttpUser, constant, events, task
     from locust.env import Environment
 
-    method, path, body, headers = payload(settings["payload"])
+    method, path, body, headers = request_of(settings)
+    label = settings.get("label") or path
 
     class ModelUser(FastHttpUser):
         host = settings["url"]
@@ -72,15 +92,15 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
         @task
         def predict(self) -> None:
             if method == "GET":
-                self.client.get(path, name=path)
+                self.client.get(path, name=label)
             else:
-                self.client.request(method, path, data=body, headers=headers, name=path)
+                self.client.request(method, path, data=body, headers=headers, name=label)
 
     env = Environment(user_classes=[ModelUser], events=events)
     records: list[tuple[float, float, int]] = []  # [t_s since start, response ms, failed 0/1]
     errors: dict[str, int] = {}
     done = gevent.event.Event()
-    start = time.monotonic()
+    cpu_start, start = _cpu_s(), time.monotonic()
 
     def on_request(response_time, exception, **_kw):
         records.append((time.monotonic() - start, float(response_time), int(exception is not None)))
@@ -94,7 +114,7 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
     runner = env.create_local_runner()
     runner.start(settings["users"], spawn_rate=settings["spawn_rate"])
     stopped_by = "requests" if done.wait(timeout=settings["max_seconds"]) else "time"
-    duration = time.monotonic() - start
+    duration, cpu = time.monotonic() - start, _cpu_s() - cpu_start
     runner.quit()
     total = env.stats.total
     bucketed = {  # locust rounds response times into buckets; kept for comparison
@@ -107,13 +127,15 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
     }
     kept = records[: settings["requests"]]  # requests in flight at the stop are not counted twice
     return {
-        **{key: settings[key] for key in ("url", "users", "spawn_rate", "payload")},
+        **{key: settings[key] for key in ("url", "users", "spawn_rate")},
+        "payload": settings.get("payload") or label,
         "duration_s": kept[-1][0] if kept and stopped_by == "requests" else duration,
         "stopped_by": stopped_by,
         "records": kept,
         "errors": errors,
         "locust": bucketed,
         "pid": os.getpid(),
+        "cpu_s": cpu,
     }
 
 
@@ -123,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     settings = json.loads(argv[0]) if argv else {}
     missing = [key for key in SETTINGS if key not in settings]
+    if not {"payload", "body_file"} & set(settings):
+        missing.append("payload or body_file")
     if missing:
         print(f"usage: python -m mllab.experiments.resources.locust_run JSON (missing: {missing})")
         return 2

@@ -2,7 +2,7 @@
 
 :func:`batching_sweep` starts ``python -m mllab.serve.app`` twice on the same model, once with
 batching off (``BATCH_MAX_SIZE=0``) and once on, and loads each with locust
-(:mod:`mllab.experiments.serving.load_run`) at each concurrency: closed loop, each user posts
+(:mod:`mllab.experiments.resources.locust_run`) at each concurrency: closed loop, each user posts
 one batch-1 request after the other. The server's ``/metadata`` counts the batches it ran, so
 each point also says how many rows a batch held on average. :func:`plot_batching` draws it.
 :func:`request_for` is the one request each API is loaded with (benchmarks use it too).
@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 
 from mllab.core.errors import InputError
-from mllab.experiments.serving.load_run import run_locust
+from mllab.experiments.resources.load import run_locust
 from mllab.serve.bodies import NPY, npy_bytes
 from mllab.serve.process import start_server
 from mllab.serve.v2 import DEFAULT_MODEL_NAME

@@ -15,6 +15,7 @@ from tiny_models import tiny_resnet_interface
 
 from mllab.core.errors import InputError
 from mllab.core.records import as_fields
+from mllab.experiments.resources.load import run_locust
 from mllab.experiments.serving.batching import (
     BatchingPoint,
     BatchingSweep,
@@ -24,7 +25,6 @@ from mllab.experiments.serving.batching import (
     request_for,
     server_settings,
 )
-from mllab.experiments.serving.load_run import run_locust
 from mllab.experiments.serving.peer import in_process, start_kserve
 from mllab.serve.process import start_server
 from mllab.serve.v2_binary import HEADER_LENGTH, read_response
