@@ -63,6 +63,7 @@ from mllab.serve.config import (
 from mllab.serve.limits import Limits, check_image, multipart_file, parse_json
 from mllab.serve.model import Model
 from mllab.serve.v2 import v2_router
+from mllab.serve.version import UNVERSIONED, VersionHeader
 
 log = logging.getLogger("mllab.serve")
 
@@ -79,11 +80,13 @@ def create_app(
     retry_after_s: int = DEFAULT_RETRY_AFTER_S,
     batch_max_size: int | None = None,
     batch_max_queue_delay_ms: float = 0.0,
+    model_version: str = UNVERSIONED,
 ) -> FastAPI:
     """The FastAPI app serving ``model_path``; :class:`IntegrityError` on a tampered model.
 
     ``limits`` (default: the defaults with ``max_body_mb`` and ``max_batch``) bound what one
-    request may allocate; ``max_in_flight`` inference requests run at a time.
+    request may allocate; ``max_in_flight`` inference requests run at a time. Every answer
+    carries ``X-Model-Version: model_version`` (the build that served it).
     """
     limits = limits or Limits(max_body_mb=max_body_mb, max_batch=max_batch)
     max_body_mb, max_batch = limits.max_body_mb, limits.max_batch
@@ -131,6 +134,7 @@ def create_app(
             "batching": model.batching,  # None when off; settings and counters when on
             "content_types": list(SUPPORTED_TYPES),
             "versions": versions(),
+            "model_version": model_version,
         }
 
     def predict_tensor(x: np.ndarray, accept: str) -> Response:
@@ -201,6 +205,7 @@ def create_app(
     app.include_router(v2_router(model, max_batch, load_json=lambda b: parse_json(b, limits)))
     app.add_middleware(BodyLimit, max_bytes=int(max_body_mb * 1024 * 1024))
     app.add_middleware(Admission, state=in_flight)  # added last: outermost, before the body
+    app.add_middleware(VersionHeader, version=model_version)  # on refusals (503) too
     return app
 
 
@@ -215,6 +220,7 @@ def create_app_from_config(config: ServerConfig) -> FastAPI:
         retry_after_s=config.retry_after_s,
         batch_max_size=config.batch_max_size,
         batch_max_queue_delay_ms=config.batch_max_queue_delay_ms,
+        model_version=config.model_version,
     )
 
 

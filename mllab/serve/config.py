@@ -3,7 +3,8 @@
 ``MODEL_PATH``, ``PORT``, ``HOST``, ``ORT_THREADS``/``THREADS``, ``DEVICE``/``PROVIDER``,
 ``MAX_BODY_MB``, ``MAX_BATCH`` and ``LOG_LEVEL``; the request limits of :mod:`mllab.serve.limits`
 (``MAX_TENSOR_MB``, ``MAX_IMAGE_MP``, ``MAX_JSON_DEPTH``, ``MAX_JSON_VALUES``, ``MAX_PARTS``) and
-admission (``MAX_IN_FLIGHT``, ``RETRY_AFTER_S``, ``DRAIN_TIMEOUT_S``). A bad value is a clear
+admission (``MAX_IN_FLIGHT``, ``RETRY_AFTER_S``, ``DRAIN_TIMEOUT_S``) and ``MODEL_VERSION`` (the
+build, answered in ``X-Model-Version``). A bad value is a clear
 :class:`MllabError` before anything is loaded. The defaults fit a 1 GB container.
 """
 
@@ -19,6 +20,7 @@ from typing import TypeVar
 from mllab.core.errors import MllabError
 from mllab.serve import limits as request_limits
 from mllab.serve.limits import Limits
+from mllab.serve.version import UNVERSIONED, parse_version
 
 #: the lecture's ``EXPOSE 8080`` / ``docker run -p 8080:8080``
 DEFAULT_PORT = 8080
@@ -63,6 +65,7 @@ class ServerConfig:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     retry_after_s: int = DEFAULT_RETRY_AFTER_S
     drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S
+    model_version: str = UNVERSIONED  # the build's version (X-Model-Version on every answer)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
@@ -82,6 +85,7 @@ class ServerConfig:
             batch_max_queue_delay_ms=_env_number(
                 env, ("BATCH_MAX_QUEUE_DELAY_MS",), 0.0, float, minimum=0
             ),
+            model_version=parse_version(env.get("MODEL_VERSION")),
             **_limits_from_env(env),
         )
 
