@@ -21,7 +21,7 @@ def _claims(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``claims``."""
-    parser = sub.add_parser("claims", help="the lecture's 13 claims judged by recorded results")
+    parser = sub.add_parser("claims", help="the lecture's claims judged by recorded results")
     parser.add_argument(
         "--results",
         help="a run's results folder (runs/<stamp>/results, or the run folder); "

@@ -27,6 +27,9 @@ GROUPS = (
     "repro",
     "claims",
     "resources",
+    "registry",
+    "pipeline",
+    "deploy",
 )
 
 

@@ -1,7 +1,10 @@
-"""The lecture's 13 checkable claims, each judged only by what the labs recorded.
+"""The lecture's 16 checkable claims, each judged only by what the labs recorded.
 
-``/work/shared/lecture/CLAIMS.md`` lists them; :data:`CLAIMS` holds the same rows. One judge per
-claim (:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_behaviour`) reads the exact
+``/work/shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
+rebuilds, builds bound to a commit and a model) come from the lecture's sections on tags,
+registries and CI/CD that lab 07 measures. One judge per claim
+(:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_behaviour`,
+:mod:`mllab.report.judges_delivery`) reads the exact
 typed records of a run (``mllab.core.records.load_all()``) and gives a
 :class:`~mllab.report.verdict.Verdict`: ``holds``, ``does not hold``, or
 ``not measured here: <why>`` when a record is missing or its measurement did not run.
@@ -27,6 +30,7 @@ from mllab.core.paths import RUNS
 from mllab.core.records import Results, load_all
 from mllab.core.tables import format_table
 from mllab.report import judges_behaviour as behaviour
+from mllab.report import judges_delivery as delivery
 from mllab.report import judges_figures as figures
 from mllab.report.verdict import Judgement, NotMeasured, Verdict
 
@@ -70,6 +74,11 @@ CLAIMS: tuple[Claim, ...] = (
           "lists as input", "serves on :8080", "121–150, 1031–1050", "02"),
     Claim("C13", "`docker stats` shows CPU, memory and GPU memory per container",
           "CPU %, MEM, GPU MEM columns", "925–930", "05"),
+    Claim("C14", "Under a tag there is always one SHA256", "one digest per tag", "646", "07"),
+    Claim("C15", "The same Dockerfile and files give exactly the same hash (registry digest)",
+          "the same digest", "654", "07"),
+    Claim("C16", "Each build is bound to a git commit and a model version",
+          "model_version = f(git_commit, docker_tag, hash)", "719, 792", "07"),
 )  # fmt: skip
 
 
@@ -80,7 +89,8 @@ JUDGES: dict[str, Judge] = {
     "C4": figures.judge_c4, "C5": figures.judge_c5, "C6": figures.judge_c6,
     "C7": figures.judge_c7, "C8": figures.judge_c8, "C9": behaviour.judge_c9,
     "C10": behaviour.judge_c10, "C11": behaviour.judge_c11, "C12": behaviour.judge_c12,
-    "C13": behaviour.judge_c13,
+    "C13": behaviour.judge_c13, "C14": delivery.judge_c14, "C15": delivery.judge_c15,
+    "C16": delivery.judge_c16,
 }  # fmt: skip
 
 
@@ -134,7 +144,7 @@ def judge(claim_id: str, results: Results) -> ClaimRow:
 
 
 def claims_table(results: Results) -> list[ClaimRow]:
-    """All 13 claims, in order, judged by the records in ``results``: no row is dropped."""
+    """All the claims (C1–C16), in order, judged by the records in ``results``: none dropped."""
     return [judge(claim.id, results) for claim in CLAIMS]
 
 

@@ -4,7 +4,9 @@
 (``runs/<stamp>`` or ``--out``); the labs record into ``<run>/results`` and nowhere else. It goes
 on past a failing lab, writes a summary (``summary.json`` and ``report.html``: lab, status,
 duration, the failing cell and its error, the records of this run and the claims judged by
-them) and the command exits non-zero if any lab failed.
+them) and the command exits non-zero if any lab failed. A lab that leaves something running
+across its cells (lab 07: a registry and a swarm stack) has a clean-up in :data:`AFTER_LAB`,
+called after the lab has run, also when a cell failed or the run was interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS, RUNS
 from mllab.core.records import load_all
+from mllab.experiments.delivery.cleanup import cleanup as delivery_cleanup
 from mllab.report.claims import claims_table, rows_as_dicts
 from mllab.report.html import render_html
 from mllab.report.summary import LabResult, RunSummary
@@ -28,6 +31,8 @@ from mllab.report.summary import LabResult, RunSummary
 KERNEL = "mllab"
 #: a cell may run this long before papermill stops it (image builds are the slowest)
 CELL_TIMEOUT_S = 3600
+#: what to undo after a lab, by lab id: each returns one line saying what it did
+AFTER_LAB: dict[str, Callable[[], str]] = {"07": lambda: delivery_cleanup().line()}
 
 
 def discover(labs_dir: Path = LABS) -> list[Path]:
@@ -137,7 +142,10 @@ def run_labs(
         bar = tqdm(notebooks, desc="labs", unit="lab")
         for notebook in bar:
             bar.set_postfix_str(notebook.name)
-            result = run_lab(notebook, out_dir, parameters or {})
+            try:
+                result = run_lab(notebook, out_dir, parameters or {})
+            finally:  # also when the run is interrupted: leave nothing running
+                after_lab(notebook, bar.write)
             summary.results.append(result)
             bar.write(
                 f"{result.status:>6}  {notebook.name}  {result.duration_s:7.1f} s"
@@ -145,6 +153,20 @@ def run_labs(
             )
             write_report(summary, out_dir)
     return summary
+
+
+def after_lab(notebook: Path, say: Callable[[str], object] = print) -> str | None:
+    """Run the clean-up :data:`AFTER_LAB` has for ``notebook``'s lab, if any, and say what it
+    did; a clean-up that raises is said, never raised (the next lab still runs)."""
+    undo = AFTER_LAB.get(lab_id(notebook))
+    if undo is None:
+        return None
+    try:
+        done = undo()
+    except Exception as error:  # noqa: BLE001 — the runner goes on; the line says what failed
+        done = f"failed: {type(error).__name__}: {error}"
+    say(f"        clean-up after {notebook.name}: {done}")
+    return done
 
 
 def write_report(summary: RunSummary, out_dir: Path) -> tuple[Path, Path]:

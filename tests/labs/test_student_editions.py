@@ -21,13 +21,14 @@ from mllab.report import editions, grading, runner
 
 NOTEBOOKS = runner.discover(LABS)
 IDS = [nb.name for nb in NOTEBOOKS]
-DOCKER_LABS = {"03", "05", "06"}
+DOCKER_LABS = {"03", "05", "06", "07"}
 #: the Docker labs' student editions run with fewer repetitions than their instructor
 #: editions (which the papermill tests run with the defaults): the point here is that an
 #: untouched edition runs to the end, not the figures. Every name must be a lab parameter.
 CHEAP = {
     "05": {"REPEATS": 3},
     "06": {"SWEEP_ROUNDS": 1, "REQUESTS_PER_POINT": 10, "ETA_ROUNDS": 2, "LOAD_REQUESTS": 100},
+    "07": {"UPDATE_SECONDS": 40, "LOAD_SECONDS": 10, "SCALE": [1, 2]},
 }
 CELL_TIMEOUT_S = runner.CELL_TIMEOUT_S
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
@@ -103,12 +104,15 @@ def test_student_edition_runs_to_the_end_with_nbclient(
     nb = nbformat.read(student_editions / notebook.name, as_version=4)
     _with_parameters(nb, CHEAP.get(runner.lab_id(notebook), {}))
     with runner.recording_into(tmp_path / "results"):
-        NotebookClient(
-            nb,
-            kernel_name=runner.KERNEL,
-            timeout=CELL_TIMEOUT_S,
-            resources={"metadata": {"path": str(student_editions)}},
-        ).execute()  # raises CellExecutionError at the first cell that fails
+        try:
+            NotebookClient(
+                nb,
+                kernel_name=runner.KERNEL,
+                timeout=CELL_TIMEOUT_S,
+                resources={"metadata": {"path": str(student_editions)}},
+            ).execute()  # raises CellExecutionError at the first cell that fails
+        finally:  # what `mllab labs run` does after a lab: lab 07's stack, registry, swarm
+            runner.after_lab(notebook)
     nbformat.write(nb, tmp_path / notebook.name)  # kept for a look when a check below fails
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

@@ -14,7 +14,7 @@ from mllab.cli.main import build_parser
 from mllab.core.errors import MllabError
 from mllab.core.records import Results
 from mllab.report import runner
-from mllab.report.claims import claims_table
+from mllab.report.claims import CLAIMS, claims_table
 from mllab.report.html import render_html
 from mllab.report.summary import LabResult, RunSummary
 
@@ -65,7 +65,7 @@ def test_runner_goes_on_past_a_failure(lab_dir: Path, tmp_path: Path, monkeypatc
     assert (tmp_path / "run" / "results" / "00.json").exists(), "the run records in its folder"
     assert not elsewhere.exists(), "and nowhere else"
     assert os.environ["MLLAB_RESULTS"] == str(elsewhere), "the caller's setting is restored"
-    assert [c["id"] for c in report["claims"]] == [f"C{i}" for i in range(1, 14)]
+    assert [c["id"] for c in report["claims"]] == [c.id for c in CLAIMS]
     assert all(c["kind"] == "not measured here" for c in report["claims"])
     assert "cell failed on purpose" in (tmp_path / "run" / "report.html").read_text()
 
@@ -99,5 +99,32 @@ def test_the_report_page_shows_labs_and_claims(tmp_path: Path):
     summary.results.append(LabResult("01", "01_x.ipynb", "failed", 1.0, "o", 3, "E: <bad>"))
     page = render_html(summary, claims_table(Results(tmp_path / "none")))
     assert "The lecture's claims on this machine" in page
-    assert page.count("class='not-measured-here'") == 13
+    assert page.count("class='not-measured-here'") == len(CLAIMS)
     assert "E: &lt;bad&gt;" in page and "0 passed, 1 failed" in page
+
+
+def test_the_clean_up_runs_after_a_failing_lab_and_the_runner_goes_on(
+    lab_dir: Path, tmp_path: Path, monkeypatch
+):
+    calls = []
+
+    def undo() -> str:
+        calls.append("01")
+        raise RuntimeError("stack would not go")
+
+    monkeypatch.setattr(runner, "AFTER_LAB", {"01": undo, "02": lambda: calls.append("02") or "ok"})
+    summary = runner.run_labs(out=tmp_path / "run", labs_dir=lab_dir)
+    assert [r.status for r in summary.results] == ["passed", "failed", "passed"]
+    assert calls == ["01", "02"], "once after the failed lab, once after the next"
+
+
+def test_after_lab_says_what_the_clean_up_did(monkeypatch):
+    said = []
+    monkeypatch.setattr(runner, "AFTER_LAB", {"07": lambda: "nothing to undo"})
+    assert runner.after_lab(Path("07_delivery.ipynb"), said.append) == "nothing to undo"
+    assert runner.after_lab(Path("06_resources_load.ipynb"), said.append) is None
+    assert said == ["        clean-up after 07_delivery.ipynb: nothing to undo"]
+
+
+def test_lab_07_is_cleaned_up_by_the_delivery_clean_up():
+    assert set(runner.AFTER_LAB) == {"07"}

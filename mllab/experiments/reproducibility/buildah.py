@@ -62,7 +62,11 @@ def buildah_status() -> str | None:
     return None
 
 
-def _buildah(args: list[str], driver: str, check: bool = True) -> subprocess.CompletedProcess:
+def buildah_command(
+    args: list[str], driver: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """``buildah ARGS`` on the kit's own storage (``BUILDAH_ROOT/driver``); a failure is a
+    :class:`BuildError` with buildah's words unless ``check`` is false."""
     root = BUILDAH_ROOT / driver
     command = ["buildah", "--root", str(root / "root"), "--runroot", str(root / "run")]
     command += ["--storage-driver", driver, *args]
@@ -76,7 +80,7 @@ def storage_driver(preferred: tuple[str, ...] = ("overlay", "vfs")) -> str:
     """The first buildah storage driver that works here (overlay needs a kernel that allows
     overlay mounts from this process; vfs always works but copies every layer in full)."""
     for driver in preferred:
-        if _buildah(["images"], driver, check=False).returncode == 0:
+        if buildah_command(["images"], driver, check=False).returncode == 0:
             return driver
     raise MllabError(f"no buildah storage driver of {preferred} works here")
 
@@ -118,9 +122,11 @@ def buildah_build(
     for key, value in sorted(args.items()):
         command += ["--build-arg", f"{key}={value}"]
     start = time.perf_counter()
-    _buildah([*command, str(context)], driver)
+    buildah_command([*command, str(context)], driver)
     seconds = time.perf_counter() - start
-    image_id = _buildah(["inspect", "--format", "{{.FromImageID}}", tag], driver).stdout.strip()
+    image_id = buildah_command(
+        ["inspect", "--format", "{{.FromImageID}}", tag], driver
+    ).stdout.strip()
     return BuildahBuild(tag, "sha256:" + image_id, seconds, driver, options)
 
 
@@ -165,7 +171,9 @@ def buildah_twice(
     context): the IDs, the storage driver and the times."""
     context = repro_context(model, dockerfile)
     name = f"localhost/{prefix}/slim-buildah"
-    _buildah(["rmi", "--prune"], driver or storage_driver(), check=False)  # earlier leftovers
+    buildah_command(
+        ["rmi", "--prune"], driver or storage_driver(), check=False
+    )  # earlier leftovers
     runs = [
         buildah_build(context, f"{name}:run{i}", timestamp, source_date_epoch, layers, driver)
         for i in (1, 2)
@@ -193,7 +201,7 @@ def try_buildah_twice(
 
 def buildah_to_docker(tag: str, docker_tag: str, driver: str | None = None) -> str:
     """``buildah push tag docker-daemon:docker_tag``; the ID the Docker engine gives it."""
-    _buildah(["push", tag, f"docker-daemon:{docker_tag}"], driver or storage_driver())
+    buildah_command(["push", tag, f"docker-daemon:{docker_tag}"], driver or storage_driver())
     return client().images.get(docker_tag).id
 
 
@@ -202,7 +210,7 @@ def buildah_oci_digest(tag: str, driver: str | None = None) -> dict[str, Any]:
     manifest digest: the digest a registry would list for this push (layers gzip-compressed by
     buildah; another pusher may compress differently and get another digest)."""
     with tempfile.TemporaryDirectory(prefix="mllab-oci-") as tmp:
-        _buildah(["push", tag, f"oci:{tmp}:image"], driver or storage_driver())
+        buildah_command(["push", tag, f"oci:{tmp}:image"], driver or storage_driver())
         index = json.loads(Path(tmp, "index.json").read_text())
         manifest = index["manifests"][0]
         body = Path(tmp, "blobs", *manifest["digest"].split(":")).read_bytes()
@@ -217,4 +225,4 @@ def buildah_oci_digest(tag: str, driver: str | None = None) -> dict[str, Any]:
 def buildah_remove(tags: list[str], driver: str | None = None) -> None:
     """Remove buildah images made here (quietly when gone)."""
     for tag in tags:
-        _buildah(["rmi", "-f", tag], driver or storage_driver(), check=False)
+        buildah_command(["rmi", "-f", tag], driver or storage_driver(), check=False)

@@ -56,8 +56,10 @@ class LoadResult:
     stopped_by: str  # "requests" or "time"
     locust: dict[str, Any] = field(default_factory=dict)  # locust's own (bucketed) figures
     errors: dict[str, int] = field(default_factory=dict)
-    timeline: list[dict[str, float]] = field(default_factory=list, repr=False)
+    timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
     latencies_ms: list[float] = field(default_factory=list, repr=False)
+    header: str | None = None  # the response header recorded per request, if one was asked
+    header_values: list[str | None] = field(default_factory=list, repr=False)
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -90,15 +92,20 @@ def run_load(
     max_seconds: float = 120.0,
     payload: str = "npy",
     python: str | None = None,
+    header: str | None = None,
 ) -> LoadResult:
     """Run locust against ``url`` in a subprocess until ``requests`` answers or ``max_seconds``.
 
     ``spawn_rate`` users are started per second (default: all at once). The subprocess is
-    killed if it outlives ``max_seconds`` by a minute.
+    killed if it outlives ``max_seconds`` by a minute. ``header`` (e.g. ``X-Model-Version``):
+    that response header is kept per request (``header_values``) and counted per second in the
+    timeline (``by_header``): which build answered, during a rolling update.
     """
     if payload not in PAYLOADS:
         raise InputError(f"payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
     settings = {"users": users, "spawn_rate": float(spawn_rate or users), "payload": payload}
+    if header:
+        settings["header"] = header
     return result_of(_locust(url, requests, max_seconds, settings, python))
 
 
@@ -186,15 +193,23 @@ def result_of(raw: dict[str, Any]) -> LoadResult:
         stopped_by=raw["stopped_by"],
         locust=raw["locust"],
         errors=raw["errors"],
-        timeline=timeline(times, ms, failed),
+        timeline=timeline(times, ms, failed, values=raw.get("header_values")),
         latencies_ms=[float(v) for v in ms],
+        header=raw.get("header"),
+        header_values=list(raw.get("header_values") or []),
     )
 
 
 def timeline(
-    times: np.ndarray, ms: np.ndarray, failed: np.ndarray, step_s: float = 1.0
-) -> list[dict[str, float]]:
-    """Per ``step_s`` window: requests/s, p50/p95/p99 of the requests that finished in it."""
+    times: np.ndarray,
+    ms: np.ndarray,
+    failed: np.ndarray,
+    step_s: float = 1.0,
+    values: list[str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Per ``step_s`` window: requests/s, p50/p95/p99 of the requests that finished in it, and
+    with ``values`` (a header per request) ``by_header``: how many answers carried each value
+    (``"none"`` for answers without it)."""
     rows = []
     if times.size == 0:
         return rows
@@ -212,6 +227,12 @@ def timeline(
         row["failures"] = float((inside & failed).sum())
         for q in (50, 95, 99):
             row[f"p{q}_ms"] = float(np.percentile(window, q)) if window.size else math.nan
+        if values is not None:
+            counts: dict[str, int] = {}
+            for index in np.flatnonzero(inside):
+                key = values[index] or "none"
+                counts[key] = counts.get(key, 0) + 1
+            row["by_header"] = counts
         rows.append(row)
     return rows
 

@@ -13,7 +13,9 @@ generator disturbs a server sharing its cores less. Each posts the same request 
 The request is a ``payload`` kind (:func:`payload`) or given outright: ``path``, ``body_file``
 and ``headers`` (a POST; ``label`` names it). The JSON also carries ``cpu_s``, the user + system
 CPU seconds this process used during the load: what the load generator took from a shared
-machine is accounted for, not hidden.
+machine is accounted for, not hidden. With ``"header": "X-Model-Version"`` in the settings, that
+response header of each request is kept too (``header_values``, in the order of ``records``;
+``null`` when an answer did not carry it, or there was no answer).
 """
 
 from __future__ import annotations
@@ -98,12 +100,16 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
 
     env = Environment(user_classes=[ModelUser], events=events)
     records: list[tuple[float, float, int]] = []  # [t_s since start, response ms, failed 0/1]
+    header = settings.get("header")
+    header_values: list[str | None] = []  # that response header per record (when asked)
     errors: dict[str, int] = {}
     done = gevent.event.Event()
     cpu_start, start = _cpu_s(), time.monotonic()
 
-    def on_request(response_time, exception, **_kw):
+    def on_request(response_time, exception, response=None, **_kw):
         records.append((time.monotonic() - start, float(response_time), int(exception is not None)))
+        if header:
+            header_values.append(_header(response, header))
         if exception is not None:
             key = f"{type(exception).__name__}: {exception}"[:200]
             errors[key] = errors.get(key, 0) + 1
@@ -136,7 +142,16 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
         "locust": bucketed,
         "pid": os.getpid(),
         "cpu_s": cpu,
+        **({"header": header, "header_values": header_values[: len(kept)]} if header else {}),
     }
+
+
+def _header(response: Any, name: str) -> str | None:
+    """Header ``name`` of a locust response (any case), or None without an answer."""
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    return headers.get(name) or headers.get(name.lower())
 
 
 def main(argv: list[str] | None = None) -> int:

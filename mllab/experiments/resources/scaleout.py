@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 import httpx
 import numpy as np
 
-from mllab.containers.base import has_image
 from mllab.containers.engine import client
-from mllab.core.errors import BuildError, InputError, MllabError
+from mllab.containers.nginx import NGINX_IMAGE, build_nginx
+from mllab.core.errors import InputError, MllabError
 from mllab.core.paths import DOCKER
 from mllab.experiments.resources.limits import PREFIX, explain_exit, parse_cpus, slim_image
 from mllab.experiments.resources.load import LoadResult, run_load
@@ -29,20 +29,6 @@ from mllab.serve.process import free_port, wait_until_ready
 
 COMPOSE_FILE = DOCKER / "compose.yml"
 COMPOSE_PROJECT = PREFIX
-NGINX_IMAGE = "mllab/nginx:bookworm"
-NGINX_BUILD_SCRIPT = DOCKER / "nginx" / "build-nginx-base"
-
-
-def build_nginx(tag: str = NGINX_IMAGE, rebuild: bool = False) -> str:
-    """The offline nginx image (``docker/nginx/build-nginx-base``: mmdebstrap + Debian's nginx)."""
-    if has_image(tag) and not rebuild:
-        return tag
-    done = subprocess.run(
-        [str(NGINX_BUILD_SCRIPT), tag], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise BuildError(f"building the nginx image failed:\n{done.stderr.strip()}")
-    return tag
 
 
 def compose_command() -> list[str]:

@@ -1,0 +1,213 @@
+"""Lab 07's exercises: version tags that never overwrite a build, and reading a rolling update
+from the answers the clients got.
+
+* ``ex01_next_version`` — ``next_version(tags, release, build) -> str | None``: the tag
+  ``MAJOR.MINOR.PATCH-build.N`` for a new build of ``release`` given the tags a registry
+  repository already holds; ``build`` None means one past the highest build of that release
+  (compared as numbers: ``build.10`` is after ``build.9``); None when the release is not
+  ``MAJOR.MINOR.PATCH`` or the tag exists (immutable builds: a published tag is never
+  overwritten). The kit's rule is :func:`reference_next_version` (the tag as
+  :class:`mllab.containers.versions.BuildVersion` makes it); checked on made-up tag lists and
+  on the registry's real tags after the pipeline pushed.
+* ``ex02_rollout_verdict`` — ``rollout_verdict(timeline, new) -> (failed, outcome)``: from the
+  per-second answers of a load run during an update (which version answered how often, how
+  many requests failed), the failed requests and whether the service ended ``"updated"`` (only
+  ``new`` answered in the last second with answers), ``"rolled back"`` (``new`` did not answer
+  then) or ``"mixed"``. Checked on made-up timelines and on the lab's rolling update and
+  rollback (:func:`exercise_timeline` turns a rollout's timeline into the exercise's rows).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from mllab.containers.versions import RELEASE
+from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
+
+SECTION_TAGS = (
+    "«Теги и версии образов», «Immutable builds» (a new build gets a new tag; an old one stays "
+    "in the registry) and «Практика версионирования в CI/CD» (tags like 1.0.3-build.472)"
+)
+SECTION_ROLLOUT = (
+    "«Immutable builds» (the old image stays in the registry, so the previous state can come "
+    "back) and «Практика версионирования в CI/CD» (Deploy: the stage that puts a version into "
+    "service)"
+)
+#: a build tag as the kit writes it: MAJOR.MINOR.PATCH-build.N
+BUILD_TAG = re.compile(r"^(\d+\.\d+\.\d+)-build\.(\d+)$")
+OUTCOMES = ("updated", "rolled back", "mixed")
+
+
+# --- ex01: the next version tag, never an existing one ---------------------------------------
+
+
+def reference_next_version(tags: Sequence[str], release: str, build: int | None) -> str | None:
+    """The kit's rule: ``release-build.N`` (N = ``build``, or one past the highest build of
+    ``release`` among ``tags``); None for a release that is not MAJOR.MINOR.PATCH or a tag that
+    exists already."""
+    if not RELEASE.fullmatch(str(release)):
+        return None
+    if build is None:
+        builds = [int(m[2]) for m in map(BUILD_TAG.fullmatch, tags) if m and m[1] == release]
+        build = max(builds, default=0) + 1
+    tag = f"{release}-build.{build}"
+    return None if tag in tags else tag
+
+
+#: made-up registry tag lists: (tags, release, build) with a known answer each
+MADE_UP_TAGS: tuple[tuple[list[str], str, int | None], ...] = (
+    ([], "1.0.0", 28),  # a first push
+    (["1.0.0-build.28", "latest"], "1.0.0", 28),  # that build again: refused
+    (["1.0.0-build.9", "1.0.0-build.10", "latest", "1.1.0-build.3"], "1.0.0", None),  # 11
+    (["1.0.0-build.9", "1.0.0-build.10", "latest", "1.1.0-build.3"], "1.1.0", None),  # 4
+    (["v1.0.0-build.4", "1.0.0-build.4x", "demo"], "1.0.0", None),  # no build tag: 1
+    (["1.0.0-build.30"], "1.0.0", 29),  # an older commit's build is new all the same
+    (["1.0.0-build.2"], "1.0", 3),  # not MAJOR.MINOR.PATCH: refused
+    ([], "1.0.0-rc1", None),  # not MAJOR.MINOR.PATCH: refused
+)
+
+
+def _tags_label(case: tuple[Sequence[str], str, int | None]) -> str:
+    tags, release, build = case
+    shown = show(list(tags))
+    shown = shown if len(shown) <= 40 else f"{len(tags)} tags"
+    return f"tags={shown}, release={release!r}, build={build!r}"
+
+
+def _version_compare(answer: Any, reference: str | None) -> str | None:
+    if answer == reference:
+        return None
+    if reference is None:
+        return (
+            f"expected None (refused), got {show(answer)}: a tag that exists is never pushed "
+            "again, and a release is MAJOR.MINOR.PATCH"
+        )
+    if answer is None:
+        return f"expected {reference!r}, got None: not pushed yet (build.10 comes after build.9)"
+    same_release = isinstance(answer, str) and answer.split("-")[0] == reference.split("-")[0]
+    hint = " (numbers, not strings: build.10 comes after build.9)"
+    return f"expected {reference!r}, got {show(answer)}{hint if same_release else ''}"
+
+
+def check_next_version(
+    next_version: Callable[[Sequence[str], str, int | None], str | None],
+    tags: Sequence[str],
+    release: str,
+    build: int,
+) -> Check:
+    """``ex01_next_version``: the student's rule on :data:`MADE_UP_TAGS` and on the registry's
+    real ``tags`` (the pipeline pushed ``release`` build ``build``): that build again (refused),
+    the next build of that release, and the same build of the next minor release. ``value``:
+    the answers on the real tags (the student's if right, else the kit's)."""
+    major, minor, _ = str(release).split(".")
+    real = [
+        (list(tags), release, build),
+        (list(tags), release, None),
+        (list(tags), f"{major}.{int(minor) + 1}.0", build),
+    ]
+    cases = [*MADE_UP_TAGS, *real]
+    checked = self_check(
+        "ex01_next_version",
+        over_cases(next_version, cases),
+        reference=lambda: [reference_next_version(*case) for case in cases],
+        compare=expect_cases(
+            "next_version", cases, _version_compare, labels=[_tags_label(c) for c in cases]
+        ),  # fmt: skip
+        section=SECTION_TAGS,
+        blame=next_version,
+        passed=lambda answers: (
+            f"on the registry's tags: {release}-build.{build} again → {answers[-3]}, the next "
+            f"build → {answers[-2]}, the next release → {answers[-1]}"
+        ),
+    )
+    return replace(checked, value=list(checked.value[-len(real) :]))
+
+
+# --- ex02: what the clients saw during an update ----------------------------------------------
+
+
+def reference_rollout_verdict(timeline: Sequence[Mapping[str, Any]], new: str) -> tuple[int, str]:
+    """The kit's reading: the failed requests of all rows, and the outcome from the last row
+    in which any version answered."""
+    failed = int(sum(row.get("failures", 0) for row in timeline))
+    answered = [row["versions"] for row in timeline if sum(row["versions"].values()) > 0]
+    if not answered:
+        return failed, "rolled back"  # no answer at all: the new version was never in service
+    last = {version: n for version, n in answered[-1].items() if n > 0}
+    if set(last) == {new}:
+        return failed, "updated"
+    return failed, "rolled back" if new not in last else "mixed"
+
+
+def row(t_s: float, failures: int = 0, **versions: int) -> dict[str, Any]:
+    """One made-up second: ``row(3, failures=1, old=5, new=2)``."""
+    return {"t_s": float(t_s), "failures": failures, "versions": dict(versions)}
+
+
+def made_up_timelines() -> list[tuple[list[dict[str, Any]], str]]:
+    """Updates with a known reading: (timeline, new version) each."""
+    clean = [row(t, old=10) for t in range(4)] + [row(t, old=5, new=5) for t in range(4, 7)]
+    clean += [row(t, new=10) for t in range(7, 10)]
+    rollback = [row(0, old=10), row(1, 2, old=6, new=2), row(2, 1, old=9), row(3, old=10)]
+    mixed = [row(0, old=10), row(1, 1, old=6, new=4), row(2, old=5, new=5)]
+    trailing = [*clean, row(10), row(11)]  # the load stopped before the timeline did
+    never = [row(t, old=10) for t in range(5)]  # the new version never answered
+    return [(clean, "new"), (rollback, "new"), (mixed, "new"), (trailing, "new"), (never, "new")]
+
+
+def exercise_timeline(rollout: Any) -> list[dict[str, Any]]:
+    """A rollout's per-second timeline as the exercise's rows (``t_s``, ``failures``,
+    ``versions``: {version: answers})."""
+    return [
+        {"t_s": r["t_s"], "failures": int(r.get("failures", 0)), "versions": dict(r["versions"])}
+        for r in rollout.timeline
+    ]
+
+
+def _verdict_compare(answer: Any, reference: tuple[int, str]) -> str | None:
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return f"return (failed, outcome), not {show(answer)}"
+    failed, outcome = answer
+    if outcome not in OUTCOMES:
+        return f"the outcome is one of {OUTCOMES}, not {show(outcome)}"
+    if failed != reference[0]:
+        return f"failed = {show(failed)}, but the rows' failures add up to {reference[0]}"
+    if outcome != reference[1]:
+        return (
+            f"outcome {outcome!r}, expected {reference[1]!r}: read the last second in which "
+            "any version answered (rows without answers at the end say nothing)"
+        )
+    return None
+
+
+def check_rollout_verdict(
+    rollout_verdict: Callable[[list[dict[str, Any]], str], tuple[int, str]],
+    measured: Sequence[tuple[list[dict[str, Any]], str]] = (),
+) -> Check:
+    """``ex02_rollout_verdict``: the student's reading of :func:`made_up_timelines` and of the
+    ``measured`` (timeline, new version) pairs (the lab's rolling update and rollback).
+    ``value``: the readings of the measured ones (the student's if right, else the kit's)."""
+    cases = [*made_up_timelines(), *measured]
+    labels = [f"made-up update {i + 1}" for i in range(len(cases) - len(measured))]
+    labels += [f"the measured update to {new}" for _, new in measured]
+    checked = self_check(
+        "ex02_rollout_verdict",
+        over_cases(rollout_verdict, cases),
+        reference=lambda: [reference_rollout_verdict(*case) for case in cases],
+        compare=expect_cases("rollout_verdict", cases, _verdict_compare, labels=labels),
+        section=SECTION_ROLLOUT,
+        blame=rollout_verdict,
+        passed=lambda answers: (
+            "; ".join(
+                f"to {new}: {outcome}, {failed} failed"
+                for (_, new), (failed, outcome) in zip(
+                    measured, answers[len(answers) - len(measured) :], strict=True
+                )  # fmt: skip
+            )
+            or f"right on {len(cases)} made-up updates"
+        ),
+    )
+    return replace(checked, value=[tuple(v) for v in checked.value[len(cases) - len(measured) :]])

@@ -1,0 +1,296 @@
+"""Lab 07: a rolling update and an automatic rollback on Docker Swarm, measured under load.
+
+The stack ``mllab07`` (:mod:`mllab.containers.swarm`) runs N replicas behind nginx; locust
+(:func:`mllab.experiments.resources.load.run_load`) posts ``.npy`` predictions through nginx for
+a fixed time while ``docker service update --image`` replaces the replicas. Every answer carries
+``X-Model-Version``, recorded per request, so the timeline shows per second how many requests
+each build answered and how many failed.
+
+* :func:`rolling_update` 1.0 → 1.1: ``update_config`` is ``order: start-first`` (a new replica
+  is healthy, its ``/ready`` passed, before an old one stops) and ``parallelism: 1``; an old
+  replica drains on SIGTERM (``/ready`` 503, requests in flight finish) and nginx sends a request
+  that meets a stopping replica (refused, 502, 503) to another one. Goal: 0 failed requests.
+* :func:`failing_update` to a 1.2 that never becomes healthy: swarm's ``failure_action:
+  rollback`` restores the previous spec. The kit's demo 1.2 (:func:`demo_versions`) is a build
+  that asks for ``DEVICE=cuda``: on a node without an NVIDIA GPU the server refuses to start
+  (ONNX Runtime would silently fall back to CPU; the kit's session check refuses instead, exit
+  2), so the new task fails before its health check ever passes. Thanks to start-first the old
+  replicas never stop. Goal: 0 failed requests.
+
+Versions 1.0/1.1/1.2 for development and the lab come from :func:`demo_versions` (small images
+FROM the slim image with ``ENV MODEL_VERSION``); the functions take any image references, e.g.
+the pipeline's ``127.0.0.1:5000/mllab/serve@sha256:…``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from mllab.containers.build import build
+from mllab.containers.engine import client
+from mllab.containers.swarm import (
+    Deployment,
+    answered_version,
+    deploy_down,
+    deploy_up,
+    deploy_update,
+    update_state,
+)
+from mllab.core.errors import InputError
+from mllab.experiments.resources.load import LoadResult, run_load
+from mllab.serve.process import free_port
+
+T = TypeVar("T")
+VERSION_HEADER = "X-Model-Version"
+#: demo builds: version -> extra ENV lines (1.2 asks for a GPU this node does not have)
+DEMO_VERSIONS = {"1.0.0": {}, "1.1.0": {}, "1.2.0": {"DEVICE": "cuda"}}
+DEMO_REPOSITORY = "mllab/serve-demo"
+FAILING_HOW = (
+    "1.2.0 is built with DEVICE=cuda: on a node without an NVIDIA GPU the server refuses to "
+    "start (the kit's provider check, exit 2), so its health check never passes"
+)
+
+
+def demo_versions(
+    base: str = "mllab/serve:slim", repository: str = DEMO_REPOSITORY
+) -> dict[str, str]:
+    """Three small images FROM ``base``: ``repository:1.0.0``, ``:1.1.0`` (``ENV
+    MODEL_VERSION`` only) and ``:1.2.0`` (also ``DEVICE=cuda``, see the module); version -> tag.
+    Cached: each is one ENV layer on top of ``base``."""
+    tags = {}
+    with tempfile.TemporaryDirectory(prefix="mllab-versions-") as folder:
+        for version, extra in DEMO_VERSIONS.items():
+            env = " ".join(f"{k}={v}" for k, v in {"MODEL_VERSION": version, **extra}.items())
+            dockerfile = Path(folder) / f"Dockerfile.{version}"
+            dockerfile.write_text(f"FROM {base}\nENV {env}\n")
+            tag = f"{repository}:{version}"
+            build(dockerfile, tag, folder, on_log=None, labels={"org.mllab.demo": "lab07"})
+            tags[version] = tag
+    return tags
+
+
+def image_version(image_ref: str) -> str | None:
+    """The ``MODEL_VERSION`` an image sets (its ENV), or None when it is not here or sets none."""
+    try:
+        env = client().images.get(image_ref).attrs["Config"].get("Env") or []
+    except Exception:  # noqa: BLE001 - not pulled yet, or no such image: unknown
+        return None
+    values = [e.split("=", 1)[1] for e in env if e.startswith("MODEL_VERSION=")]
+    return values[-1] if values else None
+
+
+@contextmanager
+def stack_for(
+    image_ref: str, deployment: Deployment | None, replicas: int, cpus: float
+) -> Iterator[Deployment]:
+    """``deployment`` as it is, or a fresh stack of ``image_ref`` removed afterwards (the swarm
+    left if the kit made it), also when the experiment fails."""
+    if deployment is not None:
+        yield deployment
+        return
+    try:
+        yield deploy_up(image_ref, replicas=replicas, port=free_port(), cpus=cpus)
+    finally:
+        deploy_down()
+
+
+@dataclass
+class UnderLoad:
+    """A load run with an action in the middle of it."""
+
+    load: LoadResult
+    value: Any  # what the action returned
+    action_start_s: float  # since the load generator was launched (locust's start-up included)
+    action_s: float  # how long the action took
+
+
+def under_load(
+    url: str, seconds: float, users: int, lead_s: float, action: Callable[[], T]
+) -> UnderLoad:
+    """Locust posts to ``url`` for ``seconds`` (recording ``X-Model-Version``); after
+    ``lead_s`` the ``action`` runs in this thread. The load always runs to its end."""
+    if seconds <= lead_s or lead_s < 0 or users < 1:
+        raise InputError(f"need users >= 1 and 0 <= lead_s < seconds, not {lead_s}, {seconds}")
+    box: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            box["load"] = run_load(
+                url, users=users, requests=10**7, max_seconds=seconds, header=VERSION_HEADER
+            )
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = error
+
+    thread = threading.Thread(target=load, name="mllab-load", daemon=True)
+    launched = time.monotonic()
+    thread.start()
+    time.sleep(lead_s)
+    started = time.monotonic()
+    try:
+        value = action()
+    finally:
+        ended = time.monotonic()
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return UnderLoad(box["load"], value, started - launched, ended - started)
+
+
+def version_timeline(load: LoadResult) -> list[dict[str, Any]]:
+    """Per second: ``t_s``, ``rps``, ``failures`` and ``versions`` (answers per build)."""
+    return [
+        {
+            "t_s": row["t_s"],
+            "rps": row["rps"],
+            "failures": int(row["failures"]),
+            "versions": dict(row.get("by_header") or {}),
+        }
+        for row in load.timeline
+    ]
+
+
+@dataclass
+class Rollout:
+    """One update under load: what answered, per second, and how swarm ended it."""
+
+    kind: str  # "rolling" or "failing"
+    from_version: str | None
+    to_version: str | None
+    final_version: str | None  # what answers after the update (X-Model-Version)
+    rolled_back: bool
+    requests: int
+    failures: int
+    errors: dict[str, int]
+    seconds: float  # the update, from `docker service update` until swarm ended it
+    timeline: list[dict[str, Any]] = field(repr=False)
+    update_state: str = ""  # completed, rollback_completed, paused, ...
+    from_image: str = ""
+    to_image: str = ""
+    replicas: int = 0
+    users: int = 0
+    rps: float = 0.0
+    update_start_s: float = 0.0  # on the timeline's clock (approx.: locust start-up ~1 s)
+    covered: bool = True  # the load ran until after the update ended
+    how: str = ""  # how the new version fails (failing updates)
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+def _update_under_load(
+    kind: str,
+    from_ref: str,
+    to_ref: str,
+    replicas: int,
+    users: int,
+    seconds: float,
+    lead_s: float,
+    cpus: float,
+    deployment: Deployment | None,
+    timeout: float,
+) -> Rollout:
+    with stack_for(from_ref, deployment, replicas, cpus) as stack:
+        before = answered_version(stack.url)
+        run = under_load(
+            stack.url,
+            seconds,
+            users,
+            lead_s,
+            lambda: deploy_update(to_ref, timeout=timeout, check=False, url=stack.url),
+        )
+        update, load = run.value, run.load
+        return Rollout(
+            kind=kind,
+            from_version=before,
+            to_version=image_version(to_ref),
+            final_version=update.version,
+            rolled_back=update.state.startswith("rollback"),
+            requests=load.requests,
+            failures=load.failures,
+            errors=dict(load.errors),
+            seconds=update.seconds,
+            timeline=version_timeline(load),
+            update_state=update_state(),
+            from_image=from_ref,
+            to_image=to_ref,
+            replicas=stack.replicas,
+            users=users,
+            rps=load.rps,
+            update_start_s=run.action_start_s,
+            covered=run.action_start_s + run.action_s <= load.duration_s + 2.0,
+            how=FAILING_HOW if kind == "failing" and to_ref.endswith(":1.2.0") else "",
+        )
+
+
+def rolling_update(
+    from_ref: str,
+    to_ref: str,
+    replicas: int = 2,
+    users: int = 4,
+    seconds: float = 75.0,
+    lead_s: float = 5.0,
+    cpus: float = 1.0,
+    deployment: Deployment | None = None,
+    timeout: float = 240.0,
+) -> Rollout:
+    """``from_ref`` deployed (or ``deployment`` as it is), then updated to ``to_ref`` while
+    ``users`` locust users post predictions for ``seconds``; the stack is removed afterwards
+    unless it was given. ``seconds`` should outlast the update (``covered`` says if it did)."""
+    return _update_under_load(
+        "rolling", from_ref, to_ref, replicas, users, seconds, lead_s, cpus, deployment, timeout
+    )
+
+
+def failing_update(
+    bad_ref: str,
+    from_ref: str,
+    replicas: int = 2,
+    users: int = 4,
+    seconds: float = 45.0,
+    lead_s: float = 5.0,
+    cpus: float = 1.0,
+    deployment: Deployment | None = None,
+    timeout: float = 240.0,
+    how: str | None = None,
+) -> Rollout:
+    """An update to ``bad_ref``, a build that fails its health check, under load: swarm rolls
+    it back (``failure_action: rollback``). ``rolled_back`` and ``final_version`` say whether
+    the old version still answers; ``failures`` counts what the clients lost. ``how`` says how
+    ``bad_ref`` fails (default: the demo 1.2's way, see the module)."""
+    rollout = _update_under_load(
+        "failing", from_ref, bad_ref, replicas, users, seconds, lead_s, cpus, deployment, timeout
+    )
+    # a bad_ref that turned out healthy is not hidden: rolled_back False, state "completed"
+    rollout.how = how or rollout.how or FAILING_HOW
+    return rollout
+
+
+def plot_rollout(rollout: Rollout):
+    """Requests per second answered by each version (stacked) and the failures, against time;
+    a dashed line where the update began."""
+    import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
+
+    rows = rollout.timeline
+    t = [row["t_s"] for row in rows]
+    versions = sorted({v for row in rows for v in row["versions"]})
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    widths = [b - a for a, b in zip([0.0, *t[:-1]], t, strict=True)]
+    bottom = [0.0] * len(rows)
+    for i, version in enumerate(versions):
+        values = [row["versions"].get(version, 0) / w for row, w in zip(rows, widths, strict=True)]
+        ax.bar(t, values, width=-0.9, align="edge", bottom=bottom, color=f"C{i}", label=version)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    fails = [row["failures"] for row in rows]
+    ax.plot(t, fails, "x-", color="red", label=f"failed ({rollout.failures} in all)")
+    ax.axvline(rollout.update_start_s, ls="--", color="grey", label="update starts (approx.)")
+    title = f"{rollout.kind} update {rollout.from_version} → {rollout.to_version}"
+    ax.set(xlabel="time, s", ylabel="answers/s", title=f"{title}: {rollout.update_state}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

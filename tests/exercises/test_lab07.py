@@ -1,0 +1,173 @@
+"""Lab 07's self-checks: the notebook's solutions pass, an unfinished exercise is "not done", a
+planted wrong answer fails with its hint; made-up registry tags and timelines only (no Docker)."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from mllab.exercises import lab07
+
+
+@pytest.fixture
+def next_version(solution):
+    """The notebook's reference solution of ex01_next_version."""
+    return solution("07", "ex01_next_version", {"re": re})
+
+
+@pytest.fixture
+def rollout_verdict(solution):
+    """The notebook's reference solution of ex02_rollout_verdict."""
+    return solution("07", "ex02_rollout_verdict")
+
+
+#: a registry repository after the pipeline pushed 1.0.0 build 28 and 1.1.0 build 28
+PUSHED = ["1.0.0-build.27", "1.0.0-build.28", "1.1.0-build.28", "demo"]
+
+
+def unfinished(*_args):
+    raise NotImplementedError()
+
+
+def test_the_kit_rule_on_the_made_up_tags():
+    answers = [lab07.reference_next_version(*case) for case in lab07.MADE_UP_TAGS]
+    assert answers == [
+        "1.0.0-build.28", None, "1.0.0-build.11", "1.1.0-build.4", "1.0.0-build.1",
+        "1.0.0-build.29", None, None,
+    ]  # fmt: skip
+
+
+def test_next_version_reference_passes(next_version, capsys):
+    checked = lab07.check_next_version(next_version, PUSHED, "1.1.0", 28)
+    assert checked.passed
+    assert checked.value == [None, "1.1.0-build.29", "1.2.0-build.28"]
+    assert "✓ ex01_next_version: passed — on the registry's tags" in capsys.readouterr().out
+
+
+def test_next_version_not_done_goes_on_with_the_kit(capsys):
+    checked = lab07.check_next_version(unfinished, PUSHED, "1.0.0", 28)
+    assert not checked.done and checked.value == [None, "1.0.0-build.29", None]
+    out = capsys.readouterr().out
+    assert "not done yet" in out and "Traceback" not in out
+
+
+def _overwrites(tags, release, build):
+    return f"{release}-build.{build if build is not None else 1}"
+
+
+def _string_max(tags, release, build):
+    if build is None:
+        mine = sorted(t for t in tags if re.fullmatch(rf"{re.escape(release)}-build\.\d+", t))
+        build = int(mine[-1].rsplit(".", 1)[1]) + 1 if mine else 1
+    tag = f"{release}-build.{build}"
+    return None if tag in tags else tag
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [  # overwrites an existing tag; the highest build by string order; a wrong format
+        (_overwrites, "a tag that exists is never pushed again"),
+        (_string_max, "build.10 comes after build.9"),
+        (lambda tags, release, build: f"{release}.{build}", "expected '1.0.0-build.28'"),
+        (lambda tags, release, build: 1 / 0, "ZeroDivisionError"),
+    ],
+)
+def test_next_version_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
+    checked = lab07.check_next_version(wrong, PUSHED, "1.1.0", 28)
+    assert checked.done and not checked.passed
+    assert checked.value == [None, "1.1.0-build.29", "1.2.0-build.28"]
+    out = capsys.readouterr().out
+    assert hint in out and "Immutable builds" in out and "Traceback" not in out
+
+
+def test_next_version_is_checked_on_the_real_tags_too(next_version):
+    def only_made_up(tags, release, build):
+        answer = next_version(tags, release, build)
+        return "1.1.0-build.28" if tags == PUSHED and answer is None else answer
+
+    checked = lab07.check_next_version(only_made_up, PUSHED, "1.1.0", 28)
+    assert not checked.passed and "tags=4 tags, release='1.1.0', build=28" in checked.message
+
+
+# --- ex02 -------------------------------------------------------------------------------------
+
+
+def test_the_kit_reading_of_the_made_up_updates():
+    answers = [lab07.reference_rollout_verdict(*case) for case in lab07.made_up_timelines()]
+    assert answers == [(0, "updated"), (3, "rolled back"), (1, "mixed"), (0, "updated"),
+                       (0, "rolled back")]  # fmt: skip
+
+
+def _rollout(timeline, to_version):
+    """A measured rollout as C's ``Rollout`` holds it (other fields left out)."""
+    rows = [{**row, "rps": 10.0} for row in timeline]
+    return SimpleNamespace(timeline=rows, to_version=to_version)
+
+
+def measured() -> list[tuple[list[dict], str]]:
+    rolling = [lab07.row(0, old=8), lab07.row(1, old=4, new=4), lab07.row(2, new=8)]
+    failing = [lab07.row(0, new=8), lab07.row(1, 1, new=7), lab07.row(2, new=8)]
+    return [
+        (lab07.exercise_timeline(_rollout(rolling, "new")), "new"),
+        (lab07.exercise_timeline(_rollout(failing, "1.2.0")), "1.2.0"),
+    ]
+
+
+def test_rollout_verdict_reference_passes(rollout_verdict, capsys):
+    checked = lab07.check_rollout_verdict(rollout_verdict, measured())
+    assert checked.passed and checked.value == [(0, "updated"), (1, "rolled back")]
+    out = capsys.readouterr().out
+    assert (
+        "✓ ex02_rollout_verdict: passed — to new: updated, 0 failed; to 1.2.0: rolled back" in out
+    )
+
+
+def test_rollout_verdict_without_measured_updates(rollout_verdict, capsys):
+    checked = lab07.check_rollout_verdict(rollout_verdict)
+    assert checked.passed and checked.value == []
+    assert "right on 5 made-up updates" in capsys.readouterr().out
+
+
+def test_rollout_verdict_not_done_goes_on_with_the_kit(capsys):
+    checked = lab07.check_rollout_verdict(unfinished, measured())
+    assert not checked.done and checked.value == [(0, "updated"), (1, "rolled back")]
+    assert "not done yet" in capsys.readouterr().out
+
+
+def _last_row(timeline, new):
+    versions = timeline[-1]["versions"]
+    failed = sum(row["failures"] for row in timeline)
+    return failed, "updated" if set(versions) == {new} else "rolled back"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [  # the last row even when empty; failures of the last row only; a bool; one value
+        (_last_row, "rows without answers at the end say nothing"),
+        (lambda tl, new: (tl[-1]["failures"], "updated"), "add up to 3"),
+        (lambda tl, new: (0, True), "the outcome is one of"),
+        (lambda tl, new: "updated", "return (failed, outcome)"),
+    ],
+)
+def test_rollout_verdict_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
+    checked = lab07.check_rollout_verdict(wrong, measured())
+    assert checked.done and not checked.passed
+    out = capsys.readouterr().out
+    assert hint in out and "Reread the lecture" in out and "Traceback" not in out
+
+
+def test_a_wrong_reading_of_a_measured_update_names_it(rollout_verdict):
+    def wrong_on_measured(timeline, new):
+        failed, outcome = rollout_verdict(timeline, new)
+        return (failed, "mixed") if new == "1.2.0" else (failed, outcome)
+
+    checked = lab07.check_rollout_verdict(wrong_on_measured, measured())
+    assert not checked.passed and "the measured update to 1.2.0" in checked.message
+
+
+@pytest.mark.parametrize("section", [lab07.SECTION_TAGS, lab07.SECTION_ROLLOUT])
+def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
+    cited, headings = cited_headings(section)
+    assert cited and set(cited) <= headings

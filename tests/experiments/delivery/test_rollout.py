@@ -1,0 +1,137 @@
+"""Lab 07's rollout measurements: which version answered per second (from the X-Model-Version
+header locust records), and (Docker) a rolling update, a rollback, a kill and the scale-out under
+load through the swarm's nginx."""
+
+from __future__ import annotations
+
+import pytest
+
+from mllab.core.errors import InputError
+from mllab.experiments.delivery import rollout, scale
+from mllab.experiments.resources import load, locust_run
+
+
+def _raw(values: list[str | None] | None) -> dict:
+    records = [[0.2, 10.0, 0], [0.7, 12.0, 0], [1.3, 11.0, 1], [1.6, 9.0, 0], [2.4, 10.0, 0]]
+    raw = {
+        "url": "http://127.0.0.1:1", "users": 2, "spawn_rate": 2.0, "payload": "npy",
+        "duration_s": 2.4, "stopped_by": "time", "records": records, "errors": {}, "locust": {},
+    }  # fmt: skip
+    if values is not None:
+        raw.update(header="X-Model-Version", header_values=values)
+    return raw
+
+
+def test_the_timeline_counts_answers_per_version_and_keeps_failures():
+    result = load.result_of(_raw(["1.0.0", "1.0.0", None, "1.1.0", "1.1.0"]))
+    assert result.header == "X-Model-Version" and len(result.header_values) == 5
+    rows = rollout.version_timeline(result)
+    assert [row["versions"] for row in rows] == [
+        {"1.0.0": 2},
+        {"none": 1, "1.1.0": 1},
+        {"1.1.0": 1},
+    ]
+    assert [row["failures"] for row in rows] == [0, 1, 0]
+    assert sum(sum(row["versions"].values()) for row in rows) == result.requests
+
+
+def test_a_load_without_a_header_is_what_it_was():
+    result = load.result_of(_raw(None))
+    assert result.header is None and result.header_values == []
+    assert all("by_header" not in row for row in result.timeline)
+    assert all(row["versions"] == {} for row in rollout.version_timeline(result))
+
+
+def test_run_load_asks_locust_for_the_header_only_when_told(monkeypatch):
+    seen = []
+
+    def fake(url, requests, max_seconds, settings, python):
+        seen.append(settings)
+        return _raw(None)
+
+    monkeypatch.setattr(load, "_locust", fake)
+    load.run_load("http://127.0.0.1:1", users=2, requests=5)
+    load.run_load("http://127.0.0.1:1", users=2, requests=5, header="X-Model-Version")
+    assert "header" not in seen[0] and seen[1]["header"] == "X-Model-Version"
+
+
+class _Response:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+def test_the_locust_side_reads_the_header_or_none():
+    assert locust_run._header(_Response({"x-model-version": "1.1.0"}), "X-Model-Version") == "1.1.0"
+    assert locust_run._header(_Response({"X-Model-Version": "1.0.0"}), "X-Model-Version") == "1.0.0"
+    assert locust_run._header(_Response({}), "X-Model-Version") is None
+    assert locust_run._header(None, "X-Model-Version") is None  # no answer at all
+
+
+@pytest.mark.parametrize("seconds, lead_s, users", [(5, 5, 1), (5, -1, 1), (10, 2, 0)])
+def test_under_load_refuses_bad_timing_before_starting_anything(seconds, lead_s, users):
+    with pytest.raises(InputError):
+        rollout.under_load("http://127.0.0.1:1", seconds, users, lead_s, lambda: None)
+
+
+def test_kill_needs_two_replicas_and_scale_needs_counts():
+    with pytest.raises(InputError, match="at least 2"):
+        scale.kill_under_load("x", replicas=1)
+    with pytest.raises(InputError, match="replicas"):
+        scale.swarm_scale("x", replicas=(1, 0))
+
+
+@pytest.fixture(scope="module")
+def versions(docker_client, slim) -> dict[str, str]:
+    return rollout.demo_versions(base=slim)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_rolling_update_under_load_loses_nothing(versions):
+    result = rollout.rolling_update(versions["1.0.0"], versions["1.1.0"], seconds=60)
+    assert result.update_state == "completed" and not result.rolled_back and result.covered
+    assert (result.from_version, result.final_version) == ("1.0.0", "1.1.0")
+    seen = {v for row in result.timeline for v in row["versions"]}
+    assert seen == {"1.0.0", "1.1.0"}  # both answered during the update, nothing else
+    assert result.requests > 0 and result.failures == 0, result.errors
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_version_that_never_gets_healthy_is_rolled_back_under_load(versions):
+    result = rollout.failing_update(versions["1.2.0"], versions["1.0.0"], seconds=40)
+    assert result.rolled_back and result.update_state == "rollback_completed"
+    assert result.final_version == "1.0.0" and result.to_version == "1.2.0"
+    assert "DEVICE=cuda" in result.how
+    assert {v for row in result.timeline for v in row["versions"]} == {"1.0.0"}
+    assert result.failures == 0, result.errors
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_killed_replica_is_replaced_under_load(versions):
+    result = scale.kill_under_load(versions["1.0.0"], seconds=25)
+    assert result.seconds_to_recovery > 0 and result.replicas == 2 and result.killed
+    assert result.requests > 0 and result.failures <= 0.02 * result.requests, result.errors
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_swarm_scale_measures_each_replica_count(versions):
+    result = scale.swarm_scale(versions["1.0.0"], replicas=(1, 2), users=4, seconds=8)
+    assert [row["replicas"] for row in result.rows] == [1, 2]
+    assert all(row["requests"] > 0 and row["rps"] > 0 for row in result.rows)
+
+
+def test_plot_rollout_stacks_the_versions_per_second():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = load.result_of(_raw(["1.0.0", "1.0.0", None, "1.1.0", "1.1.0"]))
+    done = rollout.Rollout(
+        "rolling", "1.0.0", "1.1.0", "1.1.0", False, result.requests, result.failures, {}, 3.0,
+        rollout.version_timeline(result), "completed", update_start_s=0.5,
+    )  # fmt: skip
+    fig = rollout.plot_rollout(done)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert {"1.0.0", "1.1.0", "none"} <= set(labels) and "failed (1 in all)" in labels
