@@ -59,7 +59,11 @@ def test_wait_until_ready_stops_when_the_process_exits(as_callable):
 
 
 def test_server_process_equals_host_ort(tiny_model, reference, random_batch):
-    with start_server(tiny_model, max_body_mb=MAX_BODY_MB, max_batch=MAX_BATCH) as server:
+    # 8 concurrent clients below: admission must let all 8 in (its default of 4 answers 503)
+    admit_all = {"MAX_IN_FLIGHT": "8"}
+    with start_server(
+        tiny_model, max_body_mb=MAX_BODY_MB, max_batch=MAX_BATCH, env=admit_all
+    ) as server:
         assert server.env["MODEL_PATH"] == str(tiny_model) and server.alive()
         x, one = random_batch(2), random_batch(1)  # one JSON image is ~3 MB of text
         for answer, sent in (
