@@ -12,7 +12,8 @@ each build answered and how many failed.
   that meets a stopping replica (refused, 502, 503) to another one. Goal: 0 failed requests.
 * :func:`failing_update` to a 1.2 that never becomes healthy: swarm's ``failure_action:
   rollback`` restores the previous spec. The kit's demo 1.2 (:func:`demo_versions`) is a build
-  that asks for ``DEVICE=cuda``: on a node without an NVIDIA GPU the server refuses to start
+  that asks for ``DEVICE=cuda`` from the slim image, whose ONNX Runtime is the CPU build (no
+  CUDA provider, and the stack gives its tasks no GPU): the server refuses to start on any node
   (ONNX Runtime would silently fall back to CPU; the kit's session check refuses instead, exit
   2), so the new task fails before its health check ever passes. Thanks to start-first the old
   replicas never stop. Goal: 0 failed requests.
@@ -53,8 +54,9 @@ VERSION_HEADER = "X-Model-Version"
 DEMO_VERSIONS = {"1.0.0": {}, "1.1.0": {}, "1.2.0": {"DEVICE": "cuda"}}
 DEMO_REPOSITORY = "mllab/serve-demo"
 FAILING_HOW = (
-    "1.2.0 is built with DEVICE=cuda: on a node without an NVIDIA GPU the server refuses to "
-    "start (the kit's provider check, exit 2), so its health check never passes"
+    "1.2.0 is built with DEVICE=cuda on the slim image, whose ONNX Runtime has no CUDA "
+    "provider: the server refuses to start (the kit's provider check, exit 2), so its health "
+    "check never passes"
 )
 
 
