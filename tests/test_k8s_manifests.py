@@ -8,21 +8,14 @@ import copy
 import pytest
 import yaml
 
-from mllab.core.paths import DOCKER, ROOT
+from mllab.core.paths import DOCKER
+from mllab.experiments.delivery.manifests import KUBERNETES, documents, validate_manifests
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")  # the dev extra pins it
 
-K8S = ROOT / "deploy" / "k8s"
-#: a Kubernetes version whose schemas kubernetes-validate 1.37 ships (and clusters still run)
-KUBERNETES = "1.33.0"
-
 
 def _documents() -> dict[str, dict]:
-    docs = {}
-    for path in sorted(K8S.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            docs[doc["kind"]] = doc
-    return docs
+    return {doc["kind"]: doc for _, doc in documents()}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +36,14 @@ def test_deployment_service_and_hpa_are_all_there(docs):
 @pytest.mark.parametrize("kind", ["Deployment", "Service", "HorizontalPodAutoscaler"])
 def test_each_manifest_is_valid_against_the_kubernetes_schema_strictly(docs, kind):
     assert kubernetes_validate.validate(docs[kind], KUBERNETES, strict=True)
+
+
+def test_the_labs_validation_names_each_file_and_the_schema_it_passed():
+    checks = {check.kind: check for check in validate_manifests()}
+    assert set(checks) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    assert checks["Deployment"].file == "deployment.yaml"
+    assert checks["HorizontalPodAutoscaler"].api_version == "autoscaling/v2"
+    assert all(check.kubernetes.startswith("1.33") for check in checks.values())
 
 
 @pytest.mark.parametrize(

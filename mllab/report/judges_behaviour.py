@@ -32,8 +32,7 @@ def _same(part: Evidence) -> str:
 
 def _comparison(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
     """One optional ``RebuildComparison`` in words, and its ``same`` (None: not measured)."""
-    raw = r.get(name)
-    problem = outcome_text(raw.get("outcome")) if isinstance(raw, dict) else "not recorded"
+    problem = r.part_problem(name)
     if problem is not None:
         return f"{label}: {problem}", None
     part = r.part(name)
@@ -159,8 +158,7 @@ def judge_c11(results: Results) -> Judgement:
 
 def _corrected(r: Evidence) -> tuple[str, str]:
     """The corrected run (with ``app.run()``) in the measured text and in the verdict."""
-    raw = r.get("corrected")
-    problem = outcome_text(raw.get("outcome")) if isinstance(raw, dict) else "not recorded"
+    problem = r.part_problem("corrected")
     if problem is not None:
         return f"with app.run(): {problem}", f"; the corrected service was {problem}"
     status = r.part("corrected").get("status")

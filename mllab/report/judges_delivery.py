@@ -75,8 +75,7 @@ def judge_c14(results: Results) -> Judgement:
 
 def _builder(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
     """One builder's ``RegistryRebuild`` in words, and its ``same`` (None: not measured)."""
-    raw = r.get(name)
-    problem = outcome_text(raw.get("outcome")) if isinstance(raw, dict) else "not recorded"
+    problem = r.part_problem(name)
     if problem is not None:
         return f"{label}: {problem}", None
     part = r.part(name)

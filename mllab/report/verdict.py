@@ -113,6 +113,12 @@ class Evidence:
             nested.require_ran(outcome)
         return nested
 
+    def part_problem(self, name: str) -> str | None:
+        """``None`` when the nested record ``name`` ran; else why not ("not recorded",
+        "not run: why", "failed: error") — for a part a verdict can do without."""
+        value = self.fields.get(name)
+        return outcome_text(value.get("outcome")) if isinstance(value, Mapping) else "not recorded"
+
     def ran(self, outcome: str = "outcome") -> bool:
         """Whether this record's outcome says the measurement ran."""
         return outcome_text(self.fields.get(outcome)) is None

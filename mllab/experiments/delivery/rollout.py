@@ -42,7 +42,6 @@ from mllab.containers.swarm import (
     deploy_down,
     deploy_up,
     deploy_update,
-    update_state,
 )
 from mllab.core.errors import InputError
 from mllab.experiments.resources.load import LoadResult, run_load
@@ -218,7 +217,7 @@ def _update_under_load(
             errors=dict(load.errors),
             seconds=update.seconds,
             timeline=version_timeline(load),
-            update_state=update_state(),
+            update_state=update.state,
             from_image=from_ref,
             to_image=to_ref,
             replicas=stack.replicas,
@@ -226,7 +225,6 @@ def _update_under_load(
             rps=load.rps,
             update_start_s=run.action_start_s,
             covered=run.action_start_s + run.action_s <= load.duration_s + 2.0,
-            how=FAILING_HOW if kind == "failing" and to_ref.endswith(":1.2.0") else "",
         )
 
 
@@ -269,7 +267,7 @@ def failing_update(
         "failing", from_ref, bad_ref, replicas, users, seconds, lead_s, cpus, deployment, timeout
     )
     # a bad_ref that turned out healthy is not hidden: rolled_back False, state "completed"
-    rollout.how = how or rollout.how or FAILING_HOW
+    rollout.how = how or FAILING_HOW
     return rollout
 
 
