@@ -377,7 +377,10 @@ def deploy_down(leave: bool = True, timeout: float = 120.0) -> bool:
     label = f"com.docker.stack.namespace={STACK}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        containers = client().containers.list(all=True, filters={"label": label})
+        # ignore_removed: a container may go between the list and its inspect (seen in CI)
+        containers = client().containers.list(
+            all=True, filters={"label": label}, ignore_removed=True
+        )
         networks = client().networks.list(filters={"label": label})
         if not containers and not networks:
             break

@@ -115,7 +115,8 @@ def _project_containers(service: str) -> list[Any]:
         f"com.docker.compose.project={COMPOSE_PROJECT}",
         f"com.docker.compose.service={service}",
     ]
-    return client().containers.list(all=True, filters={"label": labels})
+    # ignore_removed: a replica may go between the list and its inspect
+    return client().containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
 
 def _wait_replicas_healthy(replicas: int, timeout: float) -> None:
