@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mllab.core.records import Results, load_all, record
+from mllab.report.claims import judge
 
 
 @pytest.fixture
@@ -39,3 +40,20 @@ def assert_producer_records():
     builds has every field it reads in the real type of ``module``, at the schema version the
     judges read (1)."""
     return _assert_producer_records
+
+
+@pytest.fixture
+def assert_judged(results_of):
+    """``assert_judged(claim, records, kind, text)``: the claim judged from ``records`` gets the
+    verdict ``kind`` with ``text`` in it, and a measured verdict names every record it read."""
+
+    def check(claim: str, records: list[tuple[str, Any]], kind: str, text: str) -> None:
+        row = judge(claim, results_of(*records))
+        assert row.verdict.kind == kind, row
+        assert text in row.verdict.text, row
+        assert str(row.verdict) == f"{kind}: {row.verdict.text}"
+        if kind != "not measured here":
+            for lab, item in records:
+                assert f"[{lab}:{type(item).__name__}]" in row.measured, "the source is named"
+
+    return check

@@ -292,14 +292,8 @@ def _case_id(case: tuple) -> str:
 
 
 @pytest.mark.parametrize(("claim", "records", "kind", "text"), CASES, ids=map(_case_id, CASES))
-def test_judge(results_of, claim: str, records: list, kind: str, text: str):
-    row = judge(claim, results_of(*records))
-    assert row.verdict.kind == kind, row
-    assert text in row.verdict.text, row
-    assert str(row.verdict) == f"{kind}: {row.verdict.text}"
-    if kind != "not measured here":
-        lab, item = records[0]
-        assert f"[{lab}:{type(item).__name__}]" in row.measured, "the source is named"
+def test_judge(assert_judged, claim: str, records: list, kind: str, text: str):
+    assert_judged(claim, records, kind, text)
 
 
 #: lab 07's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records

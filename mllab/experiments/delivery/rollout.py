@@ -28,7 +28,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +60,20 @@ FAILING_HOW = (
 
 
 def demo_versions(
-    base: str = "mllab/serve:slim", repository: str = DEMO_REPOSITORY
+    base: str = "mllab/serve:slim",
+    repository: str = DEMO_REPOSITORY,
+    versions: Iterable[str] = tuple(DEMO_VERSIONS),
 ) -> dict[str, str]:
-    """Three small images FROM ``base``: ``repository:1.0.0``, ``:1.1.0`` (``ENV
-    MODEL_VERSION`` only) and ``:1.2.0`` (also ``DEVICE=cuda``, see the module); version -> tag.
-    Cached: each is one ENV layer on top of ``base``."""
+    """Small images FROM ``base``, by default all three: ``repository:1.0.0``, ``:1.1.0``
+    (``ENV MODEL_VERSION`` only) and ``:1.2.0`` (also ``DEVICE=cuda``, see the module);
+    version -> tag. ``versions`` builds only those. Cached: each is one ENV layer on ``base``."""
+    unknown = sorted(set(versions) - set(DEMO_VERSIONS))
+    if unknown:
+        raise InputError(f"no demo version {unknown}; the demo versions are {list(DEMO_VERSIONS)}")
     tags = {}
     with tempfile.TemporaryDirectory(prefix="mllab-versions-") as folder:
-        for version, extra in DEMO_VERSIONS.items():
+        for version in versions:
+            extra = DEMO_VERSIONS[version]
             env = " ".join(f"{k}={v}" for k, v in {"MODEL_VERSION": version, **extra}.items())
             dockerfile = Path(folder) / f"Dockerfile.{version}"
             dockerfile.write_text(f"FROM {base}\nENV {env}\n")

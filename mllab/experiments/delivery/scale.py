@@ -83,7 +83,7 @@ def kill_under_load(
 class SwarmScale:
     """Throughput through nginx at each number of replicas, under the same load."""
 
-    rows: list[dict[str, Any]]  # replicas, rps, p50_ms, p95_ms, failures, requests, scale_s
+    rows: list[dict[str, Any]]  # replicas, LoadResult.row() (rps, p50_ms, p95_ms, ...), scale_s
     users: int
     seconds: float
     cpus_per_replica: float
@@ -109,9 +109,7 @@ def swarm_scale(
         for n in replicas:
             scale_s = deploy_scale(n)
             load = run_load(stack.url, users=users, requests=10**7, max_seconds=seconds)
-            row = {"replicas": n, **{k: getattr(load, k) for k in ("rps", "p50_ms", "p95_ms")}}
-            rows.append({**row, "failures": load.failures, "requests": load.requests,
-                         "scale_s": scale_s})  # fmt: skip
+            rows.append({"replicas": n, **load.row(), "scale_s": scale_s})
     return SwarmScale(rows, users, seconds, cpus)
 
 

@@ -73,6 +73,11 @@ def test_under_load_refuses_bad_timing_before_starting_anything(seconds, lead_s,
         rollout.under_load("http://127.0.0.1:1", seconds, users, lead_s, lambda: None)
 
 
+def test_demo_versions_refuses_an_unknown_version_before_building():
+    with pytest.raises(InputError, match=r"no demo version \['2.0.0'\]"):
+        rollout.demo_versions(versions=["1.2.0", "2.0.0"])
+
+
 def test_kill_needs_two_replicas_and_scale_needs_counts():
     with pytest.raises(InputError, match="at least 2"):
         scale.kill_under_load("x", replicas=1)
