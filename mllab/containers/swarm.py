@@ -357,9 +357,9 @@ def wait_replaced(killed: str, timeout: float = 120.0) -> float:
     """Seconds until the service again runs its wanted replicas, none of them ``killed``."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        ready = [t for t in running_tasks() if t.container_id != killed]
-        dead = any(t.container_id == killed for t in running_tasks())
-        if len(ready) >= wanted_replicas() and not dead:
+        running = running_tasks()
+        ready = [t for t in running if t.container_id != killed]
+        if len(ready) >= wanted_replicas() and len(ready) == len(running):  # the killed one gone
             return time.monotonic() - start
         time.sleep(0.2)
     raise MllabError(f"the killed replica {killed[:12]} was not replaced in {timeout:g} s")
@@ -377,10 +377,9 @@ def deploy_down(leave: bool = True, timeout: float = 120.0) -> bool:
     label = f"com.docker.stack.namespace={STACK}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # ignore_removed: a container may go between the list and its inspect (seen in CI)
-        containers = client().containers.list(
-            all=True, filters={"label": label}, ignore_removed=True
-        )
+        # sparse: only whether any is left counts, so no inspect per container (which also
+        # answered 404 for one removed in between, seen in CI)
+        containers = client().containers.list(all=True, filters={"label": label}, sparse=True)
         networks = client().networks.list(filters={"label": label})
         if not containers and not networks:
             break
