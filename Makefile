@@ -47,9 +47,10 @@ labs: setup
 	-docker/engine/ensure-engine
 	$(BIN)/mllab labs run $(if $(ONLY),--only $(ONLY)) $(if $(OUT),--out $(OUT))
 
-# Everything: every lab executed, every image built (needs Docker; CI runs this).
+# Everything: every lab executed once, every image built once (needs Docker; CI runs this);
+# the 30 slowest tests are listed at the end.
 test: setup
-	$(BIN)/pytest -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=30 $(PYTEST_ARGS)
 
 # The developer's loop: no Docker, no lab execution, no image build (< 3 minutes on 2 cores).
 test-quick: setup

@@ -3,11 +3,11 @@
 η = T_container / T_native (lecture, "Сравнение инференса внутри и вне контейнера": 0.95 on CPU,
 0.98 on GPU): the same ``session.run`` probe on the same model file with the same threads, in
 the slim image and natively, alternated A B A B …
-(``mllab.experiments.resources.overhead.overhead``). Then
-the slim server in a container under a bounded locust load (``mllab.experiments.resources.load``),
-with
-``docker stats`` sampled during it (``mllab.containers.monitor``). The verdict on claim C5 comes
-from ``mllab.report`` (its one judge), printed beside what is measured, never asserted.
+(``mllab.experiments.resources.overhead.overhead``). Then the slim server in a container under
+a bounded locust load (``mllab.measure.load.run_load``, the ``.npy`` request of
+``mllab.serve.requests``), with ``docker stats`` sampled during it
+(``mllab.containers.docker_stats``). The verdict on claim C5 comes from ``mllab.report`` (its one
+judge), printed beside what is measured, never asserted.
 
     python benchmarks/bench_overhead.py [--rounds 6] [--repeats 20] [--threads N]
         [--users 8] [--requests 300] [--no-load] [--json]
@@ -30,11 +30,12 @@ from mllab.report.claims import judge
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """η over interleaved rounds, then (unless ``--no-load``) one locust run with docker stats."""
-    from mllab.containers.monitor import StatsMonitor  # deferred: docker SDK start-up time
+    from mllab.containers.docker_stats import StatsMonitor  # deferred: docker SDK start-up time
     from mllab.containers.run import run
-    from mllab.experiments.resources.limits import slim_image
-    from mllab.experiments.resources.load import run_load
+    from mllab.experiments.resources.container_limits import slim_image
     from mllab.experiments.resources.overhead import overhead
+    from mllab.measure.load import run_load
+    from mllab.serve.requests import load_request
 
     tag = slim_image()
     eta = overhead(tag, threads=args.threads, rounds=args.rounds, repeats=args.repeats)
@@ -43,7 +44,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return result
     with run(tag, name="mllab06-bench-load", read_only=True) as server:
         with StatsMonitor(server.container) as monitor:
-            result["load"] = run_load(server.url, users=args.users, requests=args.requests)
+            load = run_load(server.url, load_request("npy"), args.users, requests=args.requests)
+    result["load"] = load
     result["docker_stats"] = monitor.summary()
     return result
 

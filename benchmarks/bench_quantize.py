@@ -3,8 +3,9 @@
 Takes the cached fp32 export (``mllab.model.artifacts.default_model``) and its cached INT8
 model (``mllab.model.quantize.default_int8_model``), or the files given, and times both on the
 same batch, interleaved (fp32, int8, fp32, ...) so that both see the same load on a shared
-machine. The issue's figures (about 3x faster, 4x smaller on a 2-core CPU) are printed next to
-what is measured here, never asserted.
+machine: the benchmark suite's INT8 row (``mllab.measure.suite.int8_vs_fp32``) at this batch.
+The issue's figures (about 3x faster, 4x smaller on a 2-core CPU) are printed next to what is
+measured here, never asserted.
 
     python benchmarks/bench_quantize.py [--fp32 PATH --int8 PATH] [--batch 8] [--repeats 20]
         [--threads N] [--json]
@@ -15,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-import numpy as np
+from typing import Any
 
 from mllab.core.errors import MllabError
+from mllab.core.tables import format_table
 from mllab.measure.drift import compare
-from mllab.measure.stats import interleaved
+from mllab.measure.runners import random_input
+from mllab.measure.suite import int8_vs_fp32
 from mllab.model.artifacts import default_model
 from mllab.model.checks import load_session, run
 from mllab.model.metadata import file_size_mb
@@ -30,25 +32,28 @@ from mllab.model.quantize import default_int8_model
 EXPECTED = {"speedup": 3.0, "size_ratio": 4.0}
 
 
-def measure(fp32: str, int8: str, batch: int, repeats: int, warmup: int, threads: int | None):
-    """Latency (interleaved), sizes, their ratios and the INT8 drift, as one dict."""
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224), dtype=np.float32)
+def measure(
+    fp32: str, int8: str, batch: int, repeats: int, warmup: int, threads: int | None
+) -> dict[str, Any]:
+    """The suite's INT8 row at ``batch`` (latency interleaved), the sizes, their ratios and the
+    INT8 drift, as one dict."""
     sessions = {
         "fp32": load_session(fp32, device="cpu", threads=threads),
         "int8": load_session(int8, device="cpu", threads=threads),
     }
-    timings = interleaved(
-        {k: (lambda s=s: run(s, x)) for k, s in sessions.items()}, repeats, warmup
-    )
+    row = int8_vs_fp32(sessions["fp32"], sessions["int8"], repeats, batch, warmup)
+    x = random_input(sessions["fp32"], batch)  # the batch the row timed
     drift = compare(run(sessions["int8"], x), run(sessions["fp32"], x))
     sizes = {"fp32": file_size_mb(fp32), "int8": file_size_mb(int8)}
+    kinds = {kind: {"size_mb": sizes[kind]} for kind in sizes}
+    for kind, figures in kinds.items():
+        figures |= {f"{q}_ms": row.values[f"{kind}_{q}_ms"] for q in ("p50", "p90")}
     return {
         "batch": batch,
         "repeats": repeats,
         "threads": sessions["fp32"].get_session_options().intra_op_num_threads,
-        "fp32": {"size_mb": sizes["fp32"], **timings["fp32"].to_dict()},
-        "int8": {"size_mb": sizes["int8"], **timings["int8"].to_dict()},
-        "speedup": timings["fp32"].median_ms / timings["int8"].median_ms,
+        **kinds,
+        "speedup": row.ratio,
         "size_ratio": sizes["fp32"] / sizes["int8"],
         "drift": {"delta": drift.l2, "relative": drift.relative, "top5": drift.top5_agreement},
     }
@@ -76,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rounds, threads = result["repeats"], result["threads"]
     print(f"batch {result['batch']}, {rounds} interleaved rounds, {threads} ORT threads")
-    for kind in ("fp32", "int8"):
-        r = result[kind]
-        timing = f"median {r['median_ms']:7.1f} ms  p90 {r['p90_ms']:7.1f} ms"
-        print(f"  {kind}: {r['size_mb']:6.1f} MB  {timing}")
+    print(format_table([{"model": kind, **result[kind]} for kind in ("fp32", "int8")]))
     speed, size = result["speedup"], result["size_ratio"]
     print(f"INT8 is {speed:.2f}x faster (issue: about {EXPECTED['speedup']:g}x)")
     print(f"INT8 is {size:.2f}x smaller (issue: about {EXPECTED['size_ratio']:g}x)")

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mllab.core.errors import MllabError
 from mllab.core.tables import format_table
-from mllab.experiments.resources.load import run_locust
 from mllab.experiments.serving.batching import request_for, server_settings
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
+from mllab.measure.load import LoadRequest, run_load
 from mllab.serve.process import start_server
 
 CONCURRENCY = (1, 4, 16)
@@ -35,28 +38,34 @@ PEER_THROUGHPUT, IN_PROCESS_THROUGHPUT = 1.0, 0.9
 
 
 def load(url: str, target: str, api: str, x: np.ndarray, c: int, n: int) -> Point:
+    """``n`` batch-1 requests of ``api`` from ``c`` locust users: one point of ``target``."""
     path, body, headers = request_for(api, x)
-    done = run_locust(url, path, body, headers, c, n, label=target)
-    r = done.result
-    return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, done.load_cpu_s)
+    r = run_load(url, LoadRequest("POST", path, body, headers, target), c, requests=n)
+    return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, r.load_cpu_s)
 
 
 def median_point(points: list[Point]) -> Point:
     """One point from the rounds: requests and errors summed, the figures' medians."""
 
-    def med(values):
+    def med(values: list[float | None]) -> float | None:
         kept = [v for v in values if v is not None]
         return float(np.median(kept)) if kept else None
 
     first = points[0]
     return Point(first.target, first.concurrency, sum(p.requests for p in points),
-                 sum(p.errors for p in points), med([p.throughput for p in points]),
+                 sum(p.errors for p in points), float(np.median([p.throughput for p in points])),
                  med([p.p50_ms for p in points]), med([p.p99_ms for p in points]),
                  sum(p.load_cpu_s for p in points))  # fmt: skip
 
 
 def measure(
-    model, threads: int, concurrency, requests: int, batch: int, delay: float, rounds: int
+    model: str | Path,
+    threads: int,
+    concurrency: Sequence[int],
+    requests: int,
+    batch: int,
+    delay: float,
+    rounds: int,
 ) -> list[Point]:
     """Every target at every concurrency, in ``rounds`` rounds whose order rotates: the servers
     all run side by side (idle ones do not spin), so a busy moment of this shared machine
@@ -68,7 +77,9 @@ def measure(
         start_server(model, threads=threads, env=on) as batched,
         start_kserve(model, threads=threads) as kserve,
     ):
-        targets = {"onnxruntime in-process": lambda c: in_process(model, x, threads, c, requests)}
+        targets: dict[str, Callable[..., Point]] = {
+            "onnxruntime in-process": lambda c: in_process(model, x, threads, c, requests)
+        }
         for server, size in ((plain, 0), (batched, batch)):
             for api in ("predict", "v2"):
                 name = f"mllab {api} batch {'≤' + str(size) if size else 'off'}"
@@ -83,7 +94,7 @@ def measure(
     return [median_point(runs[name, c]) for name in names for c in concurrency]
 
 
-def ratios(points: list[Point], concurrency) -> list[dict]:
+def ratios(points: list[Point], concurrency: Sequence[int]) -> list[dict[str, Any]]:
     """Per concurrency: each mllab target against KServe and against in-process."""
     rows = []
     for c in concurrency:
@@ -97,12 +108,13 @@ def ratios(points: list[Point], concurrency) -> list[dict]:
                 "thr/kserve": p.throughput / peer.throughput,
                 "p99/kserve": p.p99_ms / peer.p99_ms if p.p99_ms and peer.p99_ms else None,
                 "thr/in-process": p.throughput / floor.throughput,
-                "p50/in-process": p.p50_ms / floor.p50_ms if p.p50_ms else None,
+                "p50/in-process": p.p50_ms / floor.p50_ms if p.p50_ms and floor.p50_ms else None,
             })  # fmt: skip
     return rows
 
 
-def goals_line(rows: list[dict]) -> str:
+def goals_line(rows: list[dict[str, Any]]) -> str:
+    """Whether every row met the issue's goals against KServe and against in-process."""
     peer = all(r["thr/kserve"] >= PEER_THROUGHPUT and (r["p99/kserve"] or 9) <= 1 for r in rows)
     floor = all(r["thr/in-process"] >= IN_PROCESS_THROUGHPUT for r in rows)
     best = [r for r in rows if "off" in r["target"]]

@@ -3,9 +3,9 @@
 Starts ``python -m mllab.serve.app`` on the model (default: the cached ResNet-50), then times
 the same input over HTTP and with ``session.run`` in this process, interleaved, in one run
 (``mllab.experiments.serving.http_overhead.http_overhead``). The goal, ratio ≤ 1.15 for the image
-and
-binary bodies, is printed as measured here, never asserted: the JSON list body is there to show
-what 3 MB of text costs.
+and binary bodies, is the benchmark suite's (``mllab.measure.suite.http_goals``, the same rows
+as ``mllab bench --suite``), printed as measured here, never asserted: the JSON list body is
+there to show what 3 MB of text costs.
 
     python benchmarks/bench_serving.py [--model PATH] [--repeats 20] [--threads N] [--json]
 """
@@ -20,10 +20,8 @@ from dataclasses import asdict
 from mllab.core.errors import MllabError
 from mllab.core.tables import format_table
 from mllab.experiments.serving.http_overhead import http_overhead
-
-#: HTTP / in-process at batch 1 that the image and binary bodies should stay under
-GOAL = 1.15
-GOAL_KINDS = ("image", "npy", "raw")
+from mllab.measure.suite import HTTP_OVER_IN_PROCESS_GOAL as GOAL
+from mllab.measure.suite import http_goals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,14 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_serving: error: {error}", file=sys.stderr)
         return 2
     rows = overhead.by_body()
-    goals = {kind: rows[kind].ratio <= GOAL for kind in GOAL_KINDS}
+    goals = http_goals(overhead)
     if args.json:
         report = {"overhead": asdict(overhead), "goal": GOAL, "goal_met": goals}
         print(json.dumps(report, indent=2))
         return 0
     print(format_table(overhead.bodies))
     print()
-    for kind in GOAL_KINDS:
+    for kind in goals:
         verdict = "meets" if goals[kind] else "MISSES"
         print(f"{kind:>5}: HTTP / in-process = {rows[kind].ratio:.3f} ({verdict} ≤ {GOAL})")
     print(f" json: HTTP / in-process = {rows['json'].ratio:.2f} (the lecture's JSON list)")

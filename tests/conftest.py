@@ -1,13 +1,19 @@
 """Shared fixtures. Docker tests need a real engine: in CI a missing engine is a failure, on a
-user's machine without Docker they skip with a reason that says so."""
+user's machine without Docker they skip with a reason that says so. The tiny models every layer
+tests on, and the lecture (beside the repository, when present), have their one home here."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from tiny_models import tiny_classifier, tiny_resnet_interface
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: the lecture the labs follow: ``../shared/lecture/`` relative to the repository, when present
+LECTURE = Path(__file__).resolve().parents[1].parent / "shared" / "lecture"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +28,37 @@ def docker_client():
         if IN_CI:
             pytest.fail(f"CI needs a Docker engine (.ci/run starts one): {error}")
         pytest.skip(f"no Docker engine on this machine: {error}")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny ONNX classifier (``tiny_models.tiny_classifier``: Conv 3->4 + Gemm 4->5, input
+    ``(N, 3, 8, 8)``, output ``(N, 5)``, FLOPs known by hand) with its sha256 file; a fresh
+    file for each test module."""
+    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ResNet-50's interface in three nodes (``tiny_models.tiny_resnet_interface``: input
+    ``(N, 3, 224, 224)``, logits ``(N, 1000)``), with its sha256 file: what the server tests
+    serve instead of the 100 MB model. Shared by the session: copy it before changing it."""
+    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def lecture_text() -> Callable[..., str]:
+    """``lecture_text()``: the lecture's text (``000_*.txt``); ``lecture_text("CLAIMS.md")``:
+    another file of the lecture's folder. The lecture is not part of the repository: the test
+    is skipped, saying where it was looked for, on a machine without it."""
+
+    def read(pattern: str = "000_*.txt") -> str:
+        found = sorted(LECTURE.glob(pattern))
+        if not found:
+            pytest.skip(f"the lecture's {pattern} is not at {LECTURE} (../shared/lecture)")
+        return found[0].read_text(encoding="utf-8")
+
+    return read
 
 
 def pytest_collection_modifyitems(config, items):

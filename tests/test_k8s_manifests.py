@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mllab.core.paths import DOCKER
-from mllab.experiments.delivery.manifests import KUBERNETES, documents, validate_manifests
+from mllab.experiments.delivery.k8s_manifests import KUBERNETES, documents, validate_manifests
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")  # the dev extra pins it
 

@@ -1,9 +1,12 @@
-"""Tiny ONNX models for the runtime/bench tests: built with onnx.helper in milliseconds, with
-the same interface as the kit's ResNet-50 (input ``input`` with a symbolic batch axis, output
-``logits``), and FLOPs known by hand."""
+"""Tiny ONNX models for the tests: built with onnx.helper in milliseconds, with the same
+interface as the kit's ResNet-50 (input ``input`` with a symbolic batch axis, output
+``logits``), and FLOPs known by hand; and a model file tampered with (one bit flipped). The
+fixtures that hand these out are in ``tests/conftest.py`` (``tiny``, ``tiny_model``)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +82,24 @@ def tiny_resnet_interface(path: Path) -> Path:
     onnx.save(model, path)
     write_digest(path)
     return path
+
+
+def flip_bit(path: Path, offset: int = -5, mask: int = 0x01) -> Path:
+    """Flip the bits ``mask`` of the byte at ``offset`` of ``path``, in place. Near the end of
+    an ONNX file that byte is in a weight: the model still loads, its sha256 no longer matches
+    its digest file."""
+    with path.open("r+b") as handle:  # in place: a 100 MB model is not read whole
+        handle.seek(offset, os.SEEK_END if offset < 0 else os.SEEK_SET)
+        byte = handle.read(1)[0]
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte ^ mask]))
+    return path
+
+
+def tampered_copy(model: Path, folder: Path, offset: int = -5) -> Path:
+    """``model`` and its sha256 file copied to ``folder/model.onnx``, then one bit of the copy
+    flipped (:func:`flip_bit`): a model whose digest file no longer matches it."""
+    copy = folder / "model.onnx"
+    shutil.copyfile(model, copy)
+    shutil.copyfile(f"{model}.sha256", folder / "model.onnx.sha256")
+    return flip_bit(copy, offset)

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mllab.core.errors import InputError
-from mllab.experiments.batching.suite import format_suite, run_suite
+from mllab.experiments.environment.fingerprint import cpu_info
+from mllab.experiments.serving.http_overhead import HttpOverhead, http_overhead
 from mllab.measure.bench import check_device, run_bench
 from mllab.measure.harness import parse_batches
+from mllab.measure.runners import torch_runner
+from mllab.measure.suite import Workloads, format_suite, run_suite
 from mllab.model.artifacts import default_model
+from mllab.model.quantize import default_int8_model
+from mllab.model.resnet import load_resnet50
+from mllab.runtime.sessions import create_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +50,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+def suite_workloads(model: Path) -> Workloads:
+    """The suite's workloads for ``model`` (ResNet-50): PyTorch eager at batch 1, the cached
+    INT8 model, a server started for the HTTP rows, and this machine's CPU name."""
+
+    def torch_fn() -> Callable[[], Any]:
+        return torch_runner(load_resnet50, 1, "cpu")[0]
+
+    def http(repeats: int) -> HttpOverhead:
+        return http_overhead(model, repeats=repeats, warmup=2)
+
+    return Workloads(
+        torch=torch_fn,
+        int8=lambda: create_session(default_int8_model()),
+        http=http,
+        cpu=cpu_info()["model"],
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the suite or the single-device benchmark and print it (table or JSON)."""
     if args.repeats is not None and args.repeats < 1:
@@ -50,7 +76,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputError(f"no such model file: {args.model}")
     if args.suite:
         model = args.model or default_model()
-        rows = run_suite(model, repeats=args.repeats, progress=not args.json)
+        rows = run_suite(model, suite_workloads(model), args.repeats, progress=not args.json)
         if args.json:
             print(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
         else:

@@ -16,7 +16,7 @@ from mllab.core.tables import format_table
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from mllab.containers.swarm import deploy_up  # deferred: docker SDK
+    from mllab.experiments.delivery.swarm import deploy_up  # deferred: docker SDK
 
     deployment = deploy_up(
         args.image, replicas=args.replicas, port=args.port, cpus=args.cpus, memory=args.memory
@@ -32,7 +32,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_update(args: argparse.Namespace) -> int:
-    from mllab.containers.swarm import DEFAULT_PORT, deploy_update  # deferred: docker SDK
+    from mllab.experiments.delivery.swarm import DEFAULT_PORT, deploy_update  # deferred: docker SDK
 
     url = f"http://127.0.0.1:{args.port or DEFAULT_PORT}"
     update = deploy_update(args.image, timeout=args.timeout, check=False, url=url)
@@ -47,7 +47,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
-    from mllab.containers.swarm import deploy_scale  # deferred: docker SDK
+    from mllab.experiments.delivery.swarm import deploy_scale  # deferred: docker SDK
 
     seconds = deploy_scale(args.replicas, timeout=args.timeout)
     print(f"{args.replicas} replica(s) healthy after {seconds:.1f} s")
@@ -55,7 +55,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from mllab.containers.swarm import deploy_down, swarm_state  # deferred: docker SDK
+    from mllab.experiments.delivery.swarm import deploy_down, swarm_state  # deferred: docker SDK
 
     removed = deploy_down(leave=not args.keep_swarm)
     print(f"stack {'removed' if removed else 'was not deployed'}; swarm now {swarm_state()}")
@@ -63,7 +63,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_ps(args: argparse.Namespace) -> int:
-    from mllab.containers.swarm import service_tasks, update_state  # deferred: docker SDK
+    from mllab.experiments.delivery.swarm import service_tasks, update_state  # deferred: docker SDK
 
     rows = [{k: v for k, v in asdict(t).items() if k != "container_id"} for t in service_tasks()]
     print(format_table(rows[: args.last]))

@@ -12,17 +12,16 @@ import argparse
 import json
 from dataclasses import asdict
 
-from mllab.containers.registry import (
+from mllab.core.tables import format_table
+from mllab.experiments.delivery.registry import (
     DEFAULT_PORT,
-    RepoTags,
     default_storage,
     external_registry,
     registry_address,
     registry_down,
-    registry_ls,
     registry_up,
 )
-from mllab.core.tables import format_table
+from mllab.experiments.delivery.registry_api import RepoTags, registry_ls
 
 
 def ls_rows(repos: list[RepoTags]) -> list[dict[str, str]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from mllab.core.tables import format_table
-from mllab.experiments.resources.limits import CPUS, THREAD_POLICIES
+from mllab.experiments.resources.container_limits import CPUS
+from mllab.experiments.resources.probe import THREAD_POLICIES
 
 
 def _cmd_cpus(args: argparse.Namespace) -> int:

@@ -39,7 +39,8 @@ def build_base(tag: str = LOCAL_BASE, tarball: str | None = None) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BuildError(f"building the base image failed:\n{done.stderr.strip()}")
-    return client().images.get(tag).id
+    built: str = client().images.get(tag).attrs["Id"]  # the SDK types .id as optional
+    return built
 
 
 def base_image(prefer_public: bool = True) -> str:

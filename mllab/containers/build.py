@@ -7,7 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mllab.containers.base import image_id
 from mllab.containers.buildlog import BuildResult, parse_build_stream
@@ -18,8 +18,11 @@ from mllab.containers.layers import inspect_labels
 from mllab.core.errors import BuildError, InputError
 from mllab.core.paths import ARTIFACTS, artifact, exclusive
 
+if TYPE_CHECKING:  # annotations only: the SDK is imported when a build starts
+    from docker import APIClient
 
-def _api():
+
+def _api() -> APIClient:
     """A low-level API client with a long read timeout: a RUN may print nothing for minutes."""
     import docker  # deferred: the SDK is heavy at start-up
 

@@ -1,26 +1,40 @@
-"""The docker CLI calls of the kit, in one place: ``docker save``, ``docker run --rm ... python -m``
-and ``docker stats --no-stream``.
+"""The kit's docker CLI calls, in one place: ``docker save``, ``docker run --rm ... python -m``,
+``docker buildx``, ``docker compose``, ``docker version`` and the ``docker`` runner they share.
 
-Everything else goes through the docker SDK (:mod:`mllab.containers.engine`); these three stay on
-the CLI because the lab shows exactly what the student would type (``docker stats`` prints the
-columns the lecture talks about) or because the CLI streams what the SDK would buffer (a
-``docker save`` tar of several GB).
+Everything else goes through the docker SDK (:mod:`mllab.containers.engine`); these stay on the
+CLI because the lab shows exactly what the student would type (``docker stats`` prints the
+columns the lecture talks about; :mod:`mllab.containers.docker_stats` reads them through
+:func:`docker`), because the CLI streams what the SDK would buffer (a ``docker save`` tar of
+several GB), or because the SDK has no such call (buildx, compose). Every failure is a typed
+error: :class:`DockerCliError` (the CLI failed or is missing) or :class:`ContainerFailed` (the
+container's own program failed).
+
+This module imports the standard library and :mod:`mllab.core` only: it also runs inside a bare
+container (:mod:`mllab.experiments.environment.fingerprint` asks it for ``docker version``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 
-from mllab.core.errors import InputError, MllabError
+from mllab.core.errors import MllabError
 
-#: words that would mark a GPU field in the stats JSON or a GPU column in the CLI's header
-GPU_KEYS = ("gpu", "nvidia", "cuda")
+
+class DockerCliError(MllabError):
+    """A docker CLI command failed, ran out of time or could not start (no ``docker`` here);
+    the message names the command and ends with what it printed on stderr."""
+
+    def __init__(self, message: str, returncode: int | None = None, stderr: str = ""):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
 
 
 class ContainerFailed(MllabError):
@@ -36,6 +50,113 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _shown(command: Sequence[str], words: int = 4) -> str:
+    """The start of a command line, for a message (``docker buildx build --no-cache ...``)."""
+    more = " ..." if len(command) > words else ""
+    return " ".join(command[:words]) + more
+
+
+# --- the runner ---------------------------------------------------------------------------------
+
+
+def run_cli(
+    command: Sequence[str],
+    *,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a docker CLI ``command`` (``["docker", ...]`` or ``["docker-compose", ...]``) and
+    return the finished process, its output as text.
+
+    ``env`` is laid over this process's environment. A CLI that is missing or runs over
+    ``timeout`` raises :class:`DockerCliError`; so does a non-zero exit, with ``check``."""
+    environment = {**os.environ, **env} if env is not None else None
+    try:
+        done = subprocess.run(
+            list(command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=environment,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DockerCliError(f"`{_shown(command)}` ran over {timeout:g} s") from None
+    except OSError as error:
+        raise DockerCliError(f"`{_shown(command)}` could not start: {error}") from None
+    if check and done.returncode != 0:
+        printed = (done.stderr or done.stdout).strip()
+        raise DockerCliError(
+            f"`{_shown(command)}` failed (exit {done.returncode}):\n{printed[-2000:]}",
+            done.returncode,
+            done.stderr,
+        )
+    return done
+
+
+def docker(
+    args: Sequence[str],
+    *,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``docker ARGS`` (keywords as :func:`run_cli`)."""
+    return run_cli(["docker", *args], timeout=timeout, env=env, check=check)
+
+
+# --- docker version, docker buildx, docker compose ------------------------------------------------
+
+
+def version(side: str = "Server", timeout: float = 10.0) -> str | None:
+    """``docker version --format {{.Server.Version}}`` (``side="Client"``: the CLI's own); None
+    when the CLI is missing or the engine does not answer (a fingerprint records that as is)."""
+    if shutil.which("docker") is None:
+        return None
+    try:
+        done = docker(["version", "--format", f"{{{{.{side}.Version}}}}"], timeout=timeout)
+    except DockerCliError:
+        return None
+    return done.stdout.strip() or None
+
+
+def buildx_available() -> bool:
+    """True when ``docker buildx version`` answers (the buildx plugin is installed)."""
+    try:
+        docker(["buildx", "version"], timeout=30.0)
+    except DockerCliError:
+        return False
+    return True
+
+
+def compose_command() -> list[str]:
+    """``docker-compose`` (v1, Debian's package), or ``docker compose`` when that plugin
+    answers; :class:`DockerCliError` when neither is installed."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if docker(["compose", "version"], timeout=30.0, check=False).returncode == 0:
+        return ["docker", "compose"]
+    raise DockerCliError(
+        "neither docker-compose nor the docker compose plugin is installed "
+        "(apt-get install docker-compose, or docker/engine/ensure-engine as root)"
+    )
+
+
+def compose(
+    file: str | Path,
+    project: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 300.0,
+) -> str:
+    """``docker-compose -f FILE -p PROJECT ARGS`` with ``env`` laid over this environment (the
+    variables the compose file reads); what it printed on stdout."""
+    command = [*compose_command(), "-f", str(file), "-p", project, *args]
+    return run_cli(command, env=env, timeout=timeout).stdout
+
+
 # --- docker save ------------------------------------------------------------------------------
 
 
@@ -43,10 +164,7 @@ def save(tag: str, out: str | Path, timeout: float | None = None) -> Path:
     """``docker save -o out tag``: the image as a tar (config, manifest, layer tars); ``out``."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = ["docker", "save", "-o", str(out), tag]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise InputError(f"docker save {tag} failed: {done.stderr.strip()}")
+    docker(["save", "-o", str(out), tag], timeout=timeout)
     return out
 
 
@@ -136,91 +254,3 @@ def last_json_line(text: str) -> Any:
 def run_module_json(image: str, module: str, args: Sequence[str] = (), **options: Any) -> Any:
     """:func:`run_module`, then the last JSON line it printed, parsed."""
     return last_json_line(run_module(image, module, args, **options).stdout)
-
-
-# --- docker stats --no-stream -------------------------------------------------------------------
-
-
-@dataclass
-class DockerStats:
-    """What ``docker stats --no-stream`` printed for one container (claim C13).
-
-    ``columns``: the header as printed; ``gpu_column``: whether one of them names a GPU (None
-    when the CLI did not answer); ``gpu_fields``: keys of the stats API's JSON that name a GPU
-    ([] when none, or when no API document was read); ``cpu_percent`` / ``mem_usage``: the
-    ``CPU %`` and ``MEM USAGE / LIMIT`` cells as printed."""
-
-    returncode: int | None
-    error: str | None
-    columns: list[str] = field(default_factory=list)
-    gpu_column: bool | None = None
-    gpu_fields: list[str] = field(default_factory=list)
-    cpu_percent: str | None = None
-    mem_usage: str | None = None
-
-    SCHEMA_VERSION: ClassVar[int] = 1
-
-
-def gpu_fields(document: Mapping[str, Any]) -> list[str]:
-    """Keys anywhere in a stats API document that mention a GPU (empty: none reported)."""
-    found: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                where = f"{path}.{key}" if path else key
-                if any(word in key.lower() for word in GPU_KEYS):
-                    found.append(where)
-                walk(value, where)
-
-    walk(document, "")
-    return found
-
-
-def _cells(line: str) -> list[str]:
-    # columns are separated by runs of 2+ spaces; "MEM USAGE / LIMIT" has single spaces
-    return [cell.strip() for cell in line.split("  ") if cell.strip()]
-
-
-def parse_stats_table(output: str) -> tuple[list[str], dict[str, str]]:
-    """The header and the first row of ``docker stats --no-stream`` output, as printed."""
-    lines = output.strip().splitlines()
-    columns = _cells(lines[0]) if lines else []
-    cells = _cells(lines[1]) if len(lines) > 1 else []
-    return columns, dict(zip(columns, cells, strict=False))
-
-
-def docker_stats(
-    container_id: str,
-    api_document: Mapping[str, Any] | None = None,
-    timeout: float = 30.0,
-) -> DockerStats:
-    """``docker stats --no-stream <container>`` once, as a :class:`DockerStats`.
-
-    ``api_document``: one document of the engine's stats API for the same container (SDK
-    ``container.stats(stream=False)``), searched for GPU keys. Never raises for a missing or
-    failing CLI: ``returncode`` / ``error`` say what happened."""
-    fields = gpu_fields(api_document) if api_document is not None else []
-    try:
-        done = subprocess.run(
-            ["docker", "stats", "--no-stream", container_id],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return DockerStats(None, f"{type(error).__name__}: {error}", gpu_fields=fields)
-    if done.returncode != 0 or not done.stdout.strip():
-        error = done.stderr.strip() or "docker stats printed nothing"
-        return DockerStats(done.returncode, error, gpu_fields=fields)
-    columns, row = parse_stats_table(done.stdout)
-    return DockerStats(
-        returncode=done.returncode,
-        error=None,
-        columns=columns,
-        gpu_column=any(word in c.lower() for c in columns for word in GPU_KEYS),
-        gpu_fields=fields,
-        cpu_percent=row.get("CPU %"),
-        mem_usage=row.get("MEM USAGE / LIMIT"),
-    )

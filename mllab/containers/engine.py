@@ -9,9 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+from typing import TYPE_CHECKING
 
 from mllab.core.errors import EngineUnavailable
 from mllab.core.paths import DOCKER
+
+if TYPE_CHECKING:  # annotations only: the SDK is imported when a client is made
+    from docker import DockerClient
 
 ENSURE_SCRIPT = DOCKER / "engine" / "ensure-engine"
 
@@ -25,7 +29,7 @@ def engine_version() -> str | None:
 
 
 @functools.cache
-def _client():
+def _client() -> DockerClient:
     import docker  # deferred: the SDK is heavy at start-up; `mllab --help` must be instant
 
     try:
@@ -40,7 +44,7 @@ def _client():
     return sdk
 
 
-def client():
+def client() -> DockerClient:
     """A docker SDK client whose engine answers (cached), or :class:`EngineUnavailable`."""
     return _client()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllab.containers.engine import client
 from mllab.core.errors import InputError
 from mllab.core.outcome import Outcome
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when a notebook plots
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -103,7 +106,7 @@ def inspect(tag: str) -> ImageInfo:
     env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
     return ImageInfo(
         tag=tag,
-        id=image.id,
+        id=image.attrs["Id"],  # image.id, which the SDK types as optional
         size=int(image.attrs["Size"]),
         layers=layers,
         labels=config.get("Labels") or {},
@@ -140,7 +143,7 @@ def size_rows(tags: dict[str, str], reference: str = "slim") -> list[dict[str, A
     ]
 
 
-def plot_sizes(rows: list[dict[str, Any]], title: str = "Image size"):
+def plot_sizes(rows: list[dict[str, Any]], title: str = "Image size") -> Figure:
     """A bar chart of :func:`size_rows` (MB, log scale: the naive image is GBs); the figure."""
     import matplotlib.pyplot as plt  # deferred: only notebooks plot
 

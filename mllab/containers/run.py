@@ -8,17 +8,19 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from mllab.containers.docker_cli import ContainerFailed, DockerStats, docker_stats
+from mllab.containers.docker_cli import ContainerFailed
+from mllab.containers.docker_stats import DockerStats, snapshot_of
 from mllab.containers.engine import client
 from mllab.containers.kinds import SERVER_PORT
 from mllab.core.errors import InputError
+from mllab.core.poll import until
 from mllab.serve.process import NotReady, ServerExited, wait_until_ready
 
 
 class RunningContainer:
     """A started container: its URL, logs and exec; stop() (or ``with``) stops and removes it."""
 
-    def __init__(self, container, port: int = SERVER_PORT):
+    def __init__(self, container: Any, port: int = SERVER_PORT) -> None:
         self.container = container
         self.name = container.name
         self.port = port
@@ -82,20 +84,22 @@ class RunningContainer:
 
     def _wait_healthy(self, timeout: float) -> float:
         """Poll Docker's health status (the image's HEALTHCHECK) until ``healthy``."""
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
+
+        def healthy() -> bool:
             code = self.exit_code()
-            if code is not None:
+            if code is not None:  # an exit ends the wait at once, not after ``timeout``
                 raise ServerExited(f"the container exited with code {code}", code)
-            if self.health() == "healthy":
-                return time.monotonic() - start
-            time.sleep(0.25)
-        raise NotReady(f"Docker did not report the container healthy within {timeout:g} s")
+            return self.health() == "healthy"
+
+        start = time.monotonic()
+        if not until(healthy, timeout=timeout, interval=0.25, default=False):
+            raise NotReady(f"Docker did not report the container healthy within {timeout:g} s")
+        return time.monotonic() - start
 
     def docker_stats(self, timeout: float = 30.0) -> DockerStats:
         """``docker stats --no-stream`` of this container, with one stats API document searched
-        for GPU fields (claim C13)."""
-        return docker_stats(self.container.id, self.container.stats(stream=False), timeout)
+        for GPU fields (claim C13; :func:`mllab.containers.docker_stats.snapshot`)."""
+        return snapshot_of(self.container, timeout)
 
     def stop(self, timeout: int = 5) -> None:
         """Stop and remove the container (quietly when it is gone already)."""
@@ -113,7 +117,7 @@ class RunningContainer:
     def __enter__(self) -> RunningContainer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -196,3 +200,12 @@ def run(tag: str, **options: Any) -> Iterator[RunningContainer]:
         yield container
     finally:
         container.stop()
+
+
+def docker_stats_of_image(
+    tag: str, name: str = "mllab-stats", timeout: float = 60.0
+) -> DockerStats:
+    """Start ``tag`` (a server image), read ``docker stats --no-stream`` once (and the stats API
+    for GPU fields) when it is ready, and stop it: the C13 record."""
+    with run(tag, name=name, timeout=timeout) as container:
+        return container.docker_stats()

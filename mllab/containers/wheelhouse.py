@@ -177,8 +177,8 @@ def wheelhouse(
     """
     lock_path = Path(lock_path)
     if dest is None:  # the kind's wheelhouse, where `mllab images lock` left the wheels
-        names = [k.name for k in KINDS.values() if k.lock == lock_path.name]
-        dest = wheelhouse_dir(names[0] if names else lock_path.stem)
+        kinds = [k.name for k in KINDS.values() if k.lock == lock_path.name]
+        dest = wheelhouse_dir(kinds[0] if kinds else lock_path.stem)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     _, missing = locked_wheels(lock_path, dest)

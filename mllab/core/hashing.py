@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1 << 20  # read a 100 MB model in 1 MiB pieces, not at once
 
 
-def sha256_stream(stream: BinaryIO) -> str:
+def sha256_stream(stream: IO[bytes]) -> str:
     """Hex sha256 of everything left in a binary stream."""
     digest = hashlib.sha256()
     for chunk in iter(lambda: stream.read(CHUNK), b""):

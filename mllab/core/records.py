@@ -63,7 +63,8 @@ def as_fields(item: Any) -> dict[str, Any]:
             f"record() takes dataclass instances, not {type(item).__name__}: "
             "define a small @dataclass for what the lab measured"
         )
-    return json.loads(json.dumps(asdict(item), default=_jsonable))
+    fields: dict[str, Any] = json.loads(json.dumps(asdict(item), default=_jsonable))
+    return fields
 
 
 def merge(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

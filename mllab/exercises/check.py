@@ -155,7 +155,7 @@ def expect_cases(
     reference)`` finds something wrong is named, as ``name(arg, ...): <what is wrong>``, or by
     its label (``labels``, one per case, for arguments too long to show)."""
 
-    def compare(answers: list, references: list) -> str | None:
+    def compare(answers: Any, references: list[Any]) -> str | None:  # answers: the student's
         if not isinstance(answers, list) or len(answers) != len(references):
             return f"{name}: expected one answer per case, got {show(answers)}"
         for i, (answer, reference) in enumerate(zip(answers, references, strict=True)):

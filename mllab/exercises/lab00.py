@@ -57,7 +57,7 @@ def reference_cuda_compatible(container_cuda: str, driver_max_cuda: str) -> bool
 def made_up_pair() -> tuple[dict[str, Any], dict[str, Any]]:
     """Two small fingerprints whose differences are known: a nested package, a field missing on
     one side, a cgroup limit, and volatile fields that do not count."""
-    e1 = {
+    e1: dict[str, Any] = {
         "captured_at": "2026-11-30T09:00:00Z",
         "hostname": "laptop",
         "os": {"kernel": "6.8.0", "distro": "Ubuntu 24.04"},

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -22,6 +22,9 @@ from mllab.exercises.check import Check, expect_cases, over_cases, self_check
 from mllab.measure.drift import LECTURE_DELTA, compare
 from mllab.model.checks import run
 from mllab.runtime.sessions import create_session
+
+if TYPE_CHECKING:  # annotations only: torch is imported when the export check runs
+    import torch
 
 SECTION_EXPORT = (
     "«Проблема зависимости окружений в ML» (A = (f, θ, R, E): f and θ travel as one file) and "
@@ -61,14 +64,16 @@ def _symbolic_batch(path: Path) -> bool:
     return bool(dims) and bool(dims[0].dim_param)
 
 
-def _torch_logits(model, x: np.ndarray) -> np.ndarray:
+def _torch_logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
     import torch  # deferred: seconds to import; only the export check needs torch here
 
     with torch.inference_mode():
         return model(torch.from_numpy(x)).numpy()
 
 
-def export_problem(model, path: Path, input_shape: tuple[int, ...]) -> str | None:
+def export_problem(
+    model: torch.nn.Module, path: Path, input_shape: tuple[int, ...]
+) -> str | None:
     """What is wrong with an exported file (None if nothing): missing, external weights, a
     fixed batch axis, a batch it cannot run, or outputs away from torch's beyond Δ ≤ 1e-3."""
     if not path.is_file():
@@ -94,7 +99,7 @@ def export_problem(model, path: Path, input_shape: tuple[int, ...]) -> str | Non
 
 def check_export(
     export_with_dynamic_batch: Callable[[Any, Path], Any],
-    model,
+    model: torch.nn.Module,
     path: str | Path,
     reference: Callable[[], Path],
     input_shape: tuple[int, ...] = (3, 224, 224),

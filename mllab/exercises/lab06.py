@@ -70,7 +70,7 @@ def _fit_compare(fit: LcFit | None) -> Callable[[Any, Any], str | None]:
                 f"{EXACT_SCALE_MS:g} ms your function gives c_opt = {c_opt:.4g}, scale = "
                 f"{scale:.4g} ms{hint}"
             )
-        if fit is None:
+        if fit is None or fit.c_opt is None or fit.scale_ms is None:  # no measured law to match
             return None
         got = _curve(*_pair(answers[1]), fit.cpus)
         want = _curve(fit.c_opt, fit.scale_ms, fit.cpus)

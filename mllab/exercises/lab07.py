@@ -7,8 +7,8 @@ from the answers the clients got.
   (compared as numbers: ``build.10`` is after ``build.9``); None when the release is not
   ``MAJOR.MINOR.PATCH`` or the tag exists (immutable builds: a published tag is never
   overwritten). The kit's rule is :func:`reference_next_version` (the tag as
-  :class:`mllab.containers.versions.BuildVersion` makes it); checked on made-up tag lists and
-  on the registry's real tags after the pipeline pushed.
+  :class:`mllab.experiments.delivery.versions.BuildVersion` makes it); checked on made-up tag
+  lists and on the registry's real tags after the pipeline pushed.
 * ``ex02_rollout_verdict`` — ``rollout_verdict(timeline, new) -> (failed, outcome)``: from the
   per-second answers of a load run during an update (which version answered how often, how
   many requests failed), the failed requests and whether the service ended ``"updated"`` (only
@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from mllab.containers.versions import RELEASE
 from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
+from mllab.experiments.delivery.versions import RELEASE
 
 SECTION_TAGS = (
     "«Теги и версии образов», «Immutable builds» (a new build gets a new tag; an old one stays "

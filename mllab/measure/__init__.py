@@ -1,1 +1,3 @@
-"""Layer 2: measuring: statistics and timing, T(n) fit, profiling, runners, drift, roofline."""
+"""Layer 2: measuring: statistics and timing, T(n) fit, profiling, runners, drift, roofline,
+load generation (locust in its own process, :mod:`mllab.measure.load`) and the benchmark suite
+(:mod:`mllab.measure.suite`)."""

@@ -13,13 +13,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from mllab.core.errors import InputError
 from mllab.core.tables import format_table
 from mllab.measure.stats import Stats
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when a lab plots
+    from matplotlib.figure import Figure
 
 SWEEP_COLUMNS = ["batch", "repeats", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput"]
 
@@ -80,18 +83,20 @@ def fit_throughput(n: Sequence[float], throughput: Sequence[float]) -> BatchFit:
     1/T = a/n + b, so the latency per call L(n) = n/T(n) = a + b·n is linear in n: ordinary
     least squares on L gives a and b (ms); R² is that of the latency fit. No bound, no n*.
     """
-    n = np.asarray(n, dtype=np.float64)
+    sizes = np.asarray(n, dtype=np.float64)
     t = np.asarray(throughput, dtype=np.float64)
-    if n.shape != t.shape or n.ndim != 1:
-        raise InputError(f"n and T must be 1-D and of equal length, not {n.shape} and {t.shape}")
-    if len(np.unique(n)) < 2:
+    if sizes.shape != t.shape or sizes.ndim != 1:
+        raise InputError(
+            f"n and T must be 1-D and of equal length, not {sizes.shape} and {t.shape}"
+        )
+    if len(np.unique(sizes)) < 2:
         raise InputError("fitting T(n) needs at least two different batch sizes")
-    if (n <= 0).any() or (t <= 0).any() or not np.isfinite(t).all():
+    if (sizes <= 0).any() or (t <= 0).any() or not np.isfinite(t).all():
         raise InputError("batch sizes and throughputs must be positive and finite")
-    latency = 1000.0 * n / t
-    design = np.stack([np.ones_like(n), n], axis=1)
+    latency = 1000.0 * sizes / t
+    design = np.stack([np.ones_like(sizes), sizes], axis=1)
     (a, b), *_ = np.linalg.lstsq(design, latency, rcond=None)
-    residual = latency - (a + b * n)
+    residual = latency - (a + b * sizes)
     total = ((latency - latency.mean()) ** 2).sum()
     r2 = 1.0 - (residual**2).sum() / total if total > 0 else 1.0
     return BatchFit(
@@ -100,7 +105,7 @@ def fit_throughput(n: Sequence[float], throughput: Sequence[float]) -> BatchFit:
         r2=float(r2),
         n_star=None,
         latency_bound_ms=None,
-        batches=[int(v) for v in n],
+        batches=[int(v) for v in sizes],
         throughput=[float(v) for v in t],
     )
 
@@ -163,7 +168,7 @@ def fit_line(fit: BatchFit) -> str:
     )
 
 
-def plot_sweep(stats: Sequence[Stats], fit: BatchFit | None = None, title: str = ""):
+def plot_sweep(stats: Sequence[Stats], fit: BatchFit | None = None, title: str = "") -> Figure:
     """Latency (p50 with p50–p99 whiskers) and throughput vs batch, with the fitted curves,
     the fit's latency bound and n*. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt  # deferred: slow to import, only the labs plot

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllab.measure.drift import Drift
 from mllab.measure.harness import measure
 from mllab.measure.profiling import OperatorProfile
 from mllab.measure.runners import session_runner
 from mllab.measure.stats import Stats, interleaved
+
+if TYPE_CHECKING:  # annotations only
+    import onnxruntime as ort
 
 
 @dataclass
@@ -44,8 +47,8 @@ class Fp16Comparison:
 
 
 def fp16_comparison(
-    session32,
-    session16,
+    session32: ort.InferenceSession,
+    session16: ort.InferenceSession,
     drift: Drift,
     profile: OperatorProfile,
     warmup: int = 2,
@@ -53,7 +56,7 @@ def fp16_comparison(
 ) -> Fp16Comparison:
     """Time both sessions at batch 1 (I/O binding on a GPU) and bundle them with ``drift`` and
     the fp16 model's ``profile``; the device is the profile's."""
-    timed = {}
+    timed: dict[str, Stats] = {}
     for name, session in (("fp32", session32), ("fp16", session16)):
         fn, sync = session_runner(session, 1)
         timed[name] = measure(fn, warmup, repeats, sync, name=name)

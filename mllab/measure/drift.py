@@ -51,7 +51,9 @@ class Drift:
     top5_agreement: float  # fraction of samples with the same set of 5 best indices
     allclose_ratio: float  # max |a − b| / (atol + rtol |b|) at the tutorial tolerances; ≤ 1 passes
 
-    def verdicts(self, delta: float = LECTURE_DELTA, epsilon: float = LECTURE_EPSILON) -> dict:
+    def verdicts(
+        self, delta: float = LECTURE_DELTA, epsilon: float = LECTURE_EPSILON
+    ) -> dict[str, bool]:
         """Pass/fail against the lecture's Δ ≤ 1e-3, its ε = 1e-6 and the tutorial's allclose."""
         return {
             f"delta<={delta:g}": bool(self.l2 <= delta),
@@ -61,7 +63,7 @@ class Drift:
             ),
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float | bool]:
         """Metrics and verdicts as plain floats and bools, for tables and ``results.record``."""
         return {**asdict(self), **self.verdicts()}
 
@@ -76,7 +78,8 @@ def _as_batch(array: np.ndarray) -> np.ndarray:
 def per_sample_l2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """‖a_i − b_i‖₂ for every sample i (the lecture's Δ, one value per input)."""
     a, b = _check(a, b)
-    return np.linalg.norm(a - b, axis=1)
+    norms: np.ndarray = np.linalg.norm(a - b, axis=1)
+    return norms
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +88,7 @@ def _check(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _as_batch(a), _as_batch(b)
 
 
-def _topk_sets(x: np.ndarray, k: int) -> list[frozenset]:
+def _topk_sets(x: np.ndarray, k: int) -> list[frozenset[int]]:
     k = min(k, x.shape[1])
     return [frozenset(row) for row in np.argsort(-x, axis=1, kind="stable")[:, :k]]
 

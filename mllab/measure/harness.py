@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
 from mllab.core.errors import InputError
-from mllab.measure.runners import session_runner
+from mllab.measure.runners import TimingRunner, session_runner
 from mllab.measure.stats import Stats, summarize
+
+if TYPE_CHECKING:  # annotations only
+    import onnxruntime as ort
 
 DEFAULT_BATCHES = (1, 2, 4, 8)
 
@@ -69,7 +72,7 @@ def measure(
 
 
 def batch_sweep(
-    target,
+    target: ort.InferenceSession | Callable[[int], Callable[[], Any] | TimingRunner],
     batches: Sequence[int] = DEFAULT_BATCHES,
     warmup: int = 2,
     repeats: int = 10,
@@ -80,7 +83,7 @@ def batch_sweep(
     """One :class:`Stats` per batch size, smallest first. ``target`` is an ORT session, or a
     callable ``make(n) -> fn`` or ``make(n) -> (fn, sync)`` building the workload for batch n."""
     batches = check_batches(batches)
-    results = []
+    results: list[Stats] = []
     desc = f"batch sweep {name}".strip()
     for n in tqdm(batches, desc=desc, disable=not progress, leave=False):
         if hasattr(target, "get_inputs"):
@@ -110,7 +113,7 @@ def parse_batches(text: str) -> list[int]:
         raise InputError(f"--batches must be comma-separated integers, not {text!r}") from None
 
 
-def lecture_loop(session, x: np.ndarray, n: int = 100) -> dict[str, float]:
+def lecture_loop(session: ort.InferenceSession, x: np.ndarray, n: int = 100) -> dict[str, float]:
     """The lecture's own measurement, verbatim: ``time.time()`` around N ``session.run`` calls;
     returns L in ms and T in calls/s."""
     feed = {session.get_inputs()[0].name: x}

@@ -10,6 +10,7 @@ the most images per second this runtime could deliver, to compare with what it d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ QUOTED_RESNET50_GFLOP = 8.2
 COUNTED_OPS = ("Conv", "Gemm", "MatMul")
 
 
-def _shapes(proto) -> dict[str, list[int]]:
+def _shapes(proto: onnx.ModelProto) -> dict[str, list[int]]:
     """Every tensor's static shape after ONNX shape inference (initializers included)."""
     inferred = onnx.shape_inference.infer_shapes(proto)
     shapes = {t.name: list(t.dims) for t in proto.graph.initializer}
@@ -66,7 +67,7 @@ def model_flops(model: str | Path, batch: int = 1) -> dict[str, Any]:
     return {"gflop": sum(by_op.values()), "by_op": by_op, "nodes": nodes, "batch": batch}
 
 
-def _macs(node, shapes: dict[str, list[int]]) -> int:
+def _macs(node: onnx.NodeProto, shapes: dict[str, list[int]]) -> int:
     """Multiply-accumulates of one Conv/Gemm/MatMul node from its input and output shapes."""
     out = shapes.get(node.output[0])
     weight = shapes.get(node.input[1])
@@ -90,7 +91,7 @@ def matmul_model(size: int = 1024) -> bytes:
     Both operands are graph inputs, not initializers, so nothing can be constant-folded.
     """
 
-    def value(name: str):
+    def value(name: str) -> onnx.ValueInfoProto:
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size])
 
     graph = helper.make_graph(
@@ -101,7 +102,8 @@ def matmul_model(size: int = 1024) -> bytes:
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     proto.ir_version = 8  # readable by every ORT the kit supports
-    return proto.SerializeToString()
+    serialized: bytes = proto.SerializeToString()
+    return serialized
 
 
 def matmul_gflops(
@@ -125,8 +127,8 @@ def matmul_gflops(
     if device == "cpu":
         feed = {"A": a, "B": b}
 
-        def fn():
-            return session.run(None, feed)
+        def fn() -> None:
+            session.run(None, feed)
 
         sync = None
     else:  # only the first input is bound by iobinding_runner; the model has two
@@ -142,7 +144,9 @@ def matmul_gflops(
     }
 
 
-def _bound_two_inputs(session, a: np.ndarray, b: np.ndarray):
+def _bound_two_inputs(
+    session: ort.InferenceSession, a: np.ndarray, b: np.ndarray
+) -> tuple[Callable[[], None], Callable[[], None]]:
     kind, device_id = session_device(session)
     binding = session.io_binding()
     values = [ort.OrtValue.ortvalue_from_numpy(v, kind, device_id) for v in (a, b)]
@@ -151,7 +155,7 @@ def _bound_two_inputs(session, a: np.ndarray, b: np.ndarray):
     binding.bind_output("Y", kind, device_id)
     binding.mllab_values = values
 
-    def run():
+    def run() -> None:
         session.run_with_iobinding(binding)
 
     return run, binding.synchronize_outputs

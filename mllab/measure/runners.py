@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,10 @@ from mllab.runtime.cgroup import usable_cpus
 from mllab.runtime.iobinding import iobinding_runner, session_device
 from mllab.runtime.nvidia import nvidia_driver
 from mllab.runtime.sessions import create_session
+
+if TYPE_CHECKING:  # annotations only: onnxruntime and torch load when a session or model does
+    import onnxruntime as ort
+    import torch
 
 #: ``(fn, sync)``: one call of the model, and the device synchronisation (None on the CPU)
 TimingRunner = tuple[Callable[[], Any], Callable[[], Any] | None]
@@ -36,7 +40,7 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 # --- inputs --------------------------------------------------------------------------------
 
 
-def random_input(session, batch: int, seed: int = 0) -> np.ndarray:
+def random_input(session: ort.InferenceSession, batch: int, seed: int = 0) -> np.ndarray:
     """A standard-normal batch matching the session's first input (batch axis = ``batch``;
     float16 when the model takes float16)."""
     meta = session.get_inputs()[0]
@@ -69,7 +73,10 @@ def reference_inputs(
 
 
 def session_runner(
-    session, batch: int, iobinding: bool | None = None, x: np.ndarray | None = None
+    session: ort.InferenceSession,
+    batch: int,
+    iobinding: bool | None = None,
+    x: np.ndarray | None = None,
 ) -> TimingRunner:
     """``(fn, sync)`` running ``session`` on ``x`` (default: :func:`random_input` of ``batch``).
 
@@ -119,7 +126,9 @@ def require_torch_cuda() -> None:
     raise ProviderUnavailable(f"asked for torch on cuda, which is unavailable: {why}.")
 
 
-def _torch_module(model, device: str):
+def _torch_module(
+    model: torch.nn.Module | Callable[[], torch.nn.Module], device: str
+) -> torch.nn.Module:
     """``model`` (a torch module, or a zero-argument factory returning one, e.g.
     ``lambda: load_resnet50(seed=0)`` from :mod:`mllab.model.resnet`) in eval mode on ``device``;
     :class:`ProviderUnavailable` when ``device`` is cuda and torch has no GPU here."""
@@ -127,12 +136,18 @@ def _torch_module(model, device: str):
         raise InputError(f"torch runs on cpu or cuda here, not {device!r}")
     if device == "cuda":
         require_torch_cuda()  # before building the model: a missing GPU fails in a second
-    module = model() if callable(model) and not hasattr(model, "eval") else model
+    import torch  # deferred: seconds to import, absent from the slim image
+
+    module = model if isinstance(model, torch.nn.Module) else model()
     return module.to(device).eval()
 
 
 def torch_runner(
-    model, batch: int = 1, device: str = "cpu", precision: str = "fp32", seed: int = 0
+    model: torch.nn.Module | Callable[[], torch.nn.Module],
+    batch: int = 1,
+    device: str = "cpu",
+    precision: str = "fp32",
+    seed: int = 0,
 ) -> TimingRunner:
     """``(fn, sync)`` running ``model`` (a torch module or a zero-argument factory) in eager
     mode on a seeded random ``(batch, 3, 224, 224)`` batch.
@@ -159,14 +174,19 @@ def torch_runner(
         else contextlib.nullcontext()
     )
 
-    def run():
+    def run() -> torch.Tensor:
         with torch.inference_mode(), autocast:
-            return module(x)
+            logits: torch.Tensor = module(x)
+            return logits
 
     return run, (torch.cuda.synchronize if device == "cuda" else None)
 
 
-def torch_predictor(model, device: str = "cpu", threads: int | None = None) -> Predictor:
+def torch_predictor(
+    model: torch.nn.Module | Callable[[], torch.nn.Module],
+    device: str = "cpu",
+    threads: int | None = None,
+) -> Predictor:
     """``x -> logits`` of ``model`` (a torch module or a zero-argument factory) in eager mode,
     fp32. ``threads``: intra-op threads set for each call and restored afterwards (the
     caller's setting is left alone)."""
@@ -181,7 +201,8 @@ def torch_predictor(model, device: str = "cpu", threads: int | None = None) -> P
         try:
             with torch.inference_mode():
                 batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
-                return module(batch).cpu().numpy().astype(np.float32)
+                logits: torch.Tensor = module(batch)
+                return logits.cpu().numpy().astype(np.float32)
         finally:
             torch.set_num_threads(before)
 

@@ -9,6 +9,7 @@ whose sha256 does not match the digest beside it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -17,6 +18,9 @@ from mllab.core.errors import ExportFailed
 from mllab.model.integrity import verify_model
 from mllab.runtime.sessions import create_session
 
+if TYPE_CHECKING:  # annotations only
+    import onnxruntime as ort
+
 INPUT, OUTPUT = "input", "logits"
 #: batch sizes at which the dynamic batch axis is verified with ONNX Runtime
 CHECK_BATCHES = (1, 3, 8)
@@ -24,7 +28,7 @@ CHECK_BATCHES = (1, 3, 8)
 CLASSES = 1000
 
 
-def run(session, x: np.ndarray) -> np.ndarray:
+def run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
     """Logits of an ONNX Runtime session for an ``(N, 3, 224, 224)`` float32 batch."""
     return session.run([OUTPUT], {INPUT: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
@@ -46,7 +50,7 @@ def check_dynamic_batch(
             )
     session = create_session(path, device="cpu")
     rng = np.random.default_rng(0)
-    shapes = {}
+    shapes: dict[int, tuple[int, ...]] = {}
     for batch in batches:
         x = rng.standard_normal((batch, 3, 224, 224), dtype=np.float32)
         shapes[batch] = tuple(run(session, x).shape)
@@ -55,7 +59,7 @@ def check_dynamic_batch(
     return shapes
 
 
-def load_session(path: str | Path, verify: bool = True, **kwargs):
+def load_session(path: str | Path, verify: bool = True, **kwargs: Any) -> ort.InferenceSession:
     """An ONNX Runtime session for ``path``, refused (:class:`IntegrityError`) if its sha256
     does not match ``<path>.sha256``. ``kwargs`` go to
     :func:`mllab.runtime.sessions.create_session`."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import onnx
 
@@ -32,11 +32,16 @@ from mllab.model.integrity import write_digest
 from mllab.model.resnet import load_resnet50
 from mllab.model.weights import weights_id
 
+if TYPE_CHECKING:  # annotations only: torch is imported when an export runs
+    import torch
+
 #: batch of the example input: 2, because a batch of 1 lets torch.export specialise the axis
 EXAMPLE_BATCH = 2
 
 
-def _export_with_torch(model, path: Path, exporter: str, opset: int | None, fold: bool) -> None:
+def _export_with_torch(
+    model: torch.nn.Module, path: Path, exporter: str, opset: int | None, fold: bool
+) -> None:
     """Run one of torch's exporters into ``path`` (it may leave a ``.data`` file beside it)."""
     import torch  # deferred: see the module docstring
 
@@ -64,7 +69,13 @@ def _export_with_torch(model, path: Path, exporter: str, opset: int | None, fold
             _export_torchscript(model, example, path, fold, common)
 
 
-def _export_torchscript(model, example, path: Path, fold: bool, common: dict[str, Any]) -> None:
+def _export_torchscript(
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    fold: bool,
+    common: dict[str, Any],
+) -> None:
     import torch  # deferred: see the module docstring
 
     torch.onnx.export(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -59,7 +60,7 @@ def convert(model: str | Path, out: str | Path, verify: bool = True) -> Path:
     return out
 
 
-def _sort_topologically(graph) -> None:
+def _sort_topologically(graph: onnx.GraphProto) -> None:
     """Reorder ``graph.node`` so that every node comes after the producers of its inputs
     (``onnx.checker`` requires it; ONNX Runtime sorts by itself)."""
     ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
@@ -73,7 +74,7 @@ def _sort_topologically(graph) -> None:
         ordered += runnable
         done = {id(n) for n in runnable}
         pending = [n for n in pending if id(n) not in done]
-    copies = []
+    copies: list[Any] = []
     for node in ordered:  # copy before clearing: the protobuf list owns its elements
         copies.append(type(node)())
         copies[-1].CopyFrom(node)
@@ -81,14 +82,14 @@ def _sort_topologically(graph) -> None:
     graph.node.extend(copies)
 
 
-def io_types(model) -> dict[str, str]:
+def io_types(model: str | Path | onnx.ModelProto) -> dict[str, str]:
     """``{name: element type}`` of a model's graph inputs and outputs (a path or a proto)."""
     proto = model if isinstance(model, onnx.ModelProto) else _load_light(model)
     values = [*proto.graph.input, *proto.graph.output]
     return {v.name: ELEM_TYPES.get(v.type.tensor_type.elem_type, "other") for v in values}
 
 
-def _load_light(path: str | Path):
+def _load_light(path: str | Path) -> onnx.ModelProto:
     return onnx.load(str(path), load_external_data=False)
 
 

@@ -8,6 +8,7 @@ floating-point operations (drift). :func:`graph_fusion` counts nodes before and 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,7 @@ def optimization_levels(
     sessions = {level: create_session(model, device="cpu", opt_level=level) for level in levels}
     baseline = run(create_session(model, device="cpu", opt_level="disable"), x)
     # interleaved rounds: every level sees the same load on a shared CPU
-    timings = interleaved({k: (lambda s=s: run(s, x)) for k, s in sessions.items()}, repeats)
+    timings = interleaved({k: functools.partial(run, s, x) for k, s in sessions.items()}, repeats)
     table = OptimizationLevels(batch=len(x), repeats=repeats)
     for level, session in sessions.items():
         drift = compare(run(session, x), baseline)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from mllab.model.metadata import metadata
 from mllab.model.preprocess import preprocess_batch, sample_images
 from mllab.model.resnet import load_resnet50
 from mllab.model.weights import weights_id
+
+if TYPE_CHECKING:  # annotations only: torch is imported when parity runs
+    import onnxruntime as ort
+    import torch
 
 
 @dataclass
@@ -89,7 +93,7 @@ def reference_inputs(batch: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def torch_logits(model, x: np.ndarray) -> np.ndarray:
+def torch_logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
     """PyTorch's logits for a numpy batch (the reference of every parity check)."""
     import torch  # deferred: seconds to import, and only parity needs it here
 
@@ -98,7 +102,10 @@ def torch_logits(model, x: np.ndarray) -> np.ndarray:
 
 
 def compare_sessions(
-    candidate, reference, inputs: dict[str, np.ndarray], label: str = "candidate"
+    candidate: ort.InferenceSession,
+    reference: ort.InferenceSession,
+    inputs: dict[str, np.ndarray],
+    label: str = "candidate",
 ) -> list[ParityRow]:
     """Drift of one session's logits against another's, one row per named input batch."""
     return [

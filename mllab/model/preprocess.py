@@ -45,7 +45,7 @@ def load_image(src: ImageSource) -> Image.Image:
             _check_pixels(image, name)
             image.load()
         except FileNotFoundError as error:
-            raise InputError(f"no such image file: {src}") from error
+            raise InputError(f"no such image file: {name}") from error
         except (UnidentifiedImageError, Image.DecompressionBombError) as error:
             raise InputError(f"not a supported image ({name}): {error}") from error
         except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data

@@ -10,11 +10,12 @@ fp32 is measured with :mod:`mllab.measure.drift`, never assumed.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import onnx
@@ -28,6 +29,9 @@ from mllab.model.metadata import file_size_mb, metadata
 from mllab.model.preprocess import preprocess, sample_images
 from mllab.runtime.sessions import create_session
 
+if TYPE_CHECKING:  # annotations only
+    from onnxruntime.quantization import CalibrationDataReader
+
 # onnxruntime.quantization is imported inside the functions that quantize: it pulls in a
 # large part of onnxruntime's Python tooling, which nothing else here needs.
 
@@ -40,7 +44,7 @@ def calibration_batches(images: list[str | Path] | None = None) -> list[np.ndarr
     return [preprocess(p)[None] for p in paths]
 
 
-def _reader(batches: list[np.ndarray], input_name: str):
+def _reader(batches: list[np.ndarray], input_name: str) -> CalibrationDataReader:
     """An ``onnxruntime.quantization.CalibrationDataReader`` over ``batches``."""
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -138,7 +142,7 @@ def int8_gain(fp32: str | Path, int8: str | Path, x: np.ndarray, repeats: int = 
     """Sizes of both files and their ONNX Runtime CPU latency on ``x``, timed round-robin
     (fp32, int8, fp32, ...) so that both see the same load on a shared CPU."""
     sessions = {"fp32": create_session(fp32), "int8": create_session(int8)}
-    timings = interleaved({k: (lambda s=s: run(s, x)) for k, s in sessions.items()}, repeats)
+    timings = interleaved({k: functools.partial(run, s, x) for k, s in sessions.items()}, repeats)
     sizes = file_size_mb(fp32), file_size_mb(int8)
     return Int8Gain(
         fp32_mb=sizes[0],

@@ -21,6 +21,7 @@ from mllab.model.weights import checkpoint_path, enum_key, kind, weights_id
 
 if TYPE_CHECKING:
     import torch
+    from torchvision.models import ResNet50_Weights
 
 # torch and torchvision are imported inside the loaders: they take seconds to import, and the
 # modules that only need a model's name (mllab.model.weights, the artefact cache) stay light.
@@ -28,14 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["load_resnet50", "weights_id"]
 
 
-def _enum(name: str):
+def _enum(name: str) -> ResNet50_Weights:
     """The torchvision ``ResNet50_Weights`` member named ``name`` (no download)."""
     from torchvision.models import ResNet50_Weights
 
     return ResNet50_Weights[enum_key(name)]
 
 
-def _random_model(seed: int):
+def _random_model(seed: int) -> torch.nn.Module:
     import torch
     from torchvision.models import resnet50
 
@@ -45,7 +46,7 @@ def _random_model(seed: int):
         return resnet50(weights=None)
 
 
-def _file_model(weights: str | Path):
+def _file_model(weights: str | Path) -> torch.nn.Module:
     import torch
     from torchvision.models import resnet50
 
@@ -68,7 +69,7 @@ def _file_model(weights: str | Path):
     return model
 
 
-def _enum_model(weights: str):
+def _enum_model(weights: str) -> torch.nn.Module:
     from torchvision.models import resnet50
 
     member = _enum(weights)
@@ -90,6 +91,7 @@ def load_resnet50(weights: str | Path | None = None, seed: int = 0) -> torch.nn.
     if branch == "random":
         model = _random_model(seed)
     elif branch == "file":
+        assert weights is not None  # kind() answers "random" for None
         model = _file_model(weights)
     else:
         model = _enum_model(str(weights))

@@ -62,5 +62,6 @@ def weights_id(weights: str | Path | None = None, seed: int = 0) -> str:
     if branch == "random":
         return f"random-seed{seed}"
     if branch == "file":
+        assert weights is not None  # kind() answers "random" for None
         return f"file:{sha256_file(checkpoint_path(weights))[:12]}"
     return enum_key(str(weights))

@@ -1,56 +1,97 @@
-"""``report.html``: a small self-contained page, one row per lab, then the lecture's claims."""
+"""The kit's one HTML renderer: escaping, tables, links, lists and the page skeleton.
+
+Every page the kit writes (a run's ``report.html``, :mod:`mllab.report.run_page`; the grade
+table and each student's feedback page, :mod:`mllab.report.grade_pages`) is built from these
+pieces, so all are escaped the same way and share one style sheet. Text is escaped where it is
+put into a page; what is already HTML (a link, a list, a table) travels as :class:`Markup`, so
+nothing is escaped twice and nothing is inserted unescaped by accident.
+"""
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from mllab.report.claims import ClaimRow
-from mllab.report.summary import RunSummary
-
+#: one style sheet for every page: row classes of the run report (a lab's status, a claim's
+#: verdict) and cell classes of the grade table (no points, full points)
 STYLE = (
-    "body{font-family:sans-serif}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
-    ".failed{background:#fdd}.passed{background:#dfd}pre{margin:0;white-space:pre-wrap}"
-    ".holds{background:#dfd}.does-not-hold{background:#fdd}.not-measured-here{color:#666}"
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+    "pre{margin:0;white-space:pre-wrap}"
+    ".failed,.does-not-hold,td.zero{background:#fdd}.passed,.holds,td.full{background:#dfd}"
+    ".not-measured-here{color:#666}"
 )
 
 
-def _labs_table(summary: RunSummary) -> str:
-    esc = html.escape
-    rows = "".join(
-        f"<tr class='{r.status}'><td>{esc(r.lab)}</td><td><a href='{esc(Path(r.output).name)}'>"
-        f"{esc(r.notebook)}</a></td><td>{r.status}</td><td>{r.duration_s:.1f} s</td>"
-        f"<td>{'' if r.failed_cell is None else r.failed_cell}</td>"
-        f"<td><pre>{esc(r.error or '')}</pre></td></tr>"
-        for r in summary.results
-    )
+@dataclass(frozen=True)
+class Markup:
+    """HTML that is already rendered (escaped where it had to be): inserted as it is."""
+
+    html: str
+
+    def __add__(self, other: Markup) -> Markup:
+        return Markup(self.html + other.html)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a CSS class (``td.zero`` of the grade table)."""
+
+    value: object
+    css: str = ""
+
+
+def render(value: object) -> str:
+    """``value`` as HTML: :class:`Markup` as it is, anything else as escaped text (``&<>``;
+    quotes only matter inside attributes, which :func:`link` and the classes escape fully)."""
+    return value.html if isinstance(value, Markup) else html.escape(str(value), quote=False)
+
+
+def _class(css: str) -> str:
+    return f" class='{html.escape(css)}'" if css else ""
+
+
+def element(tag: str, content: object = "", css: str = "") -> Markup:
+    """``<tag class='css'>content</tag>``, the content escaped unless it is :class:`Markup`."""
+    return Markup(f"<{tag}{_class(css)}>{render(content)}</{tag}>")
+
+
+def link(href: str, text: object) -> Markup:
+    """``<a href='href'>text</a>``, both escaped."""
+    return Markup(f"<a href='{html.escape(href)}'>{render(text)}</a>")
+
+
+def bullets(items: Iterable[object]) -> Markup:
+    """An unordered list, one ``<li>`` per item."""
+    return element("ul", Markup("".join(element("li", item).html for item in items)))
+
+
+def table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    row_classes: Iterable[str] | None = None,
+) -> Markup:
+    """A table with a header row; each row's cells in the order of ``columns`` (a
+    :class:`Cell` carries its own class); ``row_classes``: one CSS class per row."""
+    classes = iter(row_classes) if row_classes is not None else None
+    head = "".join(element("th", column).html for column in columns)
+    body = []
+    for row in rows:
+        cells = "".join(
+            element("td", c.value, c.css).html if isinstance(c, Cell) else element("td", c).html
+            for c in row
+        )
+        css = next(classes, "") if classes is not None else ""
+        body.append(f"<tr{_class(css)}>{cells}</tr>")
+    return Markup(f"<table><tr>{head}</tr>{''.join(body)}</table>")
+
+
+def page(title: str, *parts: object) -> str:
+    """A whole self-contained page: ``title`` as its title and first heading, then ``parts``
+    (text is escaped, :class:`Markup` inserted as it is)."""
+    body = "".join(render(part) for part in parts)
     return (
-        "<h2>Lab runs</h2><table><tr><th>lab</th><th>notebook</th><th>status</th>"
-        f"<th>duration</th><th>failing cell</th><th>error</th></tr>{rows}</table>"
-    )
-
-
-def _claims_table(claims: list[ClaimRow]) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{k}</th>" for k in ("id", "claim", "lecture", "measured", "verdict"))
-    body = "".join(
-        f"<tr class='{c.verdict.kind.replace(' ', '-')}'><td>{esc(c.id)}</td>"
-        f"<td>{esc(c.claim)}</td><td>{esc(c.lecture)}</td><td>{esc(c.measured)}</td>"
-        f"<td>{esc(str(c.verdict))}</td></tr>"
-        for c in claims
-    )
-    return f"<h2>The lecture's claims on this machine</h2><table><tr>{head}</tr>{body}</table>"
-
-
-def render_html(summary: RunSummary, claims: list[ClaimRow]) -> str:
-    """The run's page: counts, the labs table and (when judged) the claims table."""
-    esc = html.escape
-    title = f"mllab run {esc(summary.started_at)}"
-    tables = _labs_table(summary) + (_claims_table(claims) if claims else "")
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}"
-        f"</title><style>{STYLE}</style></head><body><h1>{title}</h1>"
-        f"<p>{summary.passed} passed, {len(summary.failed)} failed; "
-        f"folder {esc(summary.out)}</p>{tables}</body></html>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{render(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{render(title)}</h1>{body}</body></html>"
     )

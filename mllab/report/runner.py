@@ -25,7 +25,7 @@ from mllab.core.paths import LABS, RUNS
 from mllab.core.records import load_all
 from mllab.experiments.delivery.cleanup import cleanup as delivery_cleanup
 from mllab.report.claims import claims_table, rows_as_dicts
-from mllab.report.html import render_html
+from mllab.report.run_page import render_html
 from mllab.report.summary import LabResult, RunSummary
 
 KERNEL = "mllab"

@@ -21,8 +21,8 @@ def cpu_quota(root: Path = CGROUP) -> float | None:
         return None if quota == "max" else int(quota) / int(period)
     v1_quota, v1_period = root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us"
     if v1_quota.exists() and v1_period.exists():
-        quota = int(v1_quota.read_text())
-        return None if quota < 0 else quota / int(v1_period.read_text())
+        v1 = int(v1_quota.read_text())
+        return None if v1 < 0 else v1 / int(v1_period.read_text())
     return None
 
 

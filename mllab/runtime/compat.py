@@ -10,7 +10,7 @@ verdict: the claim's judge in :mod:`mllab.report` reads these fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome, attempt
@@ -47,7 +47,7 @@ def _cuda_listed() -> bool:
     return CUDA_PROVIDER in ort.get_available_providers()
 
 
-def cuda_compatibility(info: dict | None = None) -> CudaCompatibility:
+def cuda_compatibility(info: dict[str, Any] | None = None) -> CudaCompatibility:
     """Both CUDA versions and the outcome of really creating a CUDA session on
     :data:`~mllab.runtime.providers.PROBE_MODEL` (``info`` defaults to :func:`nvidia_info`)."""
     info = info or nvidia_info()

@@ -9,10 +9,14 @@ code binds host memory, so it is tested on any machine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mllab.core.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: onnxruntime is imported when a binding is made
+    import onnxruntime as ort
 
 #: ONNX tensor types whose numpy dtype the binding checks and pre-allocates
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -20,7 +24,7 @@ _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
-def session_device(session) -> tuple[str, int]:
+def session_device(session: ort.InferenceSession) -> tuple[str, int]:
     """``("cuda", device_id)`` for a session running on CUDA/TensorRT, else ``("cpu", 0)``."""
     provider = session.get_providers()[0]
     if provider not in _GPU_PROVIDERS:
@@ -29,14 +33,14 @@ def session_device(session) -> tuple[str, int]:
     return "cuda", int(options.get("device_id", 0))
 
 
-def _output_shape(session, index: int, batch: int) -> list[int] | None:
+def _output_shape(session: ort.InferenceSession, index: int, batch: int) -> list[int] | None:
     """The concrete shape of output ``index`` at ``batch`` (symbolic batch axis), or None."""
     shape = session.get_outputs()[index].shape
     concrete = [batch if i == 0 and not isinstance(d, int) else d for i, d in enumerate(shape)]
     return concrete if all(isinstance(d, int) for d in concrete) else None
 
 
-def bind_io(session, x: np.ndarray):
+def bind_io(session: ort.InferenceSession, x: np.ndarray) -> ort.IOBinding:
     """An ``IOBinding`` with ``x`` copied once to the session's device and the outputs
     pre-allocated there: each ``session.run_with_iobinding`` then copies nothing to the host."""
     import onnxruntime as ort  # deferred like in mllab.runtime.sessions (start-up time)
@@ -62,7 +66,9 @@ def bind_io(session, x: np.ndarray):
     return binding
 
 
-def iobinding_runner(session, x: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+def iobinding_runner(
+    session: ort.InferenceSession, x: np.ndarray
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """``(run, sync)`` for the benchmark harness: ``run()`` runs on the bound device buffers,
     ``sync()`` waits for the device (``IOBinding.synchronize_outputs``)."""
     binding = bind_io(session, x)
@@ -73,7 +79,9 @@ def iobinding_runner(session, x: np.ndarray) -> tuple[Callable[[], None], Callab
     return run, binding.synchronize_outputs
 
 
-def run_with_iobinding(session, x: np.ndarray, to_cpu: bool = True):
+def run_with_iobinding(
+    session: ort.InferenceSession, x: np.ndarray, to_cpu: bool = True
+) -> np.ndarray | ort.OrtValue:
     """Run ``session`` on ``x`` through I/O binding; the first output, copied to a numpy
     array when ``to_cpu`` (else the ``OrtValue`` left on the device)."""
     binding = bind_io(session, x)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mllab.core.errors import InputError, ProviderUnavailable
 from mllab.core.paths import artifact
@@ -33,6 +34,9 @@ from mllab.runtime.providers import (
     preload_cuda_libraries,
     why_provider_failed,
 )
+
+if TYPE_CHECKING:  # annotations only: importing onnxruntime here would slow every start-up
+    import onnxruntime as ort
 
 #: device name -> ONNX Runtime provider tried first
 PROVIDERS = {
@@ -73,7 +77,7 @@ class SessionConfig:
     allow_spinning: bool | None = None
 
 
-def session_options(config: SessionConfig):
+def session_options(config: SessionConfig) -> ort.SessionOptions:
     """``ort.SessionOptions`` for a config (threads from the quota, lecture's determinism)."""
     import onnxruntime as ort
 
@@ -187,7 +191,7 @@ def _provider_chain(device: str, config: SessionConfig, model: str | Path | byte
 
 
 @contextlib.contextmanager
-def _quiet_ort(enabled: bool):
+def _quiet_ort(enabled: bool) -> Iterator[io.StringIO]:
     """Mute ORT's logger and its Python fallback print while a GPU provider is tried."""
     import onnxruntime as ort
 
@@ -203,7 +207,9 @@ def _quiet_ort(enabled: bool):
         ort.set_default_logger_severity(2)  # ORT's default: warnings
 
 
-def create_session(model: str | Path | bytes, config: SessionConfig | None = None, **kwargs):
+def create_session(
+    model: str | Path | bytes, config: SessionConfig | None = None, **kwargs: Any
+) -> ort.InferenceSession:
     """An ``InferenceSession`` on the requested device, or :class:`ProviderUnavailable`.
 
     ``kwargs`` override fields of ``config`` (``create_session(path, device="cuda")``); the
@@ -256,6 +262,6 @@ def _first_input_name(model: str | Path | bytes) -> str:
         import onnx
 
         proto = onnx.load(str(model), load_external_data=False)
-        return proto.graph.input[0].name
+        return str(proto.graph.input[0].name)
     except Exception:  # noqa: BLE001 - the session itself will report an unreadable model
         return "input"

@@ -110,19 +110,20 @@ def create_app(
     _add_error_handlers(app)
 
     @app.get("/health")
-    async def health() -> dict:
+    async def health() -> dict[str, Any]:
         """Liveness: the process answers (it does not touch the model)."""
         return {"status": "ok"}
 
-    @app.get("/ready")
-    async def ready():
+    # response_model=None: the answer is either a dict or an error response, as FastAPI sees it
+    @app.get("/ready", response_model=None)
+    async def ready() -> dict[str, Any] | JSONResponse:
         """Readiness: warmed up, not draining, and the session answers (a probe, rate-limited)."""
         if not await readiness.ready():
             return _error(503, f"not ready: {readiness.why}")
         return {"ready": True, **common}
 
     @app.get("/metadata")
-    async def metadata() -> dict:
+    async def metadata() -> dict[str, Any]:
         """Model, input/output, provider, threads, limits and versions."""
         return {
             "model": model.metadata(),
@@ -264,7 +265,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _openapi_body() -> dict:
+def _openapi_body() -> dict[str, Any]:
     """The request body of ``POST /predict`` for the OpenAPI schema (parsed by hand)."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {

@@ -107,7 +107,8 @@ def serve_config(config: ServerConfig) -> None:
         host=config.host,
         port=config.port,
         log_level=config.log_level,
-        timeout_graceful_shutdown=config.drain_timeout_s,
+        # uvicorn annotates an int but only hands it to asyncio.wait_for, which takes seconds
+        timeout_graceful_shutdown=config.drain_timeout_s,  # type: ignore[arg-type]
     )
     DrainingServer(uvicorn_config, app.state.in_flight).run()
 

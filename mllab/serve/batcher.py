@@ -67,7 +67,7 @@ class Inference:
 class _Pending:
     x: np.ndarray
     arrived: float = field(default_factory=time.monotonic)
-    future: Future = field(default_factory=Future)
+    future: Future[Inference] = field(default_factory=Future)
 
     @property
     def rows(self) -> int:

@@ -87,7 +87,8 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
         payload = response.text
     if response.status_code >= 400:
         raise ServerError(response.status_code, payload)
-    return payload
+    answer: dict[str, Any] = payload  # the server answers a JSON object
+    return answer
 
 
 def image_bytes(image: str | Path | bytes) -> bytes:

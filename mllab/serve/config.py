@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from mllab.core.errors import MllabError
 from mllab.serve import limits as request_limits
@@ -110,9 +110,10 @@ class ServerConfig:
         return self
 
 
-def _limits_from_env(env: Mapping[str, str]) -> dict[str, int | float | None]:
-    """The request limits and admission settings set in ``env`` (absent ones keep defaults)."""
-    specs: dict[str, tuple[str, Callable, float]] = {
+def _limits_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The request limits and admission settings set in ``env`` (absent ones keep defaults):
+    ``ServerConfig`` keyword arguments, each an int or a float as its field is."""
+    specs: dict[str, tuple[str, Callable[[str], int | float], float]] = {
         "max_tensor_mb": ("MAX_TENSOR_MB", float, 0.001),
         "max_image_mp": ("MAX_IMAGE_MP", float, 0.07),  # 256 x 256: the resize target
         "max_json_depth": ("MAX_JSON_DEPTH", int, 2),
@@ -122,7 +123,7 @@ def _limits_from_env(env: Mapping[str, str]) -> dict[str, int | float | None]:
         "retry_after_s": ("RETRY_AFTER_S", int, 0),
         "drain_timeout_s": ("DRAIN_TIMEOUT_S", float, 0.0),
     }
-    found = {}
+    found: dict[str, Any] = {}
     for field, (name, kind, minimum) in specs.items():
         value = _env_number(env, (name,), None, kind, minimum=minimum)
         if value is not None:
@@ -144,6 +145,28 @@ def parse_log_level(value: str) -> str:
     if name not in LOG_LEVELS:
         raise MllabError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return name
+
+
+@overload
+def _env_number(
+    env: Mapping[str, str],
+    names: tuple[str, ...],
+    default: N,
+    kind: Callable[[str], N],
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> N: ...
+
+
+@overload
+def _env_number(
+    env: Mapping[str, str],
+    names: tuple[str, ...],
+    default: None,
+    kind: Callable[[str], N],
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> N | None: ...
 
 
 def _env_number(

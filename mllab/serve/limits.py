@@ -19,7 +19,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -27,6 +27,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mllab.core.errors import InputError
 from mllab.model.preprocess import CROP, RESIZE
+
+if TYPE_CHECKING:  # a TypedDict that python-multipart defines for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 #: a float32 sample is 3 x 224 x 224 x 4 bytes = 0.6 MB: 32 MB holds the largest batch (32)
 DEFAULT_MAX_TENSOR_MB = 32.0
@@ -86,7 +89,7 @@ class Limits:
 # --- tensors -------------------------------------------------------------------------------------
 
 
-def check_shape(shape: tuple[int, ...] | list[int], dtype: Any, limits: Limits) -> tuple[int, ...]:
+def check_shape(shape: tuple[Any, ...] | list[Any], dtype: Any, limits: Limits) -> tuple[int, ...]:
     """``shape`` as a tuple, once its dtype is allowed and its bytes fit ``MAX_TENSOR_MB``."""
     name = np.dtype(dtype).name if _is_dtype(dtype) else str(dtype)  # '>f4' is float32 too
     if name not in ALLOWED_DTYPES:
@@ -280,7 +283,7 @@ def multipart_file(body: bytes, content_type: str, limits: Limits) -> bytes:
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1]["data"].append(data[start:end])
 
-    callbacks = {
+    callbacks: MultipartCallbacks = {
         "on_part_begin": on_part_begin,
         "on_header_value": on_header_value,
         "on_part_data": on_part_data,

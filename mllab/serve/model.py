@@ -152,7 +152,7 @@ class Model:
         }
 
 
-def _sample_shape(shape: list, path: Path) -> tuple[int, ...]:
+def _sample_shape(shape: list[Any], path: Path) -> tuple[int, ...]:
     """The per-sample shape of an ``(N, C, H, W)`` input whose C, H, W are fixed."""
     rest = shape[1:]
     if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in rest):
@@ -184,7 +184,9 @@ def onnx_header(path: str | Path) -> dict[str, Any]:
     return header
 
 
-def _proto_fields(handle: IO[bytes], skip: frozenset[int] | set[int] = frozenset()) -> Iterator:
+def _proto_fields(
+    handle: IO[bytes], skip: frozenset[int] | set[int] = frozenset()
+) -> Iterator[tuple[int, Any]]:
     """(field number, value) of one protobuf message: varints as int, the rest as bytes."""
     while True:
         key = _varint(handle)
@@ -195,6 +197,8 @@ def _proto_fields(handle: IO[bytes], skip: frozenset[int] | set[int] = frozenset
             yield number, _varint(handle)
         elif wire == 2:
             size = _varint(handle)
+            if size is None:
+                raise ValueError("truncated field: no length after its key")
             if number in skip:
                 handle.seek(size, io.SEEK_CUR)
             else:

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
 from mllab.core.errors import MllabError
+from mllab.core.poll import until
 
 #: seconds between two polls of :func:`wait_until_ready`
 POLL_INTERVAL = 0.2
@@ -43,6 +44,7 @@ class NotReady(MllabError):
     """A URL did not answer 200 within the time allowed."""
 
 
+@runtime_checkable
 class Pollable(Protocol):
     """Anything with ``poll()`` like :class:`subprocess.Popen`: None while it runs."""
 
@@ -62,28 +64,30 @@ def wait_until_ready(
     ``exit_code``. When it exits first, :class:`ServerExited` says so at once instead of
     waiting out ``timeout``. :class:`NotReady` when ``timeout`` seconds pass.
     """
-    exit_code = getattr(process, "poll", process)
-    start = time.monotonic()
-    while True:
+    exit_code = process.poll if isinstance(process, Pollable) else process
+
+    def answers() -> bool:
         if exit_code is not None:
             code = exit_code()
-            if code is not None:
+            if code is not None:  # an exit ends the wait at once, not after ``timeout``
                 raise ServerExited(f"the server behind {url} exited with code {code}", code)
         try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return time.monotonic() - start
+            return httpx.get(url, timeout=2.0).status_code == 200
         except httpx.TransportError:  # not listening yet, or reset while it starts
-            pass
-        if time.monotonic() - start >= timeout:
-            raise NotReady(f"{url} did not answer 200 within {timeout:g} s")
-        time.sleep(interval)
+            return False
+
+    start = time.monotonic()
+    if not until(answers, timeout=timeout, interval=interval, default=False):
+        raise NotReady(f"{url} did not answer 200 within {timeout:g} s")
+    return time.monotonic() - start
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # (host, port) for AF_INET
+        return port
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -99,7 +103,7 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
 class ServerProcess:
     """A running ``python -m mllab.serve.app``; a context manager that stops it on exit."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     url: str
     port: int
     log_path: Path
@@ -120,8 +124,7 @@ class ServerProcess:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.process.wait()  # at once when it has exited: its exit code
 
     def __enter__(self) -> ServerProcess:
         return self

@@ -97,31 +97,36 @@ def v2_router(
         return None
 
     @router.get("")
-    async def server_metadata() -> dict:
+    async def server_metadata() -> dict[str, Any]:
         """Server metadata: name, version and the protocol extensions implemented."""
         return {"name": "mllab", "version": mllab.__version__, "extensions": EXTENSIONS}
 
     @router.get("/health/live")
-    async def live() -> dict:
+    async def live() -> dict[str, Any]:
         """Liveness: the process answers."""
         return {"live": True}
 
-    @router.get("/health/ready")
-    async def ready(request: Request):
+    # response_model=None on the routes below: a dict or an error response, not one model
+    @router.get("/health/ready", response_model=None)
+    async def ready(request: Request) -> dict[str, Any] | JSONResponse:
         """Readiness: the warm-up ran and the session still answers."""
         if not await _is_ready(request, model):
             return v2_error(503, f"not ready: {_why(request)}")
         return {"ready": True}
 
-    @router.get("/models/{model_name}")
-    @router.get("/models/{model_name}/versions/{version}")
-    async def metadata(model_name: str, version: str | None = None):
+    @router.get("/models/{model_name}", response_model=None)
+    @router.get("/models/{model_name}/versions/{version}", response_model=None)
+    async def metadata(
+        model_name: str, version: str | None = None
+    ) -> dict[str, Any] | JSONResponse:
         """Model metadata."""
         return unknown(model_name, version) or model_metadata(model, name)
 
-    @router.get("/models/{model_name}/ready")
-    @router.get("/models/{model_name}/versions/{version}/ready")
-    async def model_ready(request: Request, model_name: str, version: str | None = None):
+    @router.get("/models/{model_name}/ready", response_model=None)
+    @router.get("/models/{model_name}/versions/{version}/ready", response_model=None)
+    async def model_ready(
+        request: Request, model_name: str, version: str | None = None
+    ) -> dict[str, Any] | JSONResponse:
         """Model readiness (200 ready, 4xx otherwise, as the protocol says)."""
         if (answer := unknown(model_name, version)) is not None:
             return answer

@@ -264,9 +264,9 @@ def _json_array(tensor: InferInput, count: int) -> np.ndarray:
         raise RequestError(f"input {tensor.name!r}: a value is out of range: {error}") from None
 
 
-def _flatten(data: list, limit: int) -> list:
+def _flatten(data: list[Any], limit: int) -> list[Any]:
     """A nested list's leaves in row-major order; stops past ``limit`` values."""
-    flat: list = []
+    flat: list[Any] = []
     stack = [iter(data)]
     while stack and len(flat) <= limit:
         item = next(stack[-1], _END)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mllab.core.errors import MllabError
 
-Scope = dict
-Message = dict
+# the ASGI types (as starlette.types spells them), without importing starlette here
+Scope = dict[str, Any]
+Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 

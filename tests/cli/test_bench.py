@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_models import tiny_classifier
 
 from mllab.cli.main import main
+from mllab.core.errors import MllabError
+from mllab.measure.suite import KIT_OVER_RAW_GOAL
 from mllab.runtime.sessions import cuda_works
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
 def test_cli_bench_cpu_json(tiny, capsys):
@@ -50,6 +46,45 @@ def test_cli_bench_cuda_without_a_gpu_exits_2_with_the_cause(tiny, capsys):
         pytest.skip("a GPU works here")
     assert main(["bench", "--model", str(tiny), "--device", "cuda"]) == 2
     assert "asked for cuda" in capsys.readouterr().err
+
+
+@pytest.fixture
+def small_workloads(monkeypatch):
+    """The suite's workloads on the tiny model (no PyTorch, no INT8 export, no server)."""
+    from mllab.cli import bench
+    from mllab.measure.suite import Workloads
+    from mllab.runtime.sessions import create_session
+
+    def small(model):
+        return Workloads(
+            torch=lambda: lambda: sum(range(1000)),
+            int8=lambda: create_session(model),
+            http=lambda repeats: _raise(MllabError("no server in this test")),
+            cpu="a test CPU",
+        )
+
+    monkeypatch.setattr(bench, "suite_workloads", small)
+
+
+def _raise(error):
+    raise error
+
+
+def test_cli_suite_json_is_one_object_per_row(tiny, capsys, small_workloads):
+    assert main(["bench", "--suite", "--model", str(tiny), "--repeats", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"].startswith("machine") and rows[0]["values"]["cpu"] == "a test CPU"
+    assert {"name", "values", "ratio", "goal", "met", "outcome"} <= set(rows[1])
+    http = next(r for r in rows if r["name"].startswith("HTTP"))
+    assert http["outcome"] == "failed: MllabError: no server in this test" and http["met"] is None
+    assert [r["outcome"] for r in rows].count("ran") == len(rows) - 1  # the others ran
+
+
+def test_cli_suite_text_states_each_ratio_beside_its_goal(tiny, capsys, small_workloads):
+    assert main(["bench", "--suite", "--model", str(tiny), "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "kit path / raw session.run loop" in out and f"goal >= {KIT_OVER_RAW_GOAL}" in out
+    assert "failed: MllabError: no server in this test" in out
 
 
 @pytest.mark.slow

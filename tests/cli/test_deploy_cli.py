@@ -1,5 +1,5 @@
 """``mllab deploy up|update|scale|down|ps``: arguments, output and exit codes (the swarm calls
-are replaced; the real ones are tested in tests/containers/test_swarm.py)."""
+are replaced; the real ones are tested in tests/experiments/delivery/test_swarm.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mllab.cli.main import build_parser
-from mllab.containers import swarm
+from mllab.experiments.delivery import swarm
 
 
 def _run(argv: list[str]) -> int:
@@ -23,9 +23,18 @@ def calls(monkeypatch):
     def up(image, **settings):
         seen["up"] = (image, settings)
         return swarm.Deployment(
-            "http://127.0.0.1:9", "mllab07", "mllab07_server", image, settings["replicas"],
-            settings["port"], settings["cpus"], settings["memory"], "1.0.0", True, 1.5,
-        )  # fmt: skip
+            "http://127.0.0.1:9",
+            "mllab07",
+            "mllab07_server",
+            image,
+            settings["replicas"],
+            settings["port"],
+            settings["cpus"],
+            settings["memory"],
+            "1.0.0",
+            True,
+            1.5,
+        )
 
     monkeypatch.setattr(swarm, "deploy_up", up)
     monkeypatch.setattr(

@@ -19,11 +19,18 @@ def _run(ok: bool) -> PipelineRun:
     if ok:
         stages = ran + [StageResult(s, Outcome.ran(), 0.5) for s in ("test", "tag", "push")]
         stages.append(StageResult("deploy", Outcome.ran(), 9.0, {"url": "http://127.0.0.1:8087"}))
-        return PipelineRun("1.0.0", tag="1.0.0-build.3", reference="r@sha256:" + "a" * 64,
-                           url="http://127.0.0.1:8087", stages=stages)  # fmt: skip
+        return PipelineRun(
+            "1.0.0",
+            tag="1.0.0-build.3",
+            reference="r@sha256:" + "a" * 64,
+            url="http://127.0.0.1:8087",
+            stages=stages,
+        )
     failed = StageResult("test", Outcome.failed("StageFailed: Δ container vs host = 0.02"), 3.0)
-    blocked = [StageResult(s, Outcome.not_run("blocked: test failed: …")) for s in
-               ("tag", "push", "deploy")]  # fmt: skip
+    blocked = [
+        StageResult(s, Outcome.not_run("blocked: test failed: …"))
+        for s in ("tag", "push", "deploy")
+    ]
     return PipelineRun("1.0.0", stages=ran + [failed, *blocked], blocked_by="test")
 
 
@@ -48,19 +55,37 @@ def _main(argv: list[str]) -> int:
 
 def test_defaults_run_everything(calls, capsys):
     assert _main(["pipeline", "run"]) == 0
-    assert calls == [{"release": "1.0.0", "model": None, "to": "deploy", "registry": None,
-                      "replicas": 2}]  # fmt: skip
+    assert calls == [
+        {"release": "1.0.0", "model": None, "to": "deploy", "registry": None, "replicas": 2}
+    ]
     out = capsys.readouterr().out
     assert "build" in out and "deploy" in out and "ran" in out
     assert "mllab deploy down" in out and "r@sha256:" in out
 
 
 def test_flags_reach_the_pipeline(calls):
-    argv = ["pipeline", "run", "--to", "push", "--release", "2.1.0", "--model", "m.onnx",
-            "--registry", "127.0.0.1:5077", "--replicas", "3"]  # fmt: skip
+    argv = [
+        "pipeline",
+        "run",
+        "--to",
+        "push",
+        "--release",
+        "2.1.0",
+        "--model",
+        "m.onnx",
+        "--registry",
+        "127.0.0.1:5077",
+        "--replicas",
+        "3",
+    ]
     assert _main(argv) == 0
-    assert calls[0] == {"release": "2.1.0", "model": "m.onnx", "to": "push",
-                        "registry": "127.0.0.1:5077", "replicas": 3}  # fmt: skip
+    assert calls[0] == {
+        "release": "2.1.0",
+        "model": "m.onnx",
+        "to": "push",
+        "registry": "127.0.0.1:5077",
+        "replicas": 3,
+    }
 
 
 def test_a_failing_stage_exits_1_and_says_why(calls, capsys):
@@ -74,8 +99,13 @@ def test_json_prints_the_record(calls, capsys):
     assert _main(["pipeline", "run", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["tag"] == "1.0.0-build.3" and len(record["stages"]) == 5
-    assert record["stages"][0] == {"name": "build", "outcome": {"status": "ran", "reason": ""},
-                                   "seconds": 1.5, "detail": {"tag": "1.0.0-build.3"}}  # fmt: skip
+    ran = {"status": "ran", "reason": "", "error_types": []}
+    assert record["stages"][0] == {
+        "name": "build",
+        "outcome": ran,
+        "seconds": 1.5,
+        "detail": {"tag": "1.0.0-build.3"},
+    }
 
 
 @pytest.mark.parametrize("argv", [["--to", "ship"], ["--replicas", "0"], ["--replicas", "two"]])

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from mllab.cli.main import build_parser
-from mllab.containers import registry as reg
 from mllab.core.errors import MllabError
+from mllab.experiments.delivery import registry as reg
 from mllab.serve.process import free_port
 
 TEST_PORT = 5055

@@ -1,5 +1,5 @@
-"""The docker CLI calls (docker save, docker run ... python -m, docker stats --no-stream), the
-container context manager, and the records lab 03 writes."""
+"""The docker CLI calls (the runner and its typed errors, docker save, docker run ... python -m,
+docker version, compose), the container context manager, and the records lab 03 writes."""
 
 from __future__ import annotations
 
@@ -12,22 +12,14 @@ from mllab.containers import docker_cli
 from mllab.containers.base import base_image
 from mllab.containers.docker_cli import (
     ContainerFailed,
-    DockerStats,
-    docker_stats,
-    gpu_fields,
+    DockerCliError,
     last_json_line,
-    parse_stats_table,
     run_module_command,
 )
 from mllab.containers.layers import ImageSizes
 from mllab.containers.parity import ContainerParity, container_parity
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome
-
-STATS_OUTPUT = (
-    "CONTAINER ID   NAME     CPU %    MEM USAGE / LIMIT    MEM %    NET I/O   BLOCK I/O   PIDS\n"
-    "0123456789ab   server   12.50%   120.3MiB / 7.6GiB    1.55%    0B / 0B   0B / 0B     9\n"
-)
 
 
 def test_run_module_command_runs_python_m_without_network():
@@ -59,52 +51,74 @@ def test_run_module_raises_container_failed_with_stderr(monkeypatch):
     assert docker_cli.run_module("img:1", "mllab.x", check=False).returncode == 3
 
 
-def test_parse_stats_table_keeps_multi_word_columns():
-    columns, row = parse_stats_table(STATS_OUTPUT)
-    assert columns[:4] == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT"]
-    assert row["CPU %"] == "12.50%" and row["MEM USAGE / LIMIT"] == "120.3MiB / 7.6GiB"
+def test_docker_runner_raises_typed_errors_with_what_the_cli_printed(monkeypatch):
+    seen = []
+
+    def failing(command, **kwargs):
+        seen.append((command, kwargs))
+        return subprocess.CompletedProcess(command, 1, "", "Error: No such image: x:1\n")
+
+    monkeypatch.setattr(docker_cli.subprocess, "run", failing)
+    with pytest.raises(DockerCliError, match="No such image") as error:
+        docker_cli.docker(["image", "inspect", "x:1"], env={"A": "b"})
+    assert error.value.returncode == 1 and "docker image inspect" in str(error.value)
+    command, kwargs = seen[0]
+    assert command == ["docker", "image", "inspect", "x:1"] and kwargs["env"]["A"] == "b"
+    assert docker_cli.docker(["ps"], check=False).returncode == 1  # no check: the process
 
 
-def test_docker_stats_reads_columns_cells_and_gpu_fields(monkeypatch):
-    monkeypatch.setattr(
-        docker_cli.subprocess,
-        "run",
-        lambda command, **kwargs: subprocess.CompletedProcess(command, 0, STATS_OUTPUT, ""),
-    )
-    document = {"cpu_stats": {}, "memory_stats": {"usage": 1}, "devices": {"nvidia_gpu_mem": 5}}
-    stats = docker_stats("0123456789ab", document)
-    assert stats == DockerStats(
-        returncode=0,
-        error=None,
-        columns=parse_stats_table(STATS_OUTPUT)[0],
-        gpu_column=False,
-        gpu_fields=["devices.nvidia_gpu_mem"],
-        cpu_percent="12.50%",
-        mem_usage="120.3MiB / 7.6GiB",
-    )
-    with_gpu = STATS_OUTPUT.replace("PIDS", "GPU MEM")
-    monkeypatch.setattr(
-        docker_cli.subprocess,
-        "run",
-        lambda command, **kwargs: subprocess.CompletedProcess(command, 0, with_gpu, ""),
-    )
-    assert docker_stats("0123456789ab").gpu_column is True
-
-
-def test_docker_stats_without_a_cli_is_a_record_not_an_exception(monkeypatch):
+def test_docker_runner_without_a_cli_or_over_time_is_a_docker_cli_error(monkeypatch):
     def missing(command, **kwargs):
-        raise FileNotFoundError("docker")
+        raise FileNotFoundError(2, "No such file or directory", "docker")
 
     monkeypatch.setattr(docker_cli.subprocess, "run", missing)
-    stats = docker_stats("abc")
-    assert stats.returncode is None and "FileNotFoundError" in stats.error
-    assert stats.columns == [] and stats.gpu_column is None
+    with pytest.raises(DockerCliError, match="could not start"):
+        docker_cli.docker(["ps"], check=False)
+
+    def slow(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+
+    monkeypatch.setattr(docker_cli.subprocess, "run", slow)
+    with pytest.raises(DockerCliError, match="ran over 3 s"):
+        docker_cli.docker(["ps"], timeout=3)
 
 
-def test_gpu_fields_walks_nested_keys():
-    document = {"a": {"b": 1, "GPU_mem": {"cuda_x": 2}}}
-    assert gpu_fields(document) == ["a.GPU_mem", "a.GPU_mem.cuda_x"]
-    assert gpu_fields({"cpu_stats": {"x": 1}}) == []
+def test_version_is_none_when_the_engine_does_not_answer(monkeypatch):
+    monkeypatch.setattr(docker_cli.shutil, "which", lambda name: "/usr/bin/docker")
+    answers = {"{{.Client.Version}}": (0, "24.0.7\n"), "{{.Server.Version}}": (1, "")}
+
+    def fake_run(command, **kwargs):
+        code, out = answers[command[-1]]
+        return subprocess.CompletedProcess(command, code, out, "Cannot connect")
+
+    monkeypatch.setattr(docker_cli.subprocess, "run", fake_run)
+    assert docker_cli.version("Client") == "24.0.7"
+    assert docker_cli.version("Server") is None
+    monkeypatch.setattr(docker_cli.shutil, "which", lambda name: None)
+    assert docker_cli.version("Client") is None
+
+
+def test_compose_prefers_docker_compose_v1_and_says_when_neither_is_there(monkeypatch):
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "up\n", "")
+
+    monkeypatch.setattr(docker_cli.subprocess, "run", fake_run)
+    monkeypatch.setattr(docker_cli.shutil, "which", lambda name: "/usr/bin/docker-compose")
+    assert docker_cli.compose("c.yml", "p", ["up", "-d"], env={"X": "1"}) == "up\n"
+    assert calls[-1] == ["docker-compose", "-f", "c.yml", "-p", "p", "up", "-d"]
+    monkeypatch.setattr(docker_cli.shutil, "which", lambda name: None)
+    assert docker_cli.compose_command() == ["docker", "compose"]  # the plugin answered
+    monkeypatch.setattr(
+        docker_cli.subprocess,
+        "run",
+        lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", "unknown"),
+    )
+    with pytest.raises(DockerCliError, match="neither docker-compose"):
+        docker_cli.compose_command()
+    assert docker_cli.buildx_available() is False
 
 
 def test_container_parity_records_a_failure_instead_of_raising():

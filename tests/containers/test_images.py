@@ -9,6 +9,7 @@ import tomllib
 
 import pytest
 from packaging.utils import canonicalize_name
+from tiny_models import flip_bit
 
 from mllab.containers.base import base_image
 from mllab.containers.build import build, build_cuda, build_slim, remove_image
@@ -360,11 +361,7 @@ def test_slim_image_refuses_a_tampered_model(slim_image, tmp_path):
 
     tampered = tmp_path / "model.onnx"
     shutil.copyfile(default_model(), tampered)
-    with tampered.open("r+b") as handle:  # flip one bit near the end (in the weights)
-        handle.seek(-1000, 2)
-        byte = handle.read(1)
-        handle.seek(-1000, 2)
-        handle.write(bytes([byte[0] ^ 1]))
+    flip_bit(tampered, offset=-1000)  # one bit near the end (in the weights)
     mount = {str(tampered): {"bind": "/app/model.onnx", "mode": "ro"}}
     with pytest.raises(ContainerFailed) as error:  # raised on entering: never ready
         with run(slim_image, name="mllab-test-tampered", read_only=True, volumes=mount, timeout=60):

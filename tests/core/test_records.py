@@ -40,7 +40,7 @@ def test_record_writes_type_name_and_schema(results: Path):
     stored = json.loads(path.read_text())
     assert path == results / "04.json"
     assert stored["Fit"] == {"_schema": 2, "a_ms": 1.5, "b_ms": 2.0, "extra": {}}
-    assert stored["Step"]["outcome"] == {"status": "not run", "reason": "no GPU"}
+    assert stored["Step"]["outcome"] == {"status": "not run", "reason": "no GPU", "error_types": []}
 
 
 def test_record_merges_deeply_and_replaces_lists(results: Path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from types import FunctionType
 
 import nbformat
@@ -46,20 +45,16 @@ def not_done_fixture() -> Callable:
     return not_done
 
 
-LECTURE = Path("/work/shared/lecture")
-
-
-def lecture_headings() -> set[str]:
-    """The lecture's section headings (``# ...`` lines), or skip where the lecture is absent."""
-    texts = sorted(LECTURE.glob("000_*.txt"))
-    if not texts:
-        pytest.skip(f"the lecture text is not at {LECTURE} on this machine")
-    lines = texts[0].read_text().splitlines()
-    return {line.lstrip("#").strip() for line in lines if line.startswith("#")}
+def headings(text: str) -> set[str]:
+    """The section headings (``# ...`` lines) of the lecture's ``text``."""
+    return {line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")}
 
 
 @pytest.fixture(name="cited_headings")
-def cited_headings_fixture() -> Callable[[str], tuple[list[str], set[str]]]:
+def cited_headings_fixture(
+    lecture_text: Callable[..., str],
+) -> Callable[[str], tuple[list[str], set[str]]]:
     """``cited_headings(section)``: the headings a self-check's section cites in «», and the
-    lecture's headings (the test is skipped where the lecture is absent)."""
-    return lambda section: (re.findall(r"«([^»]+)»", section), lecture_headings())
+    lecture's headings (``lecture_text``, tests/conftest.py: skipped where the lecture is
+    absent)."""
+    return lambda section: (re.findall(r"«([^»]+)»", section), headings(lecture_text()))

@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def tiny_net():
+    """A tiny torch classifier (Conv 3->4, ReLU, pool, Linear 4->5) for the export exercise."""
     torch.manual_seed(0)
     layers = [torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1)]
     return torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(4, 5)).eval()
@@ -39,30 +40,30 @@ def _check(student, model, tmp_path):
     return lab01.check_export(student, model, tmp_path / "yours.onnx", lambda: ref, (3, 8, 8))
 
 
-def test_a_right_export_passes_and_is_the_value(tiny, tmp_path, capsys):
-    checked = _check(_torchscript, tiny, tmp_path)
+def test_a_right_export_passes_and_is_the_value(tiny_net, tmp_path, capsys):
+    checked = _check(_torchscript, tiny_net, tmp_path)
     assert checked.passed and checked.value == tmp_path / "yours.onnx"
     assert "Traceback" not in capsys.readouterr().out
 
 
 @pytest.mark.slow
-def test_the_notebooks_solution_passes(solution, tiny, tmp_path):
+def test_the_notebooks_solution_passes(solution, tiny_net, tmp_path):
     export = solution("01", "ex01_export")
-    checked = lab01.check_export(export, tiny, tmp_path / "y.onnx", lambda: None)
+    checked = lab01.check_export(export, tiny_net, tmp_path / "y.onnx", lambda: None)
     assert checked.passed, checked.message
 
 
-def test_not_done_and_a_fixed_batch_go_on_with_the_kits_file(tiny, tmp_path, not_done, capsys):
-    checked = _check(not_done, tiny, tmp_path)
+def test_not_done_and_a_fixed_batch_go_on_with_the_kits_file(tiny_net, tmp_path, not_done, capsys):
+    checked = _check(not_done, tiny_net, tmp_path)
     assert not checked.done and checked.value == tmp_path / "kit.onnx"
-    checked = _check(lambda m, p: _torchscript(m, p, dynamic=False), tiny, tmp_path)
+    checked = _check(lambda m, p: _torchscript(m, p, dynamic=False), tiny_net, tmp_path)
     assert not checked.passed and "the batch axis is fixed" in checked.message
     assert checked.value == tmp_path / "kit.onnx"
     out = capsys.readouterr().out
     assert lab01.SECTION_EXPORT in out and "Traceback" not in out
 
 
-def test_external_weights_and_no_file_fail_with_their_hint(tiny, tmp_path):
+def test_external_weights_and_no_file_fail_with_their_hint(tiny_net, tmp_path):
     import onnx
 
     def external(model, path):
@@ -76,15 +77,15 @@ def test_external_weights_and_no_file_fail_with_their_hint(tiny, tmp_path):
             size_threshold=0,
         )
 
-    checked = _check(external, tiny, tmp_path)
+    checked = _check(external, tiny_net, tmp_path)
     assert "not inside the file" in checked.message
-    checked = _check(lambda m, p: None, tiny, tmp_path)
+    checked = _check(lambda m, p: None, tiny_net, tmp_path)
     assert "no file at" in checked.message
 
 
-def test_an_export_of_another_model_fails_on_parity(tiny, tmp_path):
-    other = torch.nn.Sequential(*list(tiny.children())[:-1], torch.nn.Linear(4, 5)).eval()
-    checked = _check(lambda m, p: _torchscript(other, p), tiny, tmp_path)
+def test_an_export_of_another_model_fails_on_parity(tiny_net, tmp_path):
+    other = torch.nn.Sequential(*list(tiny_net.children())[:-1], torch.nn.Linear(4, 5)).eval()
+    checked = _check(lambda m, p: _torchscript(other, p), tiny_net, tmp_path)
     assert not checked.passed and "Δ against torch" in checked.message
 
 

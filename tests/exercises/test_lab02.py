@@ -9,7 +9,6 @@ import io
 import httpx
 import numpy as np
 import pytest
-from tiny_models import tiny_resnet_interface
 
 from mllab.exercises.lab02 import check_binary_client, check_flask_fix
 from mllab.serve.process import start_server
@@ -37,9 +36,8 @@ def not_done(url: str, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model = tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
-    with start_server(model) as running:
+def server(tiny_model):
+    with start_server(tiny_model) as running:
         yield running
 
 
@@ -77,11 +75,6 @@ def test_an_unfinished_function_is_not_done(server):
 # --- ex02_flask_fix: the lines that make the lecture's server.py serve ---------------------
 
 
-@pytest.fixture(scope="module")
-def flask_model(tmp_path_factory):
-    return tiny_resnet_interface(tmp_path_factory.mktemp("flask") / "tiny.onnx")
-
-
 def kit_lines(port: int) -> str:
     return f'if __name__ == "__main__":\n    app.run(host="0.0.0.0", port={port})\n'
 
@@ -96,19 +89,19 @@ def kit_lines(port: int) -> str:
     ],
     ids=["reference", "loopback-only", "nothing-starts-it", "crashes"],
 )
-def test_flask_fix_check(flask_model, tmp_path, capsys, lines, passed, hint):
-    checked = check_flask_fix(lines, flask_model, tmp_path, timeout=30)
+def test_flask_fix_check(tiny_model, tmp_path, capsys, lines, passed, hint):
+    checked = check_flask_fix(lines, tiny_model, tmp_path, timeout=30)
     shown = capsys.readouterr().out
     assert checked.passed is passed and checked.done
     assert hint in shown and "Traceback" not in shown
     assert checked.value.status == 200, "the lab goes on with a run that served"
 
 
-def test_flask_fix_not_done_goes_on_with_the_kit_run(flask_model, tmp_path, capsys):
+def test_flask_fix_not_done_goes_on_with_the_kit_run(tiny_model, tmp_path, capsys):
     def unfinished(port: int) -> str:
         raise NotImplementedError()
 
-    checked = check_flask_fix(unfinished, flask_model, tmp_path, timeout=30)
+    checked = check_flask_fix(unfinished, tiny_model, tmp_path, timeout=30)
     assert not checked.done and not checked.passed
     assert "not done yet" in capsys.readouterr().out
     assert checked.value.corrected and checked.value.status == 200

@@ -34,10 +34,6 @@ def fastest_by_median(stats, fit, bound):  # p50 instead of p99, no fitted laten
     return lab04.reference_n_star(within, fit, 1e9) if within else None
 
 
-def unfinished(*args):
-    raise NotImplementedError()
-
-
 @pytest.fixture
 def measured():
     """A noisy 'measured' sweep and the kit's fit of it (n* under a 60 ms bound)."""
@@ -57,9 +53,9 @@ def test_fit_reference_passes(measured, capsys, fit_t_of_n):
     assert "✓ ex01_fit: passed" in capsys.readouterr().out
 
 
-def test_fit_not_done_goes_on_with_the_kit(measured, capsys):
+def test_fit_not_done_goes_on_with_the_kit(measured, capsys, not_done):
     _, fit = measured
-    checked = lab04.check_fit(unfinished, fit)
+    checked = lab04.check_fit(not_done, fit)
     assert not checked.done and not checked.passed and checked.value == fit
     out = capsys.readouterr().out
     assert "not done yet" in out and "Traceback" not in out
@@ -99,9 +95,9 @@ def test_n_star_reference_passes(measured, capsys, choose_n_star):
     assert "✓ ex02_n_star: passed — n* = 16" in capsys.readouterr().out
 
 
-def test_n_star_not_done_keeps_the_kit_choice(measured, capsys):
+def test_n_star_not_done_keeps_the_kit_choice(measured, capsys, not_done):
     stats, fit = measured
-    checked = lab04.check_n_star(unfinished, stats, fit, 60.0)
+    checked = lab04.check_n_star(not_done, stats, fit, 60.0)
     assert not checked.done and checked.value.n_star == fit.n_star
     assert "Traceback" not in capsys.readouterr().out
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from tiny_models import tiny_classifier
 
 from mllab.core.paths import DOCKER
 from mllab.exercises import lab05
@@ -35,26 +34,23 @@ def kit_dockerfile(dockerfile):
     return reproducible_dockerfile(path)
 
 
-def unfinished(*args):
-    raise NotImplementedError()
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tiny_classifier(tmp_path_factory.mktemp("lab05") / "tiny.onnx", digest=False)
-    return path, np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32)
+def tiny_and_x(tiny):
+    """The tiny classifier (tests/conftest.py; its digest file is not read: the check runs
+    ONNX Runtime directly) and three inputs for it."""
+    return tiny, np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32)
 
 
-def test_deterministic_reference_passes(tiny, capsys, deterministic_options):
-    model, x = tiny
+def test_deterministic_reference_passes(tiny_and_x, capsys, deterministic_options):
+    model, x = tiny_and_x
     checked = lab05.check_deterministic_options(deterministic_options, model, x, threads=2)
     assert checked.passed and checked.value.intra_op_num_threads == 2
     assert "✓ ex01_deterministic: passed" in capsys.readouterr().out
 
 
-def test_deterministic_not_done_goes_on_with_the_kit(tiny, capsys):
-    model, x = tiny
-    checked = lab05.check_deterministic_options(unfinished, model, x, threads=2)
+def test_deterministic_not_done_goes_on_with_the_kit(tiny_and_x, capsys, not_done):
+    model, x = tiny_and_x
+    checked = lab05.check_deterministic_options(not_done, model, x, threads=2)
     assert not checked.done and not checked.passed
     assert not checked.value.enable_mem_pattern  # the kit's deterministic options
     assert "not done yet" in capsys.readouterr().out
@@ -72,8 +68,8 @@ def test_deterministic_not_done_goes_on_with_the_kit(tiny, capsys):
         ({"intra_op_num_threads": 0}, "a fixed pool"),
     ],
 )
-def test_deterministic_wrong_answer_fails_with_its_hint(tiny, capsys, change, hint):
-    model, x = tiny
+def test_deterministic_wrong_answer_fails_with_its_hint(tiny_and_x, capsys, change, hint):
+    model, x = tiny_and_x
 
     def wrong(threads):
         options = lab05.reference_options(threads)
@@ -88,8 +84,8 @@ def test_deterministic_wrong_answer_fails_with_its_hint(tiny, capsys, change, hi
     assert "Traceback" not in out
 
 
-def test_deterministic_answer_of_the_wrong_type(tiny, capsys):
-    model, x = tiny
+def test_deterministic_answer_of_the_wrong_type(tiny_and_x, capsys):
+    model, x = tiny_and_x
     checked = lab05.check_deterministic_options(lambda t: {"threads": t}, model, x, threads=1)
     assert not checked.passed and "return an onnxruntime.SessionOptions" in checked.message
 
@@ -101,8 +97,8 @@ def test_build_reference_passes_and_is_the_kit_recipe(capsys, reproducible_build
     assert "✓ ex02_repro_build: passed" in capsys.readouterr().out
 
 
-def test_build_not_done_goes_on_with_the_kit_recipe(capsys):
-    checked = lab05.check_reproducible_build(unfinished)
+def test_build_not_done_goes_on_with_the_kit_recipe(capsys, not_done):
+    checked = lab05.check_reproducible_build(not_done)
     assert not checked.done and checked.value == lab05.kit_recipe()
     assert "not done yet" in capsys.readouterr().out
 

@@ -31,10 +31,6 @@ def measured():
     return fit_lc([0.5, 1.0, 2.0], [412.0, 205.0, 198.0])
 
 
-def unfinished(*args):
-    raise NotImplementedError()
-
-
 def test_fit_reference_passes(fit_l_of_c, measured, capsys):
     checked = lab06.check_lc_fit(fit_l_of_c, measured)
     assert checked.passed
@@ -43,8 +39,8 @@ def test_fit_reference_passes(fit_l_of_c, measured, capsys):
     assert "✓ ex01_lc_fit: passed" in capsys.readouterr().out
 
 
-def test_fit_not_done_goes_on_with_the_kit(measured, capsys):
-    checked = lab06.check_lc_fit(unfinished, measured)
+def test_fit_not_done_goes_on_with_the_kit(measured, capsys, not_done):
+    checked = lab06.check_lc_fit(not_done, measured)
     assert not checked.done and checked.value == measured
     out = capsys.readouterr().out
     assert "not done yet" in out and "Traceback" not in out
@@ -89,8 +85,8 @@ def test_limits_reference_passes(choose_limits, measured, capsys):
     assert "✓ ex02_limits: passed — --cpus=1 and 1 threads" in capsys.readouterr().out
 
 
-def test_limits_not_done_goes_on_with_the_kit_choice(measured, capsys):
-    checked = lab06.check_limits(unfinished, measured)
+def test_limits_not_done_goes_on_with_the_kit_choice(measured, capsys, not_done):
+    checked = lab06.check_limits(not_done, measured)
     assert not checked.done and checked.value == lab06.reference_limits(measured)
     assert "not done yet" in capsys.readouterr().out
 

@@ -27,10 +27,6 @@ def rollout_verdict(solution):
 PUSHED = ["1.0.0-build.27", "1.0.0-build.28", "1.1.0-build.28", "demo"]
 
 
-def unfinished(*_args):
-    raise NotImplementedError()
-
-
 def test_the_kit_rule_on_the_made_up_tags():
     answers = [lab07.reference_next_version(*case) for case in lab07.MADE_UP_TAGS]
     assert answers == [
@@ -46,8 +42,8 @@ def test_next_version_reference_passes(next_version, capsys):
     assert "✓ ex01_next_version: passed — on the registry's tags" in capsys.readouterr().out
 
 
-def test_next_version_not_done_goes_on_with_the_kit(capsys):
-    checked = lab07.check_next_version(unfinished, PUSHED, "1.0.0", 28)
+def test_next_version_not_done_goes_on_with_the_kit(capsys, not_done):
+    checked = lab07.check_next_version(not_done, PUSHED, "1.0.0", 28)
     assert not checked.done and checked.value == [None, "1.0.0-build.29", None]
     out = capsys.readouterr().out
     assert "not done yet" in out and "Traceback" not in out
@@ -130,8 +126,8 @@ def test_rollout_verdict_without_measured_updates(rollout_verdict, capsys):
     assert "right on 5 made-up updates" in capsys.readouterr().out
 
 
-def test_rollout_verdict_not_done_goes_on_with_the_kit(capsys):
-    checked = lab07.check_rollout_verdict(unfinished, measured())
+def test_rollout_verdict_not_done_goes_on_with_the_kit(capsys, not_done):
+    checked = lab07.check_rollout_verdict(not_done, measured())
     assert not checked.done and checked.value == [(0, "updated"), (1, "rolled back")]
     assert "not done yet" in capsys.readouterr().out
 

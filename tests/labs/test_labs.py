@@ -86,6 +86,34 @@ def test_notebook_records_dataclasses_not_dicts(notebook: Path):
         )
 
 
+def _kit_imports(tree: ast.Module) -> set[str]:
+    """The ``mllab`` modules a cell imports (``from mllab.labs import lab01``: mllab.labs.lab01)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "mllab"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "mllab":
+            base = node.module or ""
+            found |= {f"{base}.{a.name}" if base == "mllab.labs" else base for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_a_lab_imports_only_its_facade(notebook: Path):
+    """Issue 17: one kit import per lab (its facade, ``from mllab.labs import labNN``), in every
+    cell, the exercises' solutions and hidden tests included."""
+    imported: set[str] = set()
+    for _, source in _code_cells(notebook):
+        imported |= _kit_imports(_python(source))
+    assert imported == {f"mllab.labs.lab{runner.lab_id(notebook)}"}
+
+
+def test_the_facade_check_sees_every_spelling():
+    cell = "import mllab.core\nfrom mllab.labs import lab01\nfrom mllab.model import export"
+    assert _kit_imports(_python(cell)) == {"mllab.core", "mllab.labs.lab01", "mllab.model"}
+    assert _kit_imports(_python("import numpy as np\nfrom torch import nn")) == set()
+
+
 def test_the_dict_literal_check_sees_both_spellings():
     assert _records_dict_literal(_python("results.record('02', {'a': 1})"))
     assert _records_dict_literal(_python("%time x = 1\nrecord('02', {k: 1 for k in 'ab'})"))

@@ -1,17 +1,11 @@
-"""Fixtures of the measure tests: a tiny ONNX classifier, and artifacts in a temporary folder."""
+"""Fixtures of the measure tests: artifacts in a temporary folder, a clock moved by hand (the
+tiny ONNX classifier, ``tiny``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from tiny_models import tiny_classifier
 
 import mllab.core.paths
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A 2-node Conv + Gemm classifier (input (N, 3, 8, 8)), with its sha256 file."""
-    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
 @pytest.fixture

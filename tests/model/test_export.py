@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from tiny_models import flip_bit
 
 from mllab.cli.main import build_parser, main
 from mllab.core.errors import ExportFailed, InputError, IntegrityError, WeightsUnavailable
@@ -31,12 +32,6 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     return {
         e: export.export_onnx(folder / f"{e}.onnx", exporter=e) for e in artifact_paths.EXPORTERS
     }
-
-
-def flip_byte(path: Path, offset: int = -1000) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 # -- weights policy ----------------------------------------------------------------------------
@@ -211,7 +206,7 @@ def test_tampered_model_is_refused(exported, tmp_path):
     shutil.copy(exported["dynamo"], copy)
     shutil.copy(integrity.digest_path(exported["dynamo"]), integrity.digest_path(copy))
     integrity.verify_model(copy)
-    flip_byte(copy)
+    flip_bit(copy, offset=-1000, mask=0xFF)
     with pytest.raises(IntegrityError, match="expects") as error:
         integrity.verify_model(copy)
     assert "Re-export" in str(error.value)
@@ -237,7 +232,7 @@ def test_default_model_is_cached_and_repaired(exported, tmp_path, monkeypatch):
     before = cached.stat().st_mtime_ns
     assert artifacts.default_model("dynamo") == cached
     assert cached.stat().st_mtime_ns == before, "a verified model is not exported again"
-    flip_byte(cached)
+    flip_bit(cached, offset=-1000, mask=0xFF)
     assert artifacts.default_model("dynamo") == cached
     assert integrity.verify_model(cached), "a tampered cache is replaced by a fresh export"
 
@@ -264,13 +259,6 @@ def test_ort_fuses_conv_and_batchnorm(tmp_path):
 
 
 # -- the command line --------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def only_our_commands(monkeypatch):
-    """The CLI with just this lab's commands: other groups' imports do not affect these tests."""
-    parser = build_parser(groups=("export", "quantize"))
-    monkeypatch.setattr("mllab.cli.main.build_parser", lambda: parser)
 
 
 @SLOW

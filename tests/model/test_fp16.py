@@ -11,11 +11,6 @@ from mllab.core.errors import IntegrityError
 from mllab.model import fp16
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
-
-
 def test_fp16_conversion_keeps_fp32_io(tiny, tmp_path):
     half = fp16.convert(tiny, tmp_path / "tiny-fp16.onnx")
     assert fp16.io_types(half) == {"input": "float32", "logits": "float32"}

@@ -1,9 +1,8 @@
-"""Helpers for the report tests: typed records written into a fresh results folder."""
+"""Helpers for the report tests: the kit's own records written into a fresh results folder
+(``mllab.core.records.record``) and read back (``load_all``), and a judge's verdict checked."""
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,6 @@ def results_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return load_all(run=folder)
 
     return write
-
-
-def _assert_producer_records(kind: type, module: str) -> None:
-    real = getattr(importlib.import_module(module), kind.__name__)
-    missing = {f.name for f in fields(kind)} - {f.name for f in fields(real)}
-    assert not missing, f"{module}.{kind.__name__} lacks {sorted(missing)}"
-    assert getattr(real, "SCHEMA_VERSION", 1) == 1, "the judges read schema version 1"
-
-
-@pytest.fixture
-def assert_producer_records():
-    """``assert_producer_records(kind, module)``: the record type ``kind`` that a judge test
-    builds has every field it reads in the real type of ``module``, at the schema version the
-    judges read (1)."""
-    return _assert_producer_records
 
 
 @pytest.fixture

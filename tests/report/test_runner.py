@@ -15,7 +15,7 @@ from mllab.core.errors import MllabError
 from mllab.core.records import Results
 from mllab.report import runner
 from mllab.report.claims import CLAIMS, claims_table
-from mllab.report.html import render_html
+from mllab.report.run_page import render_html
 from mllab.report.summary import LabResult, RunSummary
 
 RECORD_CELL = """\

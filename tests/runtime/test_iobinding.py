@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_models import tiny_classifier
 
 from mllab.core.errors import InputError
 from mllab.runtime import iobinding
@@ -12,8 +11,8 @@ from mllab.runtime.sessions import create_session
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    return create_session(tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx"))
+def session(tiny):
+    return create_session(tiny)
 
 
 def test_iobinding_gives_the_same_logits_as_run(session):

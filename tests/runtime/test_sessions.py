@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_models import tiny_classifier
 
 from mllab.cli.main import build_parser, main
 from mllab.core.errors import InputError, ProviderUnavailable
@@ -14,11 +13,6 @@ from mllab.runtime.nvidia import nvidia_driver
 from mllab.runtime.sessions import SessionConfig, create_session
 
 CUDA_HERE = runtime.cuda_works()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])

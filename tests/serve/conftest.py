@@ -1,21 +1,17 @@
-"""Fixtures of the serve tests: a tiny model with ResNet-50's interface, ONNX Runtime on it in
-this process (what the server must answer), random batches."""
+"""Fixtures of the serve tests: ONNX Runtime in this process on the tiny model with ResNet-50's
+interface (``tiny_model``, tests/conftest.py): what the server must answer; random batches; a
+tampered copy of the model."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import tiny_resnet_interface
+from tiny_models import tampered_copy
 
 from mllab.runtime.sessions import create_session
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """ResNet-50's interface in three nodes, with its sha256 file."""
-    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +29,9 @@ def random_batch() -> Callable[..., np.ndarray]:
         return np.random.default_rng(seed).standard_normal((n, 3, 224, 224)).astype(np.float32)
 
     return make
+
+
+@pytest.fixture
+def tampered(tiny_model: Path, tmp_path: Path) -> Path:
+    """A copy of ``tiny_model`` with its sha256 file and one bit of one weight flipped."""
+    return tampered_copy(tiny_model, tmp_path)

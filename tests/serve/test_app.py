@@ -3,24 +3,10 @@ refuse a tampered model with one clear line; nothing on the serving path imports
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
-import pytest
-
 from mllab.model.preprocess import sample_images
-
-
-@pytest.fixture
-def tampered(tiny_model, tmp_path):
-    path = tmp_path / "model.onnx"
-    shutil.copy(tiny_model, path)
-    shutil.copy(f"{tiny_model}.sha256", tmp_path / "model.onnx.sha256")
-    data = bytearray(path.read_bytes())
-    data[-5] ^= 0x01  # one bit of one weight
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_tampered_model_stops_python_m_serve_app(tampered):

@@ -16,7 +16,7 @@ Open Inference Protocol v2 routes.
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import struct
 import threading
@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import schemathesis
 from hypothesis import settings
-from PIL import Image
+from sample_bodies import npy_header, png
 from schemathesis.checks import not_a_server_error
 
 from mllab.serve.api import create_app
@@ -60,13 +60,6 @@ V2_INFER = "/v2/models/resnet50/infer"
 # --- hostile bodies ------------------------------------------------------------------------------
 
 
-def _png(width: int, height: int) -> bytes:
-    """A grey PNG of ``width`` x ``height`` made with Pillow (tiny when one side is 1)."""
-    buffer = io.BytesIO()
-    Image.new("L", (width, height)).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header declares ``width`` x ``height`` followed by one empty IDAT: 60 bytes
     that a careless server would decode into gigabytes."""
@@ -78,14 +71,6 @@ def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"")
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def _npy_header(shape: tuple[int, ...], descr: str = "<f4", data: bytes = b"\0" * 64) -> bytes:
-    """A ``.npy`` whose header declares ``shape`` but carries only ``data``."""
-    buffer = io.BytesIO()
-    header = {"descr": descr, "fortran_order": False, "shape": shape}
-    np.lib.format.write_array_header_1_0(buffer, header)
-    return buffer.getvalue() + data
 
 
 def _multipart(parts: int) -> tuple[dict, bytes]:
@@ -124,6 +109,11 @@ def _v2_binary_lie() -> tuple[dict, bytes]:
     return headers, header + b"\0" * 8
 
 
+#: the bodies of these tests (tests/sample_bodies.py): PNGs compressed hard, and ``.npy``
+#: headers followed by 64 bytes
+hard_png = functools.partial(png, optimize=True)
+lying_npy = functools.partial(npy_header, data=b"\0" * 64)
+
 JSON = {"Content-Type": "application/json"}
 NPY = {"Content-Type": "application/x-npy"}
 RAW = {"Content-Type": "application/octet-stream"}
@@ -131,15 +121,15 @@ PNG = {"Content-Type": "image/png"}
 
 #: (case id, path, headers, body maker, expected status: an int, or None for "any 4xx")
 HOSTILE = [
-    ("png 1 x 4M: resize to 256 x 1G", "/predict", PNG, lambda: _png(1, 4_000_000), 413),
-    ("png 4M x 1: resize to 1G x 256", "/predict", PNG, lambda: _png(4_000_000, 1), 413),
+    ("png 1 x 4M: resize to 256 x 1G", "/predict", PNG, lambda: hard_png(1, 4_000_000), 413),
+    ("png 4M x 1: resize to 1G x 256", "/predict", PNG, lambda: hard_png(4_000_000, 1), 413),
     ("png header 60000^2", "/predict", PNG, lambda: _png_header_only(60_000, 60_000), 413),
     ("png header 5000^2 (25 MP)", "/predict", PNG, lambda: _png_header_only(5000, 5000), 413),
-    ("npy header 10^6 x 10^6", "/predict", NPY, lambda: _npy_header((10**6, 10**6)), 413),
-    ("npy header 10^5 images", "/predict", NPY, lambda: _npy_header((10**5, 3, 224, 224)), 413),
-    ("npy header float64", "/predict", NPY, lambda: _npy_header((1, 3, 224, 224), "<f8"), 422),
-    ("npy header lies", "/predict", NPY, lambda: _npy_header((1, 3, 224, 224)), 400),
-    ("npy header of objects", "/predict", NPY, lambda: _npy_header((10**9,), "|O"), 400),
+    ("npy header 10^6 x 10^6", "/predict", NPY, lambda: lying_npy((10**6, 10**6)), 413),
+    ("npy header 10^5 images", "/predict", NPY, lambda: lying_npy((10**5, 3, 224, 224)), 413),
+    ("npy header float64", "/predict", NPY, lambda: lying_npy((1, 3, 224, 224), "<f8"), 422),
+    ("npy header lies", "/predict", NPY, lambda: lying_npy((1, 3, 224, 224)), 400),
+    ("npy header of objects", "/predict", NPY, lambda: lying_npy((10**9,), "|O"), 400),
     ("raw X-Shape 10^5 images", "/predict", {**RAW, "X-Shape": "100000,3,224,224"}, b"\0", 413),
     ("raw X-Shape 5000 digits", "/predict", {**RAW, "X-Shape": "9" * 5000}, b"\0", 400),
     ("json int of 10^5 digits", "/predict", JSON, lambda: b'{"input": ' + b"9" * 10**5 + b"}", 422),
@@ -353,7 +343,7 @@ live = schemathesis.pytest.from_fixture("container_schema")
 def hardened(docker_client):
     """The slim image's server, locked down as in production, 1 GB; stopped after the module."""
     from mllab.containers.run import run
-    from mllab.experiments.resources.limits import slim_image
+    from mllab.experiments.resources.container_limits import slim_image
 
     with run(slim_image(), name="mllab11-hardened", **HARDENING) as container:
         yield container
@@ -401,7 +391,7 @@ def test_64_concurrent_3mb_json_requests_get_200_or_503_and_leave_it_ready(harde
 @pytest.mark.docker
 @pytest.mark.slow
 def test_an_image_upload_works_under_plain_read_only(hardened):
-    files = {"file": ("cat.png", _png(640, 480), "image/png")}
+    files = {"file": ("cat.png", hard_png(640, 480), "image/png")}
     response = httpx.post(f"{hardened.url}/predict", files=files, timeout=60)
     assert response.status_code == 200, response.text[:300]
     assert len(response.json()["top_k"]) == 5

@@ -3,12 +3,11 @@ status and a message that says what to send instead; good inputs pass unchanged.
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from sample_bodies import npy_header, png
 
 from mllab.serve.bodies import npy_bytes
 from mllab.serve.limits import (
@@ -54,21 +53,13 @@ def test_read_npy_is_a_view_of_the_body_checked_from_its_header():
     assert big_endian.dtype == np.float32 and np.array_equal(big_endian, x)
 
 
-def _npy_header(shape, descr="<f4", data=b"") -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buffer, {"descr": descr, "fortran_order": False, "shape": shape}
-    )
-    return buffer.getvalue() + data
-
-
 @pytest.mark.parametrize(
     "body, status, fragment",
     [
-        (_npy_header((10**6, 10**6)), 413, "MAX_TENSOR_MB"),
-        (_npy_header((1, 3), "<f8"), 422, "float32"),
-        (_npy_header((10**9,), "|O"), 400, "pickle"),
-        (_npy_header((1, 3), data=b"\0" * 5), 400, "declares"),
+        (npy_header((10**6, 10**6)), 413, "MAX_TENSOR_MB"),
+        (npy_header((1, 3), "<f8"), 422, "float32"),
+        (npy_header((10**9,), "|O"), 400, "pickle"),
+        (npy_header((1, 3), data=b"\0" * 5), 400, "declares"),
         (b"\x93NUMPY garbage", 400, ".npy"),
     ],
 )
@@ -110,20 +101,14 @@ def test_json_depth_counts_across_chunks():
     assert json_depth(b"") == 0
 
 
-def _png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (width, height)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_check_image_reads_the_header_only_and_bounds_the_resize_target():
-    assert check_image(_png(640, 480), LIMITS) == (640, 480)
-    tall = _png(1, 2_000_000)  # 2 MP: under the pixel limit, but the resize is 256 x 512 M
+    assert check_image(png(640, 480), LIMITS) == (640, 480)
+    tall = png(1, 2_000_000)  # 2 MP: under the pixel limit, but the resize is 256 x 512 M
     error = _refused(check_image, tall, LIMITS)
     assert error.status == 413 and error.detail["resize_target_pixels"] > 10**11
     assert "aspect ratio" in str(error)
     small = Limits(max_image_mp=0.3)
-    assert _refused(check_image, _png(640, 480), small).status == 413
+    assert _refused(check_image, png(640, 480), small).status == 413
     assert _refused(check_image, b"not an image", LIMITS).status == 400
 
 
@@ -132,7 +117,7 @@ def test_preprocess_refuses_an_extreme_aspect_ratio_before_resizing():
     from mllab.model.preprocess import preprocess
 
     with pytest.raises(InputError, match="aspect ratio"):
-        preprocess(_png(1, 2_000_000))
+        preprocess(png(1, 2_000_000))
 
 
 def _form(parts: list[tuple[str, str | None, bytes]]) -> tuple[str, bytes]:

@@ -12,17 +12,6 @@ from mllab.model.integrity import sha256_file, write_digest
 from mllab.serve.model import Model, onnx_header
 
 
-@pytest.fixture
-def tampered(tiny_model, tmp_path):
-    path = tmp_path / "model.onnx"
-    shutil.copy(tiny_model, path)
-    shutil.copy(f"{tiny_model}.sha256", tmp_path / "model.onnx.sha256")
-    data = bytearray(path.read_bytes())
-    data[-5] ^= 0x01  # one bit of one weight
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_model_loads_warm_and_answers_like_ort(tiny_model, reference):
     model = Model(tiny_model)
     assert model.ready and model.sha256 == sha256_file(tiny_model)

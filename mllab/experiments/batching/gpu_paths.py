@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mllab.core.errors import MllabError, ProviderUnavailable
 from mllab.core.outcome import Outcome
@@ -101,7 +101,14 @@ def probe(device: str = "cuda") -> GpuProbe:
     )  # fmt: skip
 
 
-def _ort_path(name: str, model, device: str, batches, repeats: int, **options) -> GpuPath:
+def _ort_path(
+    name: str,
+    model: str | Path | bytes,
+    device: str,
+    batches: Sequence[int],
+    repeats: int,
+    **options: Any,
+) -> GpuPath:
     session = create_session(model, device=device, **options)
     stats = batch_sweep(session, batches, warmup=3, repeats=repeats, name=device)
     fit = fit_sweep(stats) if len(stats) > 1 else None
@@ -109,7 +116,7 @@ def _ort_path(name: str, model, device: str, batches, repeats: int, **options) -
     return GpuPath(name, Outcome.ran(), session.get_providers()[0], stats, fit, best)
 
 
-def _torch_path(name: str, precision: str, batches, repeats: int) -> GpuPath:
+def _torch_path(name: str, precision: str, batches: Sequence[int], repeats: int) -> GpuPath:
     import torch  # deferred: seconds to import, and only when a GPU path is attempted
 
     require_torch_cuda()  # before building the model: no GPU fails in a second

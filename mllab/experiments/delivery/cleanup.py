@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from mllab.containers.registry import RegistryState, registry_down, registry_up
-from mllab.containers.swarm import deploy_down, leave_swarm_if_created
 from mllab.core.outcome import Outcome
 from mllab.core.paths import ARTIFACTS
 from mllab.core.tables import format_table
+from mllab.experiments.delivery.registry import RegistryState, registry_down, registry_up
+from mllab.experiments.delivery.swarm import deploy_down
+from mllab.experiments.delivery.swarm_node import leave_swarm_if_created
 
 
 @dataclass
@@ -60,8 +61,8 @@ REGISTRY_MARK = ARTIFACTS / "lab07" / "registry-started-by-the-lab.json"
 
 
 def lab_registry(port: int) -> RegistryState:
-    """:func:`~mllab.containers.registry.registry_up` for the lab, noting when this call started
-    it, so that :func:`cleanup` stops that registry and no other."""
+    """:func:`~mllab.experiments.delivery.registry.registry_up` for the lab, noting when this
+    call started it, so that :func:`cleanup` stops that registry and no other."""
     state = registry_up(port)
     if state.started:
         REGISTRY_MARK.parent.mkdir(parents=True, exist_ok=True)

@@ -39,11 +39,12 @@ from typing import Any, ClassVar
 
 from mllab.containers.base import base_image
 from mllab.containers.build import build, remove_image
-from mllab.containers.distribution import push, remove_local
-from mllab.containers.registry import DEFAULT_PORT, manifest, registry_running
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome
 from mllab.core.paths import DATA, DOCKER
+from mllab.experiments.delivery.distribution import push, remove_local
+from mllab.experiments.delivery.registry import DEFAULT_PORT, registry_running
+from mllab.experiments.delivery.registry_api import manifest
 
 # buildah's command runner is lab 05's (its storage, its error messages)
 from mllab.experiments.reproducibility.buildah import (
@@ -140,9 +141,13 @@ def docker_twice(context: Path, base: str, registry: str) -> RegistryRebuild:
         tag = f"{LOCAL}/docker:{run}"
         try:
             result = build(
-                context / "Dockerfile", tag, context, {"BASE_IMAGE": base}, nocache=True,
+                context / "Dockerfile",
+                tag,
+                context,
+                {"BASE_IMAGE": base},
+                nocache=True,
                 on_log=None,
-            )  # fmt: skip
+            )
             pushed = push(tag, repository, run, registry)
         finally:
             remove_local(f"{registry}/{repository}:{run}")
@@ -177,10 +182,16 @@ def _buildah_push(tag: str, destination: str, driver: str) -> str:
     with tempfile.TemporaryDirectory(prefix="mllab-digest-") as tmp:
         digest_file = Path(tmp, "digest")
         buildah_command(
-            ["push", "--tls-verify=false", "--digestfile", str(digest_file), tag,
-             f"docker://{destination}"],
+            [
+                "push",
+                "--tls-verify=false",
+                "--digestfile",
+                str(digest_file),
+                tag,
+                f"docker://{destination}",
+            ],
             driver,
-        )  # fmt: skip
+        )
         return digest_file.read_text().strip()
 
 

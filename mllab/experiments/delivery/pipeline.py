@@ -16,9 +16,14 @@ it (``not run: blocked: test failed: …``)::
     deploy  the swarm stack runs the image by digest; every answer of the deployed service
             names the model sha256 of the build (IntegrityError otherwise)
 
-The operations behind the stages are :class:`~mllab.experiments.delivery.pipeline_stages.Steps`
-(the real ones by default); the judging, timing and blocking are here. The run is one typed
-record, :class:`PipelineRun`; :func:`stage_table` prints it.
+The operations behind the stages are :class:`~mllab.experiments.delivery.pipeline_steps.Steps`
+(the real ones by default) and what each stage compares is in
+:mod:`~mllab.experiments.delivery.pipeline_checks`; here is the run itself: the stages in order,
+timed, a failure blocking the rest, one typed record (:class:`PipelineRun`, printed by
+:func:`stage_table`), and :func:`release_run`, which runs the pipeline again on the next patch
+release when the Tag stage refuses to overwrite a version tag (immutable builds: a second lab run
+from a tree with uncommitted changes builds another image under the same
+``<release>-build.N``; the lab shows the refusal and goes on with ``1.0.0`` → ``1.0.1``).
 """
 
 from __future__ import annotations
@@ -33,22 +38,25 @@ from typing import Any, ClassVar
 
 import httpx
 
-from mllab.containers.versions import (
-    LABEL_MODEL_SHA256,
-    LABEL_MODEL_VERSION,
-    LABEL_REVISION,
-    BuildVersion,
-    check_release,
-)
 from mllab.core.errors import InputError, IntegrityError, MllabError
 from mllab.core.hashing import sha256_file
 from mllab.core.outcome import Outcome
 from mllab.core.tables import format_table
-from mllab.experiments.delivery.pipeline_stages import Steps, real_steps
+from mllab.experiments.delivery.distribution import ImmutableTagError
+from mllab.experiments.delivery.pipeline_checks import (
+    DELTA_BUDGET,
+    deploy_problems,
+    label_problems,
+    model_problems,
+    parity_problems,
+    short_hash,
+)
+from mllab.experiments.delivery.pipeline_steps import Steps, real_steps
+from mllab.experiments.delivery.versions import BuildVersion, check_release
 
 STAGES = ("build", "test", "tag", "push", "deploy")
-#: the lecture's bound on Δ (max over samples of ‖a_i − b_i‖₂) between container and host
-DELTA_BUDGET = 1e-3
+#: how many patch releases :func:`release_run` tries before giving up
+TRIES = 10
 #: what a stage may fail with: a kit error, an HTTP error talking to a server or registry,
 #: a file that cannot be read; anything else is a bug and propagates
 EXPECTED = (MllabError, httpx.HTTPError, OSError)
@@ -107,86 +115,6 @@ class PipelineRun:
         raise InputError(f"no stage {name!r} in this run: stages are {', '.join(STAGES)}")
 
 
-# --- the checks the stages make (pure: tested without Docker) ---------------------------------
-
-
-def probe_problems(probe: dict[str, Any], file_sha256: str, version: BuildVersion,
-                  budget: float = DELTA_BUDGET) -> list[str]:  # fmt: skip
-    """What the Test stage finds wrong in a probe of the image (empty: it passed).
-
-    ``file_sha256`` is the sha256 of the model file given to the pipeline, now."""
-    problems = []
-    shas = {
-        "the model file in the image": probe.get("sha256_in_image"),
-        "the model the server serves": probe.get("sha256_served"),
-        f"the image's label {LABEL_MODEL_SHA256}": probe.get("sha256_label"),
-    }
-    for what, sha in shas.items():
-        if sha != file_sha256:
-            problems.append(
-                f"sha256 of {what} is {_short(sha)}, not {_short(file_sha256)} (the model file "
-                "given to the pipeline): the image does not hold that model"
-            )
-    if probe.get("model_version_served") != version.model_version:
-        problems.append(
-            f"the server answers model_version {probe.get('model_version_served')!r}, not "
-            f"{version.model_version!r}"
-        )
-    if probe.get("parity") != "ran" or probe.get("delta_l2") is None:
-        problems.append(f"Δ container vs host was not measured: {probe.get('parity')}")
-        return problems
-    if not probe["delta_l2"] <= budget:
-        problems.append(f"Δ container vs host = {probe['delta_l2']:.3g} > the budget {budget:g}")
-    if probe.get("top1_agreement") != 1.0:
-        problems.append(
-            f"top-1 agrees on {probe.get('top1_agreement', 0):.0%} of the {probe.get('n')} "
-            "sample images, not all"
-        )
-    return problems
-
-
-def label_problems(labels: dict[str, str], version: BuildVersion) -> list[str]:
-    """What the pushed image's labels (read back from the registry) get wrong about
-    ``version`` (empty: they name the same commit, model and model_version)."""
-    wanted = {
-        LABEL_REVISION: version.git_commit,
-        LABEL_MODEL_SHA256: version.model_sha256,
-        LABEL_MODEL_VERSION: version.model_version,
-    }
-    return [
-        f"the registry's image has {key}={labels.get(key)!r}, not {value!r}"
-        for key, value in wanted.items()
-        if labels.get(key) != value
-    ]
-
-
-def deploy_problems(answers: list[dict[str, Any]], version: BuildVersion) -> list[str]:
-    """What the deployed service's answers get wrong (empty: every answer names the build's
-    model sha256 and model_version)."""
-    shas = sorted({str(a.get("sha256")) for a in answers})
-    versions = sorted({str(a.get("model_version")) for a in answers})
-    problems = []
-    if shas != [version.model_sha256]:
-        problems.append(
-            f"sha256(deploy) = {', '.join(map(_short, shas))} ≠ sha256(build) = "
-            f"{_short(version.model_sha256)}: the deployed service does not serve the built model"
-        )
-    if versions != [version.model_version]:
-        problems.append(
-            f"the deployed service answers model_version {', '.join(versions)}, not "
-            f"{version.model_version}"
-        )
-    return problems
-
-
-def _short(sha: str | None) -> str:
-    """``9de2b0e88f41…`` / ``sha256:d90a2b7c1e0f…``: enough of a hash to tell two apart."""
-    if not sha:
-        return repr(sha)
-    prefix = "sha256:" if sha.startswith("sha256:") else ""
-    return f"{prefix}{sha.removeprefix(prefix)[:12]}…"
-
-
 # --- the stages ---------------------------------------------------------------------------------
 
 
@@ -222,8 +150,9 @@ def _test(ctx: _Context, detail: dict[str, Any]) -> None:
     assert ctx.version is not None and ctx.image is not None  # set by a build that ran
     file_sha = sha256_file(ctx.model)
     detail.update(ctx.steps.probe(ctx.image, ctx.model), sha256_file=file_sha, budget=ctx.budget)
-    problems = probe_problems(detail, file_sha, ctx.version, ctx.budget)
-    if any("sha256" in p for p in problems):
+    wrong_model = model_problems(detail, file_sha)
+    problems = [*wrong_model, *parity_problems(detail, ctx.version, ctx.budget)]
+    if wrong_model:  # the image does not hold the model given: an integrity failure
         raise IntegrityError("; ".join(problems))
     if problems:
         raise StageFailed("; ".join(problems))
@@ -241,8 +170,12 @@ def _push(ctx: _Context, detail: dict[str, Any]) -> None:
     pushed = ctx.steps.push(ctx.image, ctx.version, ctx.address)
     run = ctx.run
     run.digest, run.reference = pushed.digest, pushed.by_digest
-    detail.update(digest=pushed.digest, reference=pushed.by_digest, uploaded=pushed.uploaded,
-                  pushed_image_id=pushed.image_id)  # fmt: skip
+    detail.update(
+        digest=pushed.digest,
+        reference=pushed.by_digest,
+        uploaded=pushed.uploaded,
+        pushed_image_id=pushed.image_id,
+    )
     if pushed.image_id != run.image_id:
         raise IntegrityError(
             f"the registry got image {pushed.image_id}, not the tested {run.image_id}"
@@ -266,8 +199,12 @@ def _deploy(ctx: _Context, detail: dict[str, Any]) -> None:
 
 
 _STAGE_FNS: dict[str, Callable[[_Context, dict[str, Any]], None]] = {
-    "build": _build, "test": _test, "tag": _tag, "push": _push, "deploy": _deploy,
-}  # fmt: skip
+    "build": _build,
+    "test": _test,
+    "tag": _tag,
+    "push": _push,
+    "deploy": _deploy,
+}
 
 
 def _run_stage(name: str, ctx: _Context) -> StageResult:
@@ -310,7 +247,8 @@ def run_pipeline(
     ``registry``: ``host:port`` to push to (default: ``REGISTRY``, else the kit's registry,
     started for Tag/Push and stopped afterwards if this call started it). ``deploy``: a
     ``(reference, replicas) -> url`` to use instead of the swarm stack. The deployment is left
-    running: ``mllab deploy down`` (or :func:`~mllab.containers.swarm.deploy_down`) removes it.
+    running: ``mllab deploy down`` (or :func:`~mllab.experiments.delivery.swarm.deploy_down`)
+    removes it.
     """
     check_inputs(release, to, replicas)
     steps = steps or real_steps()
@@ -335,6 +273,31 @@ def run_pipeline(
                     run.blocked_by = name
             run.stages.append(result)
     return run
+
+
+def next_patch(release: str) -> str:
+    """``1.0.0`` → ``1.0.1``."""
+    major, minor, patch = check_release(release).split(".")
+    return f"{major}.{minor}.{int(patch) + 1}"
+
+
+def refused_tag(run: PipelineRun) -> bool:
+    """True when the run stopped because its version tag holds another image."""
+    return run.blocked_by == "tag" and run.stage("tag").outcome.failed_with(ImmutableTagError)
+
+
+def release_run(
+    release: str, tries: int = TRIES, **settings: Any
+) -> tuple[PipelineRun, list[PipelineRun]]:
+    """:func:`run_pipeline` of ``release`` (``settings`` as there); while the Tag stage refuses
+    an existing version tag, again with the next patch release, ``tries`` releases at most.
+    Returns the last run and the refused ones (each keeps its stage table)."""
+    refused: list[PipelineRun] = []
+    run = run_pipeline(release, **settings)
+    while refused_tag(run) and len(refused) + 1 < tries:
+        refused.append(run)
+        run = run_pipeline(next_patch(run.release), **settings)
+    return run, refused
 
 
 def _default_model() -> Path:
@@ -365,9 +328,9 @@ def _summary(result: StageResult) -> str:
         if isinstance(value, float):
             value = f"{value:.3g}"
         elif isinstance(value, list):
-            value = ",".join(_short(str(v)) for v in value)
+            value = ",".join(short_hash(str(v)) for v in value)
         elif isinstance(value, str) and re.fullmatch(r"(sha256:)?[0-9a-f]{64}", value):
-            value = _short(value)
+            value = short_hash(value)
         parts.append(f"{key}={value}")
     return " ".join(parts)
 

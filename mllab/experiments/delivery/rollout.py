@@ -1,8 +1,8 @@
 """Lab 07: a rolling update and an automatic rollback on Docker Swarm, measured under load.
 
-The stack ``mllab07`` (:mod:`mllab.containers.swarm`) runs N replicas behind nginx; locust
-(:func:`mllab.experiments.resources.load.run_load`) posts ``.npy`` predictions through nginx for
-a fixed time while ``docker service update --image`` replaces the replicas. Every answer carries
+The stack ``mllab07`` (:mod:`mllab.experiments.delivery.swarm`) runs N replicas behind nginx;
+locust (:func:`mllab.measure.load.run_load`) posts ``.npy`` predictions through nginx for a
+fixed time while ``docker service update --image`` replaces the replicas. Every answer carries
 ``X-Model-Version``, recorded per request, so the timeline shows per second how many requests
 each build answered and how many failed.
 
@@ -18,9 +18,10 @@ each build answered and how many failed.
   2), so the new task fails before its health check ever passes. Thanks to start-first the old
   replicas never stop. Goal: 0 failed requests.
 
-Versions 1.0/1.1/1.2 for development and the lab come from :func:`demo_versions` (small images
-FROM the slim image with ``ENV MODEL_VERSION``); the functions take any image references, e.g.
-the pipeline's ``127.0.0.1:5000/mllab/serve@sha256:…``.
+Both are recorded together, ``record("07", Rollouts(rolling, failing))``. Versions 1.0/1.1/1.2
+for development and the lab come from :func:`demo_versions` (small images FROM the slim image
+with ``ENV MODEL_VERSION``); the functions take any image references, e.g. the pipeline's
+``127.0.0.1:5000/mllab/serve@sha256:…``.
 """
 
 from __future__ import annotations
@@ -32,20 +33,24 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from mllab.containers.build import build
 from mllab.containers.engine import client
-from mllab.containers.swarm import (
+from mllab.core.errors import InputError
+from mllab.experiments.delivery.swarm import (
     Deployment,
     answered_version,
     deploy_down,
     deploy_up,
     deploy_update,
 )
-from mllab.core.errors import InputError
-from mllab.experiments.resources.load import LoadResult, run_load
+from mllab.measure.load import LoadResult, run_load
 from mllab.serve.process import free_port
+from mllab.serve.requests import load_request
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 T = TypeVar("T")
 VERSION_HEADER = "X-Model-Version"
@@ -130,7 +135,12 @@ def under_load(
     def load() -> None:
         try:
             box["load"] = run_load(
-                url, users=users, requests=10**7, max_seconds=seconds, header=VERSION_HEADER
+                url,
+                load_request(),
+                users,
+                requests=10**7,
+                max_seconds=seconds,
+                header=VERSION_HEADER,
             )
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = error
@@ -188,6 +198,22 @@ class Rollout:
     how: str = ""  # how the new version fails (failing updates)
 
     SCHEMA_VERSION: ClassVar[int] = 1
+
+
+@dataclass
+class Rollouts:
+    """Lab 07's record of its two updates under load, kept under one type name: the rolling
+    update (goal: 0 failed requests, ``completed``) and the update to a build that fails its
+    health check (goal: 0 failed requests, ``rollback_completed``)."""
+
+    rolling: Rollout
+    failing: Rollout
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def failed_requests(self) -> dict[str, int]:
+        """What the clients lost in each update: ``{"rolling": n, "failing": m}``."""
+        return {"rolling": self.rolling.failures, "failing": self.failing.failures}
 
 
 def _update_under_load(
@@ -277,7 +303,7 @@ def failing_update(
     return rollout
 
 
-def plot_rollout(rollout: Rollout):
+def plot_rollout(rollout: Rollout) -> Figure:
     """Requests per second answered by each version (stacked) and the failures, against time;
     a dashed line where the update began."""
     import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots

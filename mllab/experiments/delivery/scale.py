@@ -1,5 +1,5 @@
 """Lab 07: a replica killed under load and replaced by the swarm, and throughput at 1, 2 and 4
-replicas of the stack ``mllab07`` (:mod:`mllab.containers.swarm`), all through nginx.
+replicas of the stack ``mllab07`` (:mod:`mllab.experiments.delivery.swarm`), all through nginx.
 
 * :func:`kill_under_load`: ``docker kill`` (SIGKILL, no draining) of one replica's container
   while locust posts predictions. nginx sends a request that meets the dead replica (connection
@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllab.containers.swarm import Deployment, deploy_scale, kill_replica, wait_replaced
 from mllab.core.errors import InputError
 from mllab.experiments.delivery.rollout import stack_for, under_load, version_timeline
-from mllab.experiments.resources.load import run_load
+from mllab.experiments.delivery.swarm import Deployment, deploy_scale, kill_replica, wait_replaced
+from mllab.measure.load import run_load
+from mllab.serve.requests import load_request
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -108,12 +112,12 @@ def swarm_scale(
     with stack_for(image_ref, deployment, replicas[0], cpus) as stack:
         for n in replicas:
             scale_s = deploy_scale(n)
-            load = run_load(stack.url, users=users, requests=10**7, max_seconds=seconds)
+            load = run_load(stack.url, load_request(), users, requests=10**7, max_seconds=seconds)
             rows.append({"replicas": n, **load.row(), "scale_s": scale_s})
     return SwarmScale(rows, users, seconds, cpus)
 
 
-def plot_scale(result: SwarmScale):
+def plot_scale(result: SwarmScale) -> Figure:
     """Requests/s per number of replicas, with p95 latency on a second axis."""
     import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
 

@@ -6,11 +6,11 @@ buildah. Two environments are "the same" for the lecture when M(E1) = M(E2); :fu
 lists where they are not.
 
 This module (and what it imports: :mod:`mllab.runtime.nvidia`, :mod:`mllab.runtime.providers`,
-:mod:`mllab.runtime.cgroup`) uses the standard library only at import time, so that it also runs
-inside a bare container (``python3 -m mllab.experiments.environment.fingerprint``) where nothing
-but Python
-is installed: whatever is missing there simply reads as ``None``, which is exactly the
-difference the lab wants to show.
+:mod:`mllab.runtime.cgroup`, :mod:`mllab.containers.docker_cli`) uses the standard library only
+at import time, so that it also runs inside a bare container
+(``python3 -m mllab.experiments.environment.fingerprint``) where nothing but Python is
+installed: whatever is missing there simply reads as ``None``, which is exactly the difference
+the lab wants to show.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mllab.containers import docker_cli
 from mllab.core.outcome import Outcome
 from mllab.core.paths import PACKAGE
 from mllab.core.tables import format_table
@@ -106,8 +107,7 @@ def ort_info() -> dict[str, Any]:
 
 def docker_info() -> dict[str, Any]:
     """The Docker client and engine versions, whether the engine answers, and buildah."""
-    server = run_quietly(["docker", "version", "--format", "{{.Server.Version}}"])
-    client = run_quietly(["docker", "version", "--format", "{{.Client.Version}}"])
+    server, client = docker_cli.version("Server"), docker_cli.version("Client")
     buildah = run_quietly(["buildah", "--version"])
     return {
         "client": client,

@@ -202,7 +202,8 @@ def try_buildah_twice(
 def buildah_to_docker(tag: str, docker_tag: str, driver: str | None = None) -> str:
     """``buildah push tag docker-daemon:docker_tag``; the ID the Docker engine gives it."""
     buildah_command(["push", tag, f"docker-daemon:{docker_tag}"], driver or storage_driver())
-    return client().images.get(docker_tag).id
+    image_id: str = client().images.get(docker_tag).attrs["Id"]  # the SDK types .id optional
+    return image_id
 
 
 def buildah_oci_digest(tag: str, driver: str | None = None) -> dict[str, Any]:

@@ -8,11 +8,12 @@ silently skipped.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from mllab.containers.context import build_args
+from mllab.containers.docker_cli import DockerCliError, buildx_available, docker
 from mllab.containers.engine import client, engine_version
+from mllab.core.errors import BuildError
 from mllab.core.outcome import Outcome
 from mllab.core.paths import ARTIFACTS
 from mllab.experiments.reproducibility.buildah import EPOCH, repro_context
@@ -33,10 +34,10 @@ def buildkit_command(context: Path, tag: str, epoch: int = EPOCH) -> list[str]:
 def buildkit_status() -> str | None:
     """None when ``docker buildx`` and an engine ≥ 25 are here; otherwise why not."""
     version = engine_version() or "none"
-    major = int(re.match(r"\d+", version).group()) if re.match(r"\d+", version) else 0
-    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True)
+    number = re.match(r"\d+", version)
+    major = int(number.group()) if number else 0
     missing = []
-    if buildx.returncode != 0:
+    if not buildx_available():
         missing.append("without buildx")
     if major < 25:
         missing.append("older than 25")
@@ -58,11 +59,12 @@ def buildkit_rewrite_timestamp(
         command = buildkit_command(context, f"{tag}:{run}")
         for key, value in build_args(context).items():
             command[3:3] = ["--build-arg", f"{key}={value}"]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            failed = Outcome.failed(f"BuildError: {done.stderr.strip()[-500:]}")
+        try:
+            docker(command[1:])  # the command as shown, without its leading "docker"
+        except DockerCliError as error:
+            failed = Outcome.failed(BuildError(f"the BuildKit build failed: {error}"))
             return RebuildComparison(failed, command=" ".join(command))
-        ids.append(client().images.get(f"{tag}:{run}").id)
+        ids.append(client().images.get(f"{tag}:{run}").attrs["Id"])  # .id is typed optional
     return RebuildComparison(
         Outcome.ran(), same=ids[0] == ids[1], ids=ids, command=" ".join(command)
     )

@@ -11,6 +11,7 @@ torch is imported inside the torch runners (start-up time: the CLI imports this 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -204,7 +205,7 @@ def configurations(
                 f"container-ort-{suffix}",
                 f"ONNX Runtime in the slim image {image or '(none)'}, same options as "
                 f"ort-{suffix}, {t}",
-                (lambda d=deterministic: container_runner(image, fp32, threads, d))
+                functools.partial(container_runner, image, fp32, threads, deterministic)
                 if image
                 else _unavailable(no_image),
             )

@@ -5,12 +5,13 @@ and says that fixed seeds, ``ORT_DISABLE_ALL`` and ``enable_mem_pattern=False`` 
 results "to ε = 1e-6". Here both are measured rather than assumed:
 
 * :func:`run_matrix` runs each configuration of
-:mod:`mllab.experiments.reproducibility.drift_configs`
-  ``repeats`` times on the same inputs and keeps the sha256 of every output: a configuration
-  is *bitwise repeatable* when all digests are equal. Each one's :class:`Outcome` says whether
+  :mod:`mllab.experiments.reproducibility.drift_configs` ``repeats`` times on the same inputs
+  and keeps the sha256 of every output: a configuration is *bitwise repeatable* when all
+  digests are equal. Each one's :class:`Outcome` says whether
   it ran, could not run here (and why) or failed: nothing is silently dropped.
 * :class:`DriftMatrix` compares every pair with :func:`mllab.measure.drift.compare` (Δ, max-abs,
   relative, top-1 agreement) against the lecture's 1e-3 and ε = 1e-6.
+* :func:`plot_heatmap` draws it: log10 Δ for every pair.
 * :func:`determinism` (C6) and :func:`container_vs_host` (C4) are the claims' records.
 """
 
@@ -163,6 +164,7 @@ class DriftMatrix:
         ra, rb = self[a], self[b]
         if not (ra.ok and rb.ok):
             return PairDrift(a, b, ra.outcome if not ra.ok else rb.outcome)
+        assert ra.output is not None and rb.output is not None  # what ran keeps its output
         drift = compare(ra.output, rb.output)
         return PairDrift(
             a, b, Outcome.ran(),
@@ -231,6 +233,36 @@ def run_matrix(
             )
         results.append(result)
     return DriftMatrix(results, n_inputs=int(x.shape[0]), repeats=repeats)
+
+
+# --- the heatmap (matplotlib imported when drawing: start-up time) ---------------------------
+
+
+def plot_heatmap(matrix: DriftMatrix, metric: str = "delta_l2", ax: Any = None) -> Any:
+    """log10 of ``metric`` for every pair; a bitwise-equal pair shows "0", a configuration
+    that did not run "n/a" (its reason is in :meth:`DriftMatrix.repeatability`)."""
+    import matplotlib.pyplot as plt  # deferred: start-up time, and only labs draw
+
+    names, values = matrix.metric_matrix(metric)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.6 * len(names) + 3, 0.5 * len(names) + 2))
+    with np.errstate(divide="ignore"):
+        logs = np.where(values > 0, np.log10(np.where(values > 0, values, 1)), np.nan)
+    # bitwise equal ("0") and not available ("n/a") cells: light grey
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#eeeeee")
+    image = ax.imshow(logs, cmap=cmap)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            value = values[i, j]
+            text = "n/a" if np.isnan(value) else ("0" if value == 0 else f"{np.log10(value):.1f}")
+            light = np.isnan(logs[i, j]) or image.norm(logs[i, j]) > 0.6  # grey or yellow
+            color = "k" if light else "w"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_title(f"log10 {metric} between configurations (0 = bitwise equal)")
+    ax.figure.colorbar(image, ax=ax, shrink=0.7)
+    return ax
 
 
 # --- the claims' records: C6 and C4 -------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 import onnxruntime as ort
 
+from mllab.containers.kinds import LogFn
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome
 from mllab.core.paths import ARTIFACTS, PACKAGE
@@ -69,7 +70,7 @@ class OrtVersionDrift:
     levels: list[LevelDrift] = field(default_factory=list)
 
 
-def ort_version_env(version: str, on_log=print) -> Path:
+def ort_version_env(version: str, on_log: LogFn | None = print) -> Path:
     """A venv under ``artifacts/repro/ort-<version>`` with that onnxruntime (CPU wheel) and
     the host's numpy, installed from a wheelhouse that ``pip download`` fills once (cached).
     Returns its python."""

@@ -202,7 +202,7 @@ def base_tar_twice(prefix: str = PREFIX, keep_images: bool = False) -> BaseTarTw
                     tag,
                     sha256_file(tarball),
                     round(tarball.stat().st_size / 1e6, 1),
-                    image.id,
+                    image.attrs["Id"],  # image.id, which the SDK types as optional
                     image.attrs["RootFS"]["Layers"][0],
                     round(time.perf_counter() - start, 1),
                 )  # fmt: skip

@@ -15,10 +15,11 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mllab.containers.docker_cli import save
 from mllab.containers.layers import instruction_of
+from mllab.core.errors import InputError
 from mllab.core.hashing import sha256_bytes, sha256_stream
 
 
@@ -49,9 +50,17 @@ def save_image(tag: str, folder: str | Path) -> SavedImage:
     folder.mkdir(parents=True, exist_ok=True)
     tar = save(tag, folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", tag) + ".tar"))
     with tarfile.open(tar) as outer:
-        manifest = json.load(outer.extractfile("manifest.json"))[0]
-        raw = outer.extractfile(manifest["Config"]).read()
+        manifest = json.load(_member(outer, "manifest.json"))[0]
+        raw = _member(outer, manifest["Config"]).read()
     return SavedImage(tag, tar, json.loads(raw), sha256_bytes(raw), list(manifest["Layers"]))
+
+
+def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
+    """The file ``name`` of a ``docker save`` archive, or :class:`InputError`."""
+    handle = tar.extractfile(name)  # None for a member that is not a file
+    if handle is None:
+        raise InputError(f"{name} is not a file in the archive: not an image docker save wrote")
+    return handle
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -110,9 +119,8 @@ def layer_entries(saved: SavedImage, index: int) -> dict[str, Entry]:
         entries = {}
         with tarfile.open(fileobj=handle, mode="r|") as inner:
             for member in inner:
-                digest = None
-                if member.isfile():
-                    digest = sha256_stream(inner.extractfile(member))
+                data = inner.extractfile(member) if member.isfile() else None
+                digest = sha256_stream(data) if data is not None else None
                 entries[member.name] = Entry(
                     member.type.decode(), member.mode, member.uid, member.gid,
                     int(member.mtime), member.size, member.linkname, digest,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mllab.containers.engine import client
-from mllab.experiments.resources.limits import PREFIX
+from mllab.experiments.resources.container_limits import PREFIX
 from mllab.runtime.cgroup import CGROUP
 
 

@@ -14,15 +14,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from mllab.core.errors import InputError
+from mllab.experiments.resources.container_limits import CPUS, parse_cpus, slim_image
 from mllab.experiments.resources.cpu_groups import DEFAULT_GROUPS, measurement_groups
 from mllab.experiments.resources.lc_fit import LcFit
-from mllab.experiments.resources.limits import CPUS, THREAD_POLICIES, parse_cpus, slim_image
-from mllab.experiments.resources.probe_runs import ProbeRun, probe_args, run_probe
+from mllab.experiments.resources.probe import THREAD_POLICIES, probe_args
+from mllab.experiments.resources.probe_runs import ProbeRun, run_probe
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 #: the columns of a sweep's table
 ROW_FIELDS = (
@@ -112,10 +116,10 @@ def cpu_sweep(
                     )
     runs = []
     for point in points:
-        run = best[point].run
-        assert run is not None  # rounds >= 1: every point ran
-        run.round_means_ms = best[point].means
-        runs.append(run)
+        kept = best[point].run
+        assert kept is not None  # rounds >= 1: every point ran
+        kept.round_means_ms = best[point].means
+        runs.append(kept)
     return CpuSweep(runs, rounds, groups.note)
 
 
@@ -123,7 +127,7 @@ def _policy_label(policy: str | int) -> str:
     return f"{policy} thread{'s' if policy != 1 else ''}" if isinstance(policy, int) else policy
 
 
-def plot_sweep(sweep: CpuSweep, fits: Mapping[Any, LcFit] | None = None):
+def plot_sweep(sweep: CpuSweep, fits: Mapping[Any, LcFit] | None = None) -> Figure:
     """Three panels against ``--cpus``, one colour per thread policy: the mean latency with
     its L(c) fit; p50 against p99 and max; the share of throttled CFS periods."""
     import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
@@ -134,7 +138,8 @@ def plot_sweep(sweep: CpuSweep, fits: Mapping[Any, LcFit] | None = None):
     for i, policy in enumerate(policies):
         limited = (r for r in sweep.runs if r.policy == policy and r.cpus)
         points = sorted(limited, key=lambda r: r.cpus or 0.0)
-        c, color, name = [r.cpus for r in points], f"C{i}", _policy_label(policy)
+        c = [r.cpus or 0.0 for r in points]  # all set: only limited runs are plotted here
+        color, name = f"C{i}", _policy_label(policy)
         law.plot(c, [r.mean_ms for r in points], "o", color=color, label=f"{name}: mean")
         fit = (fits or {}).get(policy)
         if fit is not None and fit.outcome.ok:

@@ -2,9 +2,9 @@
 
 ``--memory`` is a hard limit of the memory cgroup. Below the model's need the container does
 not slow down: the kernel's OOM killer ends it (exit 137, ``State.OOMKilled``), which
-:func:`mllab.experiments.resources.limits.explain_exit` turns into a sentence. The need itself is
-measured first (:func:`memory_needed`): the memory cgroup's high-water mark of an unlimited
-container once the model is loaded and warmed up.
+:func:`mllab.experiments.resources.container_limits.explain_exit` turns into a sentence. The
+need itself is measured first (:func:`memory_needed`): the memory cgroup's high-water mark of an
+unlimited container once the model is loaded and warmed up.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from mllab.containers.docker_cli import ContainerFailed
 from mllab.containers.run import run
-from mllab.experiments.resources.limits import (
+from mllab.experiments.resources.container_limits import (
     MIB,
     PREFIX,
     container_limits,

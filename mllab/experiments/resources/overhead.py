@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -23,10 +23,13 @@ from mllab.core.errors import InputError, MllabError
 from mllab.core.hashing import sha256_file
 from mllab.core.outcome import Outcome
 from mllab.experiments.resources.cpu_groups import DEFAULT_GROUPS, measurement_groups
-from mllab.experiments.resources.limits import slim_image
+from mllab.experiments.resources.container_limits import slim_image
 from mllab.experiments.resources.probe_runs import ProbeRun, native_probe, run_probe
 from mllab.model.artifacts import default_model
 from mllab.runtime.cgroup import usable_cpus
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 #: why lab 06 has no η on a GPU
 GPU_NOT_RUN = Outcome.not_run(
@@ -165,7 +168,7 @@ def overhead(
     return summarize(container, native, threads, repeats, groups.note)
 
 
-def plot_overhead(result: Overhead):
+def plot_overhead(result: Overhead) -> Figure:
     """Throughput per round, container and native side by side, with η."""
     import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
 

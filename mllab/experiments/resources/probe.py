@@ -1,10 +1,11 @@
-"""The probe: ``session.run`` timed call by call where it runs, with the cgroup's counters.
+"""The probe, the part of lab 06 that runs *inside* the measured place: ``session.run`` timed
+call by call, with the cgroup's counters. The host's side (starting it in a container or
+natively, reading its line into a record) is :mod:`mllab.experiments.resources.probe_runs`.
 
 Run as a module, in a container of the slim image or natively, it prints one JSON line::
 
-    python -m mllab.experiments.resources.probe time '{"threads": "quota", "repeats": 30, "warmup":
-    3,
-                                             "batch": 1, "cgroup": true}'
+    python -m mllab.experiments.resources.probe time '{"threads": "quota", "repeats": 30,
+                                                      "warmup": 3, "batch": 1, "cgroup": true}'
     python -m mllab.experiments.resources.probe cpu-stat      # the cgroup's CFS counters
     python -m mllab.experiments.resources.probe memory-peak   # the memory cgroup's high-water mark
 
@@ -26,12 +27,31 @@ from typing import Any
 
 import numpy as np
 
+from mllab.core.errors import InputError
 from mllab.runtime.cgroup import CGROUP, cpu_quota, memory_limit, usable_cpus
 from mllab.runtime.sessions import SessionConfig, create_session
 
 #: how to run this module: ``[*COMMAND, action, json args]``
 COMMAND = ("-m", "mllab.experiments.resources.probe")
 ACTIONS = ("time", "cpu-stat", "memory-peak")
+#: how the probe sizes ONNX Runtime's intra-op pool: the host's cores, or the cgroup quota
+THREAD_POLICIES = ("host", "quota")
+
+
+def probe_args(policy: str | int, repeats: int, warmup: int, batch: int, cgroup: bool) -> str:
+    """The JSON argument of ``time`` (what :func:`main` reads), after checking every value: the
+    caller learns of a bad value before a container starts."""
+    if policy not in THREAD_POLICIES and not (isinstance(policy, int) and policy >= 1):
+        raise InputError(
+            f"threads must be one of {THREAD_POLICIES} or a count >= 1, not {policy!r}"
+        )
+    if repeats < 1 or warmup < 0 or batch < 1:
+        raise InputError(
+            f"need repeats >= 1, warmup >= 0, batch >= 1 (got {repeats}, {warmup}, {batch})"
+        )
+    return json.dumps(
+        {"threads": policy, "repeats": repeats, "warmup": warmup, "batch": batch, "cgroup": cgroup}
+    )
 
 
 def cpu_stat(root: Path = CGROUP) -> dict[str, float] | None:
@@ -72,9 +92,9 @@ def time_session(
     ``cgroup``: read this cgroup's counters before and after the timed loop (a container's
     own; natively they would be the host session's, so they are not read there).
     """
-    threads = pool_size(threads)
+    pool = pool_size(threads)
     start = time.perf_counter()
-    session = create_session(model, SessionConfig(threads=threads))
+    session = create_session(model, SessionConfig(threads=pool))
     load_s = time.perf_counter() - start
     name = session.get_inputs()[0].name
     x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224), dtype=np.float32)
@@ -95,7 +115,7 @@ def time_session(
         "samples_ms": samples,
         "wall_s": wall,
         "load_s": load_s,
-        "threads": threads or usable_cpus(),
+        "threads": pool or usable_cpus(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable_cpus(),
         "quota": cpu_quota(),

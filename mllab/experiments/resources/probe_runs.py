@@ -1,6 +1,6 @@
-"""Running the probe (:mod:`mllab.experiments.resources.probe`) in a container or natively, and
-reading
-what it printed into a :class:`ProbeRun`.
+"""The host's side of the probe (:mod:`mllab.experiments.resources.probe`, which runs inside):
+start it in a container under ``--cpus`` / ``--memory``, natively, or by exec in a running
+server, and read what it printed into a :class:`ProbeRun`.
 
 A call that fits in what is left of a CFS period's budget is as fast as without a limit; one
 that straddles an exhausted budget waits for the next period. So p50 can stay put while p99 and
@@ -10,7 +10,6 @@ container's throttling counters (``cpu.stat``).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,15 +20,9 @@ from typing import Any, ClassVar
 
 from mllab.containers import docker_cli
 from mllab.containers.engine import client
-from mllab.core.errors import InputError, MllabError
-from mllab.experiments.resources.limits import (
-    PREFIX,
-    THREAD_POLICIES,
-    parse_cpus,
-    parse_memory,
-    slim_image,
-)
-from mllab.experiments.resources.probe import COMMAND
+from mllab.core.errors import MllabError
+from mllab.experiments.resources.container_limits import PREFIX, limit_options, slim_image
+from mllab.experiments.resources.probe import COMMAND, probe_args
 from mllab.measure.stats import summarize
 from mllab.model.artifacts import default_model
 
@@ -70,21 +63,6 @@ class ProbeRun:
         return (self.nr_throttled or 0) / self.nr_periods
 
 
-def probe_args(policy: str | int, repeats: int, warmup: int, batch: int, cgroup: bool) -> str:
-    """The probe's JSON argument, after checking every value."""
-    if policy not in THREAD_POLICIES and not (isinstance(policy, int) and policy >= 1):
-        raise InputError(
-            f"threads must be one of {THREAD_POLICIES} or a count >= 1, not {policy!r}"
-        )
-    if repeats < 1 or warmup < 0 or batch < 1:
-        raise InputError(
-            f"need repeats >= 1, warmup >= 0, batch >= 1 (got {repeats}, {warmup}, {batch})"
-        )
-    return json.dumps(
-        {"threads": policy, "repeats": repeats, "warmup": warmup, "batch": batch, "cgroup": cgroup}
-    )
-
-
 def probe_result(
     raw: dict[str, Any], where: str, cpus: float | None, policy: str | int, batch: int
 ) -> ProbeRun:
@@ -111,19 +89,6 @@ def probe_result(
         quota_seen=raw.get("quota"),
         samples_ms=list(stats.samples_ms),
     )
-
-
-def limit_options(cpus: float | None, memory: str | int | None) -> list[str]:
-    """``docker run`` options for ``--cpus`` / ``--memory`` (no swap beyond the limit)."""
-    options = []
-    cpus = parse_cpus(cpus)
-    if cpus is not None:
-        options.append(f"--cpus={cpus:g}")
-    if memory is not None:
-        size = parse_memory(memory)
-        # without --memory-swap docker allows as much swap again: slowness instead of OOM
-        options += [f"--memory={size}b", f"--memory-swap={size}b"]
-    return options
 
 
 def run_probe(

@@ -1,5 +1,5 @@
 """Scale-out: N replicas of the slim server behind nginx (``docker/compose.yml``), each N under
-the same locust load (:mod:`mllab.experiments.resources.load`) sent through nginx.
+the same locust load (:mod:`mllab.measure.load`) sent through nginx.
 
 ``docker-compose -p mllab06 up -d --scale server=N`` starts the replicas; nginx is (re)started
 after them because it resolves the service name ``server`` to every replica when it starts.
@@ -8,57 +8,40 @@ after them because it resolves the service name ``server`` to every replica when
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import numpy as np
 
+from mllab.containers.docker_cli import compose
 from mllab.containers.engine import client
 from mllab.containers.nginx import NGINX_IMAGE, build_nginx
 from mllab.core.errors import InputError, MllabError
 from mllab.core.paths import DOCKER
-from mllab.experiments.resources.limits import PREFIX, explain_exit, parse_cpus, slim_image
-from mllab.experiments.resources.load import LoadResult, run_load
+from mllab.core.poll import until
+from mllab.experiments.resources.container_limits import (
+    PREFIX,
+    explain_exit,
+    parse_cpus,
+    slim_image,
+)
+from mllab.measure.load import LoadRequest, LoadResult, run_load
 from mllab.serve.process import free_port, wait_until_ready
+from mllab.serve.requests import load_request
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 COMPOSE_FILE = DOCKER / "compose.yml"
 COMPOSE_PROJECT = PREFIX
 
 
-def compose_command() -> list[str]:
-    """``docker-compose`` (v1, Debian's package), or ``docker compose`` when that plugin answers."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        return ["docker", "compose"]
-    raise MllabError(
-        "neither docker-compose nor the docker compose plugin is installed "
-        "(apt-get install docker-compose, or docker/engine/ensure-engine as root)"
-    )
-
-
 def _compose(args: list[str], env: dict[str, str], timeout: float = 300.0) -> str:
-    command = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", COMPOSE_PROJECT, *args]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise MllabError(
-            f"{' '.join(command[:1] + args)} failed:\n{(done.stderr or done.stdout)[-2000:]}"
-        )
-    return done.stdout
+    """``docker-compose -f docker/compose.yml -p mllab06 ARGS`` with the variables ``env``."""
+    return compose(COMPOSE_FILE, COMPOSE_PROJECT, args, env=env, timeout=timeout)
 
 
 def replica_cpus(cpus: float | None) -> float:
@@ -121,18 +104,18 @@ def _project_containers(service: str) -> list[Any]:
 
 def _wait_replicas_healthy(replicas: int, timeout: float) -> None:
     """Every replica's HEALTHCHECK says healthy (the model is loaded), or a clear error."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def all_healthy() -> bool:
         containers = _project_containers("server")
         states = [c.attrs["State"] for c in containers]
         for container, state in zip(containers, states, strict=True):
             if not state.get("Running") and state.get("Status") == "exited":
                 raise MllabError(f"replica {container.name}: {explain_exit(container)}")
         healthy = [s for s in states if s.get("Health", {}).get("Status", "healthy") == "healthy"]
-        if len(healthy) >= replicas:
-            return
-        time.sleep(1.0)
-    raise MllabError(f"{replicas} replicas were not healthy after {timeout:g} s")
+        return len(healthy) >= replicas
+
+    if not until(all_healthy, timeout=timeout, interval=1.0, default=False):
+        raise MllabError(f"{replicas} replicas were not healthy after {timeout:g} s")
 
 
 def upstreams_seen(url: str, requests: int = 20) -> dict[str, int]:
@@ -193,8 +176,10 @@ def scale_out(
     threads: int | None = None,
     cpus: float | None = None,
     tag: str | None = None,
+    request: LoadRequest | None = None,
 ) -> ScaleOut:
-    """For each N in ``replicas``: N servers behind nginx, the same locust load through nginx.
+    """For each N in ``replicas``: N servers behind nginx, the same locust load through nginx
+    (``request``, default: a batch-1 ``.npy`` POST /predict).
 
     ``cpus`` is each replica's ``--cpus`` (default: every host core) and ``threads`` its ONNX
     Runtime pool (default: from that quota), so replicas × threads may exceed the cores.
@@ -208,13 +193,18 @@ def scale_out(
             spread = upstreams_seen(url, 4 * n)
             each = httpx.get(f"{url}/metadata", timeout=30).json().get("threads")
             load = run_load(
-                url, users=users, spawn_rate=spawn_rate, requests=requests, max_seconds=max_seconds
+                url,
+                request or load_request("npy"),
+                users=users,
+                spawn_rate=spawn_rate,
+                requests=requests,
+                max_seconds=max_seconds,
             )
         result.runs.append(ScaleRun(n, each, share, spread, load))
     return result
 
 
-def plot_scale(result: ScaleOut):
+def plot_scale(result: ScaleOut) -> Figure:
     """Requests/s and latency percentiles per number of replicas."""
     import matplotlib.pyplot as plt  # deferred: start-up time; only the notebook plots
 

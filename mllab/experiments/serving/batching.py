@@ -2,7 +2,7 @@
 
 :func:`batching_sweep` starts ``python -m mllab.serve.app`` twice on the same model, once with
 batching off (``BATCH_MAX_SIZE=0``) and once on, and loads each with locust
-(:mod:`mllab.experiments.resources.locust_run`) at each concurrency: closed loop, each user posts
+(:func:`mllab.measure.load.run_load`) at each concurrency: closed loop, each user posts
 one batch-1 request after the other. The server's ``/metadata`` counts the batches it ran, so
 each point also says how many rows a batch held on average. :func:`plot_batching` draws it.
 :func:`request_for` is the one request each API is loaded with (benchmarks use it too).
@@ -13,17 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import numpy as np
 
 from mllab.core.errors import InputError
-from mllab.experiments.resources.load import run_locust
+from mllab.measure.load import LoadRequest, run_load
 from mllab.serve.bodies import NPY, npy_bytes
 from mllab.serve.process import start_server
 from mllab.serve.v2 import DEFAULT_MODEL_NAME
 from mllab.serve.v2_binary import binary_request
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
+    from matplotlib.figure import Figure
 
 APIS = ("predict", "v2")
 #: admission control must not refuse the load itself: room for the largest concurrency
@@ -101,14 +104,13 @@ def load_point(
     """One locust run against a running server, with the batches it caused."""
     path, body, headers = request_for(api, x)
     before = batching_counters(url)
-    load = run_locust(url, path, body, headers, concurrency, requests, label=api)
+    r = run_load(url, LoadRequest("POST", path, body, headers, api), concurrency, requests=requests)
     after = batching_counters(url)
     rows = None
     if before is not None and after is not None and after["batches"] > before["batches"]:
         rows = (after["rows"] - before["rows"]) / (after["batches"] - before["batches"])
-    r = load.result
     return BatchingPoint(batching, concurrency, r.requests, r.failures, r.rps, r.p50_ms,
-                         r.p99_ms, rows, load.load_cpu_s)  # fmt: skip
+                         r.p99_ms, rows, r.load_cpu_s)  # fmt: skip
 
 
 def batching_sweep(
@@ -135,7 +137,7 @@ def batching_sweep(
     return sweep
 
 
-def plot_batching(sweep: BatchingSweep):
+def plot_batching(sweep: BatchingSweep) -> Figure:
     """Throughput and p99 against concurrency, batching off and on."""
     import matplotlib.pyplot as plt  # deferred: plotting only in the notebook
 

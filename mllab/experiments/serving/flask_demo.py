@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 
 from mllab.core.outcome import Outcome
+from mllab.core.poll import until
 from mllab.measure.drift import compare
 from mllab.runtime.sessions import create_session
 from mllab.serve.bodies import json_body
@@ -144,9 +145,13 @@ def run_lecture_flask(
     )
     outcome, status, shape, max_abs = Outcome.ran(), None, None, None
     try:
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and not port_open(port) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        # exited or listening, whichever comes first; at ``timeout`` it is neither
+        until(
+            lambda: process.poll() is not None or port_open(port),
+            timeout=timeout,
+            interval=0.1,
+            default=False,
+        )
         seconds = time.perf_counter() - start
         exited, exit_code, listening = (
             process.poll() is not None,

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from mllab.runtime.sessions import SessionConfig, create_session
 
+if TYPE_CHECKING:  # annotations only: kserve exists only in the peer's virtual environment
+    import kserve
 
-def build_model(name: str, path: str, threads: int | None):
+
+def build_model(name: str, path: str, threads: int | None) -> kserve.Model:
     """A loaded ``kserve.Model`` named ``name`` running ``path`` with ``threads`` threads."""
     import kserve  # deferred: installed only in the peer's own virtual environment
 
@@ -35,7 +39,9 @@ def build_model(name: str, path: str, threads: int | None):
             self.ready = True
             return self.ready
 
-        def predict(self, payload: kserve.InferRequest, headers=None) -> kserve.InferResponse:
+        def predict(
+            self, payload: kserve.InferRequest, headers: dict[str, str] | None = None
+        ) -> kserve.InferResponse:
             x = payload.inputs[0].as_numpy()
             logits = self.session.run([self.output_name], {self.input_name: x})[0]
             output = kserve.InferOutput(self.output_name, list(logits.shape), "FP32")

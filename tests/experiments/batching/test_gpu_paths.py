@@ -4,7 +4,6 @@ loudly."""
 from __future__ import annotations
 
 import pytest
-from tiny_models import tiny_classifier
 
 from mllab.core.errors import InputError, ProviderUnavailable
 from mllab.core.outcome import Outcome
@@ -18,11 +17,6 @@ PATHS = [
     "torch_cuda_fp32",
     "torch_cuda_fp16_autocast",
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
 def test_gpu_paths_are_reported_not_skipped(tiny):

@@ -15,8 +15,11 @@ def test_every_step_runs_even_after_one_fails(monkeypatch: pytest.MonkeyPatch):
         ran.append("stack")
         raise RuntimeError("docker stack rm timed out")
 
-    steps = (("stack", fails), ("registry", lambda: ran.append("registry") or True),
-             ("swarm", lambda: ran.append("swarm") or False))  # fmt: skip
+    steps = (
+        ("stack", fails),
+        ("registry", lambda: ran.append("registry") or True),
+        ("swarm", lambda: ran.append("swarm") or False),
+    )
     monkeypatch.setattr(cleanup, "STEPS", steps)
     done = cleanup.cleanup()
     assert ran == ["stack", "registry", "swarm"]
@@ -40,7 +43,7 @@ def test_the_steps_remove_the_stack_before_leaving_the_swarm():
 
 
 def test_only_a_registry_the_lab_started_is_stopped(monkeypatch, tmp_path):
-    from mllab.containers.registry import RegistryState
+    from mllab.experiments.delivery.registry import RegistryState
 
     stopped = []
     monkeypatch.setattr(cleanup, "REGISTRY_MARK", tmp_path / "lab07" / "mark.json")

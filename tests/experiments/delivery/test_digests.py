@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mllab.containers.registry import registry_running
 from mllab.core.errors import BuildError
 from mllab.core.outcome import Outcome
 from mllab.experiments.delivery import digests
@@ -15,6 +14,7 @@ from mllab.experiments.delivery.digests import (
     digest_rows,
     same_inputs_digests,
 )
+from mllab.experiments.delivery.registry import registry_running
 from mllab.experiments.reproducibility.buildah import buildah_status
 
 TEST_PORT = 5055
@@ -38,6 +38,7 @@ def test_a_failing_builder_is_a_failed_outcome_and_missing_buildah_is_not_run(
     monkeypatch.setattr(digests, "docker_twice", broken)
     result = digests._both(tmp_path, "base:tag", "127.0.0.1:1")
     assert result.docker.outcome == Outcome.failed("BuildError: step 2/4 returned 1")
+    assert result.docker.outcome.failed_with(BuildError)  # the type, not only its name in text
     assert result.buildah.outcome == Outcome.not_run("buildah is not installed")
     assert result.files == ["docker/requirements.lock", "data/imagenet_classes.txt"]
     rows = digest_rows(result)

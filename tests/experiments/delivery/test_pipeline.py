@@ -9,22 +9,30 @@ import json
 
 import pytest
 
-from mllab.containers.distribution import ImmutableTagError, Pushed
-from mllab.containers.versions import BuildVersion
-from mllab.core.errors import BuildError, InputError
+from mllab.core.errors import BuildError, InputError, IntegrityError
 from mllab.core.hashing import sha256_file
+from mllab.core.outcome import Outcome
 from mllab.core.records import load, record
+from mllab.experiments.delivery import pipeline
+from mllab.experiments.delivery.distribution import ImmutableTagError, Pushed, TransferFailed
 from mllab.experiments.delivery.pipeline import (
-    DELTA_BUDGET,
     STAGES,
     PipelineRun,
-    deploy_problems,
-    label_problems,
-    probe_problems,
+    StageResult,
+    release_run,
     run_pipeline,
     stage_table,
 )
-from mllab.experiments.delivery.pipeline_stages import Steps
+from mllab.experiments.delivery.pipeline_checks import (
+    DELTA_BUDGET,
+    deploy_problems,
+    label_problems,
+    model_problems,
+    parity_problems,
+    probe_problems,
+)
+from mllab.experiments.delivery.pipeline_steps import Steps
+from mllab.experiments.delivery.versions import BuildVersion
 
 COMMIT = "8a9c794d1e2f" + "0" * 28
 IMAGE_ID = "sha256:" + "1" * 64
@@ -107,9 +115,16 @@ class Fake:
 
     def steps(self) -> Steps:
         return Steps(
-            self._version, self._build, self._probe, self._registry, self._tag, self._push,
-            self._labels, self._deploy, self._ask,
-        )  # fmt: skip
+            self._version,
+            self._build,
+            self._probe,
+            self._registry,
+            self._tag,
+            self._push,
+            self._labels,
+            self._deploy,
+            self._ask,
+        )
 
 
 @pytest.fixture
@@ -158,11 +173,17 @@ def test_delta_over_budget_fails_the_test_and_blocks_push_and_deploy(fake, model
     fake.probe_changes = {"delta_l2": 0.02}
     run = run_pipeline("1.0.0", model, steps=fake.steps())
     assert _outcomes(run) == {
-        "build": "ran", "test": "failed", "tag": "not run", "push": "not run", "deploy": "not run"
-    }  # fmt: skip
+        "build": "ran",
+        "test": "failed",
+        "tag": "not run",
+        "push": "not run",
+        "deploy": "not run",
+    }
     assert run.blocked_by == "test" and not run.ok
     reason = run.stage("test").outcome.reason
     assert reason.startswith("StageFailed") and "0.02 > the budget 0.001" in reason
+    failed = run.stage("test").outcome
+    assert failed.failed_with(pipeline.StageFailed) and not failed.failed_with(IntegrityError)
     assert run.stage("push").outcome.reason.startswith("blocked: test failed: StageFailed")
     assert "push" not in fake.calls and "deploy" not in fake.calls
     assert not fake.registry_entered  # nothing is started for stages that do not run
@@ -183,6 +204,7 @@ def test_a_model_that_differs_from_the_image_fails_the_test_on_its_sha256(fake, 
     run = run_pipeline("1.0.0", model, steps=fake.steps())
     reason = run.stage("test").outcome.reason
     assert run.blocked_by == "test" and reason.startswith("IntegrityError")
+    assert run.stage("test").outcome.failed_with(IntegrityError)
     assert "the image does not hold that model" in reason
     assert run.stage("test").detail["sha256_file"] == sha256_file(model)
     assert run.stage("deploy").outcome.reason.startswith("blocked: test failed: IntegrityError")
@@ -204,6 +226,24 @@ def test_each_check_of_the_test_stage_can_fail(fake, model, changes, words):
     assert run.blocked_by == "test" and words in run.stage("test").outcome.reason
 
 
+def test_a_wrong_model_is_an_integrity_failure_whatever_else_is_wrong(fake, model):
+    """Which error the Test stage fails with is decided by which check found the problem (the
+    model's sha256), not by the words of the problems: a model_version that differs is a
+    failed check, a sha256 that differs an integrity failure, and both are reported."""
+    fake.probe_changes = {"model_version_served": "sha256-looking-0.1.0"}
+    alone = run_pipeline("1.0.0", model, steps=fake.steps()).stage("test").outcome
+    assert alone.failed_with(pipeline.StageFailed) and not alone.failed_with(IntegrityError)
+    fake.probe_changes = {"model_version_served": "0.1.0", "sha256_served": "e" * 64}
+    both = run_pipeline("1.0.0", model, steps=fake.steps()).stage("test").outcome
+    assert both.failed_with(IntegrityError) and "answers model_version '0.1.0'" in both.reason
+    assert model_problems({"sha256_in_image": "a"}, "a") != []  # served and label missing
+    version = BuildVersion("1.0.0", 1, COMMIT, False, "a" * 64)
+    computed = {"parity": "ran", "delta_l2": 0.0, "top1_agreement": 1.0}
+    assert (
+        parity_problems({**computed, "model_version_served": version.model_version}, version) == []
+    )
+
+
 def test_a_failing_build_blocks_everything_after_it(fake, model):
     fake.build_error = BuildError("step 7/12 returned 1")
     run = run_pipeline("1.0.0", model, steps=fake.steps())
@@ -217,6 +257,7 @@ def test_tag_refuses_to_overwrite_a_version(fake, model):
     run = run_pipeline("1.0.0", model, steps=fake.steps())
     assert _outcomes(run)["tag"] == "failed" and run.blocked_by == "tag"
     assert run.stage("push").outcome.reason.startswith("blocked: tag failed: ImmutableTagError")
+    assert run.stage("tag").outcome.failed_with(ImmutableTagError)
     assert "push" not in fake.calls
 
 
@@ -238,8 +279,12 @@ def test_deploy_fails_when_a_replica_serves_another_model(fake, model):
 def test_to_stops_early_and_starts_no_registry(fake, model):
     run = run_pipeline("1.0.0", model, to="test", steps=fake.steps())
     assert _outcomes(run) == {
-        "build": "ran", "test": "ran", "tag": "not run", "push": "not run", "deploy": "not run"
-    }  # fmt: skip
+        "build": "ran",
+        "test": "ran",
+        "tag": "not run",
+        "push": "not run",
+        "deploy": "not run",
+    }
     assert run.stage("tag").outcome.reason == "not asked: the run stops after test"
     assert run.ok and not fake.registry_entered
 
@@ -247,9 +292,12 @@ def test_to_stops_early_and_starts_no_registry(fake, model):
 def test_a_deploy_callable_replaces_the_swarm(fake, model):
     seen = []
     run = run_pipeline(
-        "1.0.0", model, replicas=3, steps=fake.steps(),
+        "1.0.0",
+        model,
+        replicas=3,
+        steps=fake.steps(),
         deploy=lambda ref, n: seen.append((ref, n)) or "http://elsewhere:1",
-    )  # fmt: skip
+    )
     assert seen == [(run.reference, 3)] and run.url == "http://elsewhere:1"
     assert "deploy" not in fake.calls
 
@@ -277,9 +325,16 @@ def test_an_unexpected_error_is_a_bug_and_propagates(fake, model):
 
 def test_the_checks_alone():
     version = BuildVersion("1.0.0", 1, COMMIT, True, "a" * 64)
-    good = {"sha256_in_image": "a" * 64, "sha256_served": "a" * 64, "sha256_label": "a" * 64,
-            "model_version_served": version.model_version, "parity": "ran",
-            "delta_l2": DELTA_BUDGET, "top1_agreement": 1.0, "n": 7}  # fmt: skip
+    good = {
+        "sha256_in_image": "a" * 64,
+        "sha256_served": "a" * 64,
+        "sha256_label": "a" * 64,
+        "model_version_served": version.model_version,
+        "parity": "ran",
+        "delta_l2": DELTA_BUDGET,
+        "top1_agreement": 1.0,
+        "n": 7,
+    }
     assert probe_problems(good, "a" * 64, version) == []  # Δ equal to the budget passes
     assert len(probe_problems(good, "b" * 64, version)) == 3  # each sha256 named
     assert probe_problems({**good, "delta_l2": float("nan")}, "a" * 64, version)
@@ -302,3 +357,72 @@ def test_an_image_whose_server_refuses_its_model_fails_the_test(fake, model):
     run = run_pipeline("1.0.0", model, steps=fake.steps())
     assert run.blocked_by == "test" and "refusing to load" in run.stage("test").outcome.reason
     assert run.stage("deploy").outcome.reason.startswith("blocked: test failed: ContainerFailed")
+
+
+# --- a taken version tag: the next patch release (the pipeline replaced by a fake) -------------
+
+TAKEN = ImmutableTagError("127.0.0.1:5000/mllab/serve:1.0.0-build.29 already holds sha256:…")
+
+
+def _tag_run(release: str, tag_outcome: Outcome) -> PipelineRun:
+    run = PipelineRun(
+        release, stages=[StageResult("build", Outcome.ran()), StageResult("tag", tag_outcome)]
+    )
+    run.blocked_by = None if tag_outcome.ok else "tag"
+    return run
+
+
+def _pipeline(taken: set[str], tag_error: Exception | str = TAKEN):
+    calls = []
+
+    def fake(release: str, **settings):
+        calls.append((release, settings))
+        failed = Outcome.failed(tag_error)
+        return _tag_run(release, failed if release in taken else Outcome.ran())
+
+    return fake, calls
+
+
+def test_a_taken_tag_moves_to_the_next_patch_release(monkeypatch: pytest.MonkeyPatch):
+    fake, calls = _pipeline({"1.0.0", "1.0.1"})
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    run, refused = release_run("1.0.0", to="push", registry="127.0.0.1:5000")
+    assert run.release == "1.0.2" and run.blocked_by is None
+    assert [r.release for r in refused] == ["1.0.0", "1.0.1"]
+    assert calls[-1] == ("1.0.2", {"to": "push", "registry": "127.0.0.1:5000"})
+
+
+def test_a_free_tag_runs_once(monkeypatch: pytest.MonkeyPatch):
+    fake, calls = _pipeline(set())
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    run, refused = release_run("1.1.0")
+    assert (run.release, refused, len(calls)) == ("1.1.0", [], 1)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransferFailed("push", "the registry does not answer"),
+        # the words alone are no refusal: only an ImmutableTagError is
+        "ImmutableTagError: a text that only looks like the refusal",
+    ],
+    ids=["another-error", "same-words-no-type"],
+)
+def test_another_failure_is_not_retried(monkeypatch: pytest.MonkeyPatch, error):
+    fake, calls = _pipeline({"1.0.0"}, tag_error=error)
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    run, refused = release_run("1.0.0")
+    assert run.blocked_by == "tag" and refused == [] and len(calls) == 1
+
+
+def test_it_gives_up_after_its_tries(monkeypatch: pytest.MonkeyPatch):
+    fake, calls = _pipeline({f"1.0.{p}" for p in range(50)})
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    run, refused = release_run("1.0.0", tries=3)
+    assert run.release == "1.0.2" and pipeline.refused_tag(run) and len(refused) == 2
+
+
+def test_next_patch():
+    assert pipeline.next_patch("1.0.9") == "1.0.10"
+    with pytest.raises(InputError, match="MAJOR.MINOR.PATCH"):
+        pipeline.next_patch("1.0")

@@ -16,10 +16,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from mllab.containers.registry import registry_running
 from mllab.core.errors import IntegrityError
 from mllab.experiments.delivery.pipeline import DELTA_BUDGET, STAGES, run_pipeline
-from mllab.experiments.delivery.pipeline_stages import build_candidate, real_steps
+from mllab.experiments.delivery.pipeline_steps import build_candidate, real_steps
+from mllab.experiments.delivery.registry import registry_running
 from mllab.model.artifacts import default_model
 from mllab.model.integrity import write_digest
 
@@ -74,12 +74,12 @@ def test_a_model_other_than_the_images_fails_the_test_and_blocks_push_and_deploy
 _FULL_RUN = textwrap.dedent(
     """
     import contextlib, functools, json, sys
-    from mllab.containers.registry import registry_running
-    from mllab.containers.swarm import deploy_down
+    from mllab.experiments.delivery.registry import registry_running
+    from mllab.experiments.delivery.swarm import deploy_down
     from mllab.core.records import as_fields
     from mllab.experiments.delivery.pipeline import run_pipeline, stage_table
     from dataclasses import replace
-    from mllab.experiments.delivery.pipeline_stages import deploy_swarm, real_steps
+    from mllab.experiments.delivery.pipeline_steps import deploy_swarm, real_steps
 
     port, storage, stack_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
@@ -103,10 +103,20 @@ _FULL_RUN = textwrap.dedent(
 def test_the_whole_pipeline_builds_tests_tags_pushes_and_deploys(tmp_path):
     env = {**os.environ, "MLLAB07_STACK": STACK}
     done = subprocess.run(
-        [sys.executable, "-c", _FULL_RUN, str(REGISTRY_PORT), str(tmp_path / "registry"),
-         str(STACK_PORT)],
-        capture_output=True, text=True, env=env, timeout=900, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            _FULL_RUN,
+            str(REGISTRY_PORT),
+            str(tmp_path / "registry"),
+            str(STACK_PORT),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stderr[-1500:])  # the stage table, with seconds, in the test's output
     run = json.loads(done.stdout.strip().splitlines()[-1])
@@ -125,10 +135,10 @@ def test_the_whole_pipeline_builds_tests_tags_pushes_and_deploys(tmp_path):
 def _tag_is_immutable(run: dict, storage) -> None:
     """After the push: the same image again passes Tag (a rerun), another image under the same
     version tag is refused (ImmutableTagError), and the registry still holds the first."""
-    from mllab.containers.distribution import ImmutableTagError
-    from mllab.containers.registry import manifest_digest
-    from mllab.containers.versions import version_of_labels
-    from mllab.experiments.delivery.pipeline_stages import CANDIDATE, check_tag_free
+    from mllab.experiments.delivery.distribution import ImmutableTagError
+    from mllab.experiments.delivery.pipeline_steps import CANDIDATE, check_tag_free
+    from mllab.experiments.delivery.registry_api import manifest_digest
+    from mllab.experiments.delivery.versions import version_of_labels
 
     version = version_of_labels(run["labels"])
     with registry_running(REGISTRY_PORT, storage) as state:

@@ -4,19 +4,30 @@ load through the swarm's nginx."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mllab.core.errors import InputError
+from mllab.core.records import record
 from mllab.experiments.delivery import rollout, scale
-from mllab.experiments.resources import load, locust_run
+from mllab.measure import load
 
 
 def _raw(values: list[str | None] | None) -> dict:
     records = [[0.2, 10.0, 0], [0.7, 12.0, 0], [1.3, 11.0, 1], [1.6, 9.0, 0], [2.4, 10.0, 0]]
     raw = {
-        "url": "http://127.0.0.1:1", "users": 2, "spawn_rate": 2.0, "payload": "npy",
-        "duration_s": 2.4, "stopped_by": "time", "records": records, "errors": {}, "locust": {},
-    }  # fmt: skip
+        "url": "http://127.0.0.1:1",
+        "users": 2,
+        "spawn_rate": 2.0,
+        "payload": "npy",
+        "duration_s": 2.4,
+        "stopped_by": "time",
+        "records": records,
+        "errors": {},
+        "locust": {},
+        "cpu_s": 0.5,
+    }
     if values is not None:
         raw.update(header="X-Model-Version", header_values=values)
     return raw
@@ -40,31 +51,6 @@ def test_a_load_without_a_header_is_what_it_was():
     assert result.header is None and result.header_values == []
     assert all("by_header" not in row for row in result.timeline)
     assert all(row["versions"] == {} for row in rollout.version_timeline(result))
-
-
-def test_run_load_asks_locust_for_the_header_only_when_told(monkeypatch):
-    seen = []
-
-    def fake(url, requests, max_seconds, settings, python):
-        seen.append(settings)
-        return _raw(None)
-
-    monkeypatch.setattr(load, "_locust", fake)
-    load.run_load("http://127.0.0.1:1", users=2, requests=5)
-    load.run_load("http://127.0.0.1:1", users=2, requests=5, header="X-Model-Version")
-    assert "header" not in seen[0] and seen[1]["header"] == "X-Model-Version"
-
-
-class _Response:
-    def __init__(self, headers):
-        self.headers = headers
-
-
-def test_the_locust_side_reads_the_header_or_none():
-    assert locust_run._header(_Response({"x-model-version": "1.1.0"}), "X-Model-Version") == "1.1.0"
-    assert locust_run._header(_Response({"X-Model-Version": "1.0.0"}), "X-Model-Version") == "1.0.0"
-    assert locust_run._header(_Response({}), "X-Model-Version") is None
-    assert locust_run._header(None, "X-Model-Version") is None  # no answer at all
 
 
 @pytest.mark.parametrize("seconds, lead_s, users", [(5, 5, 1), (5, -1, 1), (10, 2, 0)])
@@ -134,9 +120,55 @@ def test_plot_rollout_stacks_the_versions_per_second():
     matplotlib.use("Agg")
     result = load.result_of(_raw(["1.0.0", "1.0.0", None, "1.1.0", "1.1.0"]))
     done = rollout.Rollout(
-        "rolling", "1.0.0", "1.1.0", "1.1.0", False, result.requests, result.failures, {}, 3.0,
-        rollout.version_timeline(result), "completed", update_start_s=0.5,
-    )  # fmt: skip
+        "rolling",
+        "1.0.0",
+        "1.1.0",
+        "1.1.0",
+        False,
+        result.requests,
+        result.failures,
+        {},
+        3.0,
+        rollout.version_timeline(result),
+        "completed",
+        update_start_s=0.5,
+    )
     fig = rollout.plot_rollout(done)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert {"1.0.0", "1.1.0", "none"} <= set(labels) and "failed (1 in all)" in labels
+
+
+# --- the record of both updates (no Docker) ---------------------------------------------------
+
+
+def _rollout(kind: str, failures: int, state: str) -> rollout.Rollout:
+    rows = [{"t_s": 1.0, "rps": 5.0, "failures": failures, "versions": {"1.1.0": 5}}]
+    rolled_back = state.startswith("rollback")
+    return rollout.Rollout(
+        kind,
+        "1.0.0",
+        "1.1.0",
+        "1.1.0",
+        rolled_back,
+        5 + failures,
+        failures,
+        {},
+        20.0,
+        rows,
+        update_state=state,
+    )
+
+
+def test_both_updates_are_recorded_side_by_side(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLLAB_RESULTS", str(tmp_path))
+    both = rollout.Rollouts(
+        _rollout("rolling", 0, "completed"), _rollout("failing", 2, "rollback_completed")
+    )
+    record("07", both)
+    stored = json.loads((tmp_path / "07.json").read_text())["Rollouts"]
+    assert stored["rolling"]["update_state"] == "completed"
+    assert (
+        stored["failing"]["rolled_back"] is True
+        and stored["failing"]["timeline"][0]["failures"] == 2
+    )
+    assert both.failed_requests() == {"rolling": 0, "failing": 2}

@@ -101,6 +101,20 @@ def test_real_matrix_runs_every_cpu_configuration_and_lists_the_rest():
     assert set(summary.configurations) == EXPECTED
 
 
+def test_heatmap_draws_every_configuration():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    base = np.ones((1, 5), dtype=np.float32)
+    configs = [_fake("a", [base]), _fake("b", [base * 1.001]), _fake("c", error=MllabError("nope"))]
+    matrix = repro.run_matrix(configs, x=np.zeros((1, 3, 224, 224)), repeats=1, progress=False)
+    ax = repro.plot_heatmap(matrix)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["a", "b", "c"]
+    cells = {t.get_text() for t in ax.texts}
+    assert "n/a" in cells and "0" in cells  # "c" did not run; a pair with itself is equal
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_container_rows_run_in_the_slim_image():

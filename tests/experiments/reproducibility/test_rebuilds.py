@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mllab.core.outcome import Outcome
-from mllab.experiments.reproducibility import buildah, manifests, rebuilds
+from mllab.experiments.reproducibility import buildah, identity, rebuilds
 from mllab.experiments.reproducibility.saved_images import compare_images
 
 PREFIX = "mllab-repro-test"
@@ -65,8 +65,8 @@ def test_buildah_gives_the_same_id_twice_and_runs_in_docker(cleanup):
     result = buildah.buildah_twice(PREFIX)
     assert result.same_id, result.ids
     docker_id = buildah.buildah_to_docker(result.tags[0], f"{PREFIX}/slim-buildah:docker")
-    identity = manifests.image_identity(f"{PREFIX}/slim-buildah:docker")
-    assert identity.id_is_config_sha256 and docker_id == identity.id
+    image = identity.image_identity(f"{PREFIX}/slim-buildah:docker")
+    assert image.id_is_config_sha256 and docker_id == image.id
     smoke = rebuilds.smoke_test(f"{PREFIX}/slim-buildah:docker", f"{PREFIX}-buildah")
     assert smoke.exec_exit_code == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mllab.core.errors import InputError
-from mllab.experiments.resources.limits import MIB
+from mllab.experiments.resources.container_limits import MIB
 from mllab.experiments.resources.oom import oom_demo
 
 

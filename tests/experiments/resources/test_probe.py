@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_models import tiny_resnet_interface
 
 from mllab.core.errors import InputError
-from mllab.experiments.resources.probe import COMMAND, cpu_stat, main, memory_peak
-from mllab.experiments.resources.probe_runs import native_probe, probe_args, probe_result
+from mllab.experiments.resources.probe import COMMAND, cpu_stat, main, memory_peak, probe_args
+from mllab.experiments.resources.probe_runs import native_probe, probe_result
 
 
 def test_cpu_stat_reads_v2_microseconds_and_v1_nanoseconds(tmp_path: Path):
@@ -62,9 +61,8 @@ def test_probe_arguments_are_checked_before_anything_runs(bad):
         probe_args(**args)
 
 
-def test_the_native_probe_times_a_tiny_model_with_a_fixed_pool(tmp_path: Path):
-    model = tiny_resnet_interface(tmp_path / "tiny.onnx")
-    run = native_probe(model, threads=1, repeats=5, warmup=1, batch=2)
+def test_the_native_probe_times_a_tiny_model_with_a_fixed_pool(tiny_model: Path):
+    run = native_probe(tiny_model, threads=1, repeats=5, warmup=1, batch=2)
     assert run.where == "native" and run.threads == 1 and run.repeats == 5
     assert len(run.samples_ms) == 5
     assert run.p50_ms <= run.p99_ms <= run.max_ms
@@ -87,12 +85,11 @@ def test_probe_result_summarises_the_samples_and_throttling():
     assert run.quota_seen == 0.5
 
 
-def test_the_probe_prints_one_json_line_when_run_as_a_module(tmp_path: Path):
-    model = tiny_resnet_interface(tmp_path / "tiny.onnx")
+def test_the_probe_prints_one_json_line_when_run_as_a_module(tiny_model: Path):
     args = json.dumps({"threads": 1, "repeats": 2, "warmup": 0, "batch": 1, "cgroup": False})
     done = subprocess.run(
         [sys.executable, *COMMAND, "time", args],
-        env={**os.environ, "MODEL_PATH": str(model)},
+        env={**os.environ, "MODEL_PATH": str(tiny_model)},
         capture_output=True,
         text=True,
         check=True,

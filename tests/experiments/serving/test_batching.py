@@ -11,11 +11,9 @@ import httpx
 import matplotlib
 import numpy as np
 import pytest
-from tiny_models import tiny_resnet_interface
 
 from mllab.core.errors import InputError
 from mllab.core.records import as_fields
-from mllab.experiments.resources.load import run_locust
 from mllab.experiments.serving.batching import (
     BatchingPoint,
     BatchingSweep,
@@ -26,16 +24,11 @@ from mllab.experiments.serving.batching import (
     server_settings,
 )
 from mllab.experiments.serving.peer import in_process, start_kserve
+from mllab.measure.load import LoadRequest, run_load
 from mllab.serve.process import start_server
 from mllab.serve.v2_binary import HEADER_LENGTH, read_response
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """ResNet-50's interface in three nodes, with its sha256 file."""
-    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_server_settings_leave_room_for_the_load():
 
 def test_locust_refuses_a_host_off_this_machine(x):
     with pytest.raises(InputError, match="127.0.0.1"):
-        run_locust("http://10.0.0.1:8080", "/predict", b"", {}, 1, 1)
+        run_load("http://10.0.0.1:8080", LoadRequest("POST", "/predict"), 1, requests=1)
 
 
 def test_in_process_counts_every_call(tiny_model, x):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-from tiny_models import tiny_resnet_interface
-
 from mllab.core.records import as_fields
 from mllab.experiments.serving.flask_demo import (
     LECTURE_PORT,
@@ -16,12 +13,6 @@ from mllab.experiments.serving.flask_demo import (
     run_lecture_flask,
 )
 from mllab.serve.process import free_port, port_open
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """ResNet-50's interface in three nodes, with its sha256 file."""
-    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 def test_the_lecture_source_is_verbatim_and_the_fix_only_appends():

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-from tiny_models import tiny_resnet_interface
 
 from mllab.core.paths import ROOT
 from mllab.core.records import as_fields
@@ -20,12 +19,6 @@ from mllab.experiments.serving.http_overhead import (
     server_parity,
 )
 from mllab.serve.client import BODY_KINDS
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """ResNet-50's interface in three nodes, with its sha256 file."""
-    return tiny_resnet_interface(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 def test_server_parity_compares_each_body_kind():

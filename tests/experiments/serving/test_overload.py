@@ -3,14 +3,11 @@ each 503 carries Retry-After, and the server is alive and ready afterwards."""
 
 from __future__ import annotations
 
-from tiny_models import tiny_resnet_interface
-
 from mllab.experiments.serving.overload import Overload, overload
 
 
-def test_a_burst_over_max_in_flight_gets_200_or_503_and_leaves_the_server_ready(tmp_path):
-    model = tiny_resnet_interface(tmp_path / "tiny.onnx")
-    seen = overload(model, max_in_flight=1, concurrency=8, requests=24, batch=8)
+def test_a_burst_over_max_in_flight_gets_200_or_503_and_leaves_the_server_ready(tiny_model):
+    seen = overload(tiny_model, max_in_flight=1, concurrency=8, requests=24, batch=8)
     assert isinstance(seen, Overload) and str(seen.outcome) == "ran"
     assert sum(seen.statuses.values()) == 24
     assert set(seen.statuses) <= {"200", "503"}, seen.statuses

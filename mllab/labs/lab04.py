@@ -1,0 +1,98 @@
+"""Lab 04 — GPU inference, batching and the benchmark harness: the kit, as the notebook uses it.
+
+The lab measures the lecture's L = (T_end − T_start)/N and T(n) = n/(a + bn) with a harness
+(warm-up, one timing per call, device synchronisation), finds n* under a latency bound, asks
+ONNX Runtime's profiler which operators dominate, measures an fp16 model's drift and speed,
+times PyTorch eager beside ONNX Runtime, runs the GPU paths (or says why not) and shows
+CUDA_container ≤ Driver_host. ``onnxruntime`` itself is imported by the notebook.
+
+Groups: the model and verified sessions; the batch sweep and the T(n) fit; the profiler;
+fp16; PyTorch eager; the GPU paths; records, tables and claims; the exercise checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# records, tables and claims
+from mllab.core.records import load_all, record
+from mllab.core.tables import format_table
+from mllab.exercises.lab04 import check_fit, check_n_star
+from mllab.experiments.batching.gpu_paths import probe as gpu_probe
+from mllab.experiments.batching.gpu_paths import run_paths as run_gpu_paths
+from mllab.experiments.batching.gpu_paths import summary_text as gpu_summary
+from mllab.measure.batching import BatchSweep, fit_line, fit_sweep, plot_sweep, sweep_table
+from mllab.measure.comparisons import TorchReference, fp16_comparison
+from mllab.measure.comparisons import torch_reference as _interleaved
+from mllab.measure.drift import LECTURE_DELTA
+from mllab.measure.harness import batch_sweep
+from mllab.measure.profiling import profile_operators
+from mllab.measure.runners import session_runner, torch_runner
+from mllab.model import preprocess
+from mllab.model.artifacts import default_model
+from mllab.model.fp16 import default_fp16_model, drift_vs_fp32, io_types
+from mllab.model.resnet import load_resnet50
+from mllab.report.claims import judge
+from mllab.runtime.cgroup import cpu_quota
+from mllab.runtime.compat import cuda_compatibility
+from mllab.runtime.providers import ort_working_providers
+from mllab.runtime.sessions import create_session
+
+__all__ = [
+    # the model and verified sessions
+    "default_model",
+    "create_session",
+    "ort_working_providers",
+    "gpu_probe",
+    "cpu_quota",
+    # the batch sweep and the T(n) fit (C7)
+    "batch_sweep",
+    "fit_sweep",
+    "BatchSweep",
+    "sweep_table",
+    "fit_line",
+    "plot_sweep",
+    # ORT's profiler
+    "profile_operators",
+    # fp16: drift and speed
+    "default_fp16_model",
+    "sample_batch",
+    "drift_vs_fp32",
+    "io_types",
+    "LECTURE_DELTA",
+    "fp16_comparison",
+    # PyTorch eager as the reference
+    "ort_vs_torch",
+    # the GPU paths and CUDA_container <= Driver_host (C9)
+    "run_gpu_paths",
+    "gpu_summary",
+    "cuda_compatibility",
+    # records, tables and claims
+    "record",
+    "load_all",
+    "format_table",
+    "judge",
+    # the exercise checks
+    "check_fit",
+    "check_n_star",
+]
+
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def sample_batch(n: int) -> np.ndarray:
+    """The first ``n`` embedded sample photos, preprocessed as the server does: (n, 3, 224, 224)."""
+    return preprocess.preprocess_batch(preprocess.sample_images()[:n])
+
+
+def ort_vs_torch(model: Any, session: Any, repeats: int, warmup: int = 3) -> TorchReference:
+    """ONNX Runtime against PyTorch eager at batch 1 on the CPU, timed interleaved (one call of
+    each in turn). ``session`` is used when it runs on the CPU; otherwise a CPU session of
+    ``model`` is made, so that both sides run on the same cores."""
+    on_cpu = session.get_providers()[0] == CPU_PROVIDER
+    cpu_session = session if on_cpu else create_session(model, device="cpu")
+    ort_fn, _ = session_runner(cpu_session, 1)
+    torch_fn, _ = torch_runner(load_resnet50, 1, "cpu")
+    return _interleaved(ort_fn, torch_fn, repeats, warmup=warmup)

@@ -1,0 +1,102 @@
+"""Lab 06 — Resource limits, container overhead, load tests and scale-out: the kit, as the
+notebook uses it.
+
+The lab measures what ``docker run --cpus/--memory`` does to the slim server image: latency
+and CFS throttling under a quota, ONNX Runtime's thread pool sized from the host against the
+quota, the lecture's L(c) ~ 1/min(c, c_opt) (claim C8), an OOM kill; the overhead
+η = T_container / T_native (C5); ``docker stats`` under a locust load (C13); and N replicas
+behind nginx.
+
+Groups: the engine, the model and the image; limits; overhead; load and ``docker stats``;
+scale-out; records, tables and claims; the exercise checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from mllab.containers.base import image_size_mb
+from mllab.containers.docker_stats import StatsMonitor, plot_stats
+from mllab.containers.engine import ensure_engine
+from mllab.containers.run import run as run_container
+from mllab.core.records import load_all, record
+from mllab.core.tables import format_table
+from mllab.exercises.lab06 import check_lc_fit, check_limits
+from mllab.experiments.resources.container_limits import slim_image
+from mllab.experiments.resources.cpu_sweep import CpuSweep, cpu_sweep
+from mllab.experiments.resources.cpu_sweep import plot_sweep as plot_cpu_sweep
+from mllab.experiments.resources.lc_fit import LcFit, fit_sweep
+from mllab.experiments.resources.oom import oom_demo
+from mllab.experiments.resources.overhead import overhead, plot_overhead
+from mllab.experiments.resources.scaleout import plot_scale, scale_out
+from mllab.experiments.resources.threads import threads_vs_quota
+from mllab.measure.load import gevent_effect, plot_load, run_load
+from mllab.model.artifacts import default_model
+from mllab.report.claims import judge
+from mllab.runtime.cgroup import usable_cpus
+from mllab.serve.requests import load_request
+
+__all__ = [
+    # the engine, the model and the slim server image (lab 03's)
+    "ensure_engine",
+    "usable_cpus",
+    "default_model",
+    "slim_image",
+    "image_size_mb",
+    # limits: the --cpus sweep and L(c) (C8), threads vs the quota, an OOM kill
+    "cpu_sweep",
+    "fit_policy",
+    "fit_policies",
+    "law_lines",
+    "plot_cpu_sweep",
+    "threads_vs_quota",
+    "oom_demo",
+    # overhead: η = T_container / T_native (C5)
+    "overhead",
+    "plot_overhead",
+    # load with locust, docker stats while it runs (C13)
+    "gevent_effect",
+    "run_container",
+    "StatsMonitor",
+    "load_request",
+    "run_load",
+    "plot_stats",
+    "plot_load",
+    # scale-out: N replicas behind nginx
+    "scale_out",
+    "plot_scale",
+    # records, tables and claims
+    "record",
+    "load_all",
+    "format_table",
+    "judge",
+    # the exercise checks
+    "check_lc_fit",
+    "check_limits",
+]
+
+
+def fit_policy(sweep: CpuSweep, policy: str | int) -> LcFit:
+    """L(c) = scale / min(c, c_opt) fitted by least squares to the mean latencies of one thread
+    policy of ``sweep`` (its points under a ``--cpus`` quota); not run, with the reason, when
+    they cannot be fitted."""
+    return fit_sweep(sweep.runs, policy)
+
+
+def fit_policies(sweep: CpuSweep, policies: Iterable[str | int]) -> dict[str | int, LcFit]:
+    """:func:`fit_policy` for each of ``policies``."""
+    return {policy: fit_policy(sweep, policy) for policy in policies}
+
+
+def law_lines(fits: Mapping[str | int, LcFit]) -> str:
+    """One line per policy: its fitted law and R², whether c_opt was identified (not when the
+    best c_opt is the largest c measured), or why there is no law."""
+    lines = []
+    for policy, fit in fits.items():
+        if not fit.outcome.ok:
+            lines.append(f"{policy!s:>5}: {fit.outcome}")
+            continue
+        note = "" if fit.identified else " (c_opt >= the largest c: not identified)"
+        law = f"L(c) = {fit.scale_ms:.1f} ms / min(c, {fit.c_opt:.2f})"
+        lines.append(f"{policy!s:>5}: {law}, R² = {fit.r2:.3f}{note}")
+    return "\n".join(lines)
