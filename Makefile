@@ -58,6 +58,7 @@ test-quick: setup
 
 lint: setup
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/ruff check mllab tests benchmarks labs
 	$(BIN)/ruff format --check mllab tests benchmarks labs
 

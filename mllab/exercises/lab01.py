@@ -71,9 +71,7 @@ def _torch_logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x)).numpy()
 
 
-def export_problem(
-    model: torch.nn.Module, path: Path, input_shape: tuple[int, ...]
-) -> str | None:
+def export_problem(model: torch.nn.Module, path: Path, input_shape: tuple[int, ...]) -> str | None:
     """What is wrong with an exported file (None if nothing): missing, external weights, a
     fixed batch axis, a batch it cannot run, or outputs away from torch's beyond Δ ≤ 1e-3."""
     if not path.is_file():
