@@ -22,8 +22,8 @@ from mllab.containers.engine import client
 from mllab.core.errors import InputError, MllabError
 from mllab.core.hashing import sha256_file
 from mllab.core.outcome import Outcome
-from mllab.experiments.resources.cpu_groups import DEFAULT_GROUPS, measurement_groups
 from mllab.experiments.resources.container_limits import slim_image
+from mllab.experiments.resources.cpu_groups import DEFAULT_GROUPS, measurement_groups
 from mllab.experiments.resources.probe_runs import ProbeRun, native_probe, run_probe
 from mllab.model.artifacts import default_model
 from mllab.runtime.cgroup import usable_cpus

@@ -21,8 +21,8 @@ import numpy as np
 
 from mllab.containers.run import run
 from mllab.core.errors import InputError
-from mllab.experiments.resources.cpu_groups import measurement_groups
 from mllab.experiments.resources.container_limits import PREFIX, parse_cpus, slim_image
+from mllab.experiments.resources.cpu_groups import measurement_groups
 from mllab.experiments.resources.probe_runs import exec_probe
 from mllab.measure.stats import summarize
 from mllab.serve.client import predict_tensor

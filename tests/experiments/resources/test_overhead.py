@@ -39,8 +39,8 @@ def test_overhead_refuses_bad_arguments_before_starting_anything():
 
 @pytest.mark.docker
 def test_overhead_compares_the_same_threads_and_cleans_its_cgroups(slim):
-    from mllab.experiments.resources.cpu_groups import cpu_cgroup_root
     from mllab.experiments.resources.container_limits import PREFIX
+    from mllab.experiments.resources.cpu_groups import cpu_cgroup_root
 
     result = overhead(slim, threads=1, rounds=2, repeats=3, warmup=1, progress=False)
     assert result.threads == 1 and len(result.rounds) == 2
