@@ -1,6 +1,6 @@
 """The lecture's 16 checkable claims, each judged only by what the labs recorded.
 
-``/work/shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
+``../shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
 rebuilds, builds bound to a commit and a model) come from the lecture's sections on tags,
 registries and CI/CD that lab 07 measures. One judge per claim
 (:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_behaviour`,
