@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tiny_models import tiny_classifier, tiny_resnet_interface
@@ -59,6 +61,49 @@ def lecture_text() -> Callable[..., str]:
         return found[0].read_text(encoding="utf-8")
 
     return read
+
+
+@dataclass
+class ExecutedLab:
+    """One lab executed by the lab runner (papermill, default parameters), once per session."""
+
+    lab: str
+    out: Path  # the run folder: the executed notebook, summary.json, report.html, results/
+    status: str
+    failure: str  # the failing cell and its error, "" when the lab passed
+    records: dict[str, dict[str, Any]]  # what the lab recorded: type name -> fields
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The fields of record ``name``; fails the test, saying why, when the lab did not
+        pass or did not record it."""
+        assert self.status == "passed", f"lab {self.lab} failed: {self.failure}"
+        assert name in self.records, f"lab {self.lab} recorded no {name}: {sorted(self.records)}"
+        return self.records[name]
+
+
+@pytest.fixture(scope="session")
+def executed_lab(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ExecutedLab]:
+    """``executed_lab("07")``: lab 07 run once per session, whichever test asks first (issue 17:
+    each lab executes once per CI run). The Docker tests of a lab's experiments check what
+    that run recorded instead of repeating the experiment; ``tests/labs/test_labs.py`` checks
+    that it passed."""
+    from mllab.core.records import load
+    from mllab.report import runner
+
+    done: dict[str, ExecutedLab] = {}
+
+    def execute(lab: str) -> ExecutedLab:
+        if lab not in done:
+            out = tmp_path_factory.mktemp(f"lab{lab}")
+            result = runner.run_labs(only=lab, out=out).results[0]
+            failure = f"cell {result.failed_cell}: {result.error}\n{result.source}"
+            records = load(lab, run=runner.run_results_folder(out))
+            done[lab] = ExecutedLab(
+                lab, out, result.status, "" if result.status == "passed" else failure, records
+            )
+        return done[lab]
+
+    return execute
 
 
 def pytest_collection_modifyitems(config, items):

@@ -41,6 +41,7 @@ from mllab.measure.drift import LECTURE_DELTA
 from mllab.model.artifacts import default_model
 from mllab.model.preprocess import preprocess_batch, sample_images
 from mllab.report.claims import judge
+from mllab.runtime.nvidia import nvidia_driver
 from mllab.serve.client import predict_image
 
 __all__ = [
@@ -108,11 +109,24 @@ class Builds:
     rows: list[BuildRow]
 
 
+def wanted_build(name: str, setting: bool | str) -> tuple[bool, str]:
+    """Whether to build image ``name`` from its ``BUILD_<NAME>`` setting, and why not when not.
+    ``"auto"`` builds only where an NVIDIA driver answers: the CUDA image (3 GB, ~2 minutes
+    cold) is for a machine that can run it; on a CPU-only machine ``True`` still builds it."""
+    parameter = f"BUILD_{name.upper()}"
+    if setting == "auto":
+        driver = nvidia_driver()
+        why = f'{parameter} = "auto" and this machine has no NVIDIA driver (True builds it)'
+        return driver is not None, "" if driver else why
+    return bool(setting), "" if setting else f"{parameter} = False in the parameters"
+
+
 def build_images(
-    wanted: Mapping[str, bool], slim: str, base: str, on_log: LogFn | None = steps_only
+    wanted: Mapping[str, bool | str], slim: str, base: str, on_log: LogFn | None = steps_only
 ) -> Builds:
     """Build the kit's images named in ``wanted`` (``{"naive": BUILD_NAIVE, "cuda":
-    BUILD_CUDA}``) beside the ``slim`` image the lab built from the student's Dockerfile.
+    BUILD_CUDA}``: True, False or "auto", see :func:`wanted_build`) beside the ``slim`` image
+    the lab built from the student's Dockerfile.
 
     Each build is idempotent (an image built from the same inputs is reused). One switched
     off is "not run" and names its parameter; one that fails is "failed" with its error and the
@@ -121,9 +135,10 @@ def build_images(
     tags = {"base": base, "slim": slim}
     outcomes = {"slim": Outcome.ran()}
     rows = [BuildRow("slim", slim, outcomes["slim"])]
-    for name, on in wanted.items():
+    for name, setting in wanted.items():
+        on, why = wanted_build(name, setting)
         if not on:
-            outcomes[name] = Outcome.not_run(f"BUILD_{name.upper()} = False in the parameters")
+            outcomes[name] = Outcome.not_run(why)
             rows.append(BuildRow(name, None, outcomes[name]))
             continue
         start = time.perf_counter()

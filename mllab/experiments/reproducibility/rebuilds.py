@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllab.containers.base import BUILD_BASE_SCRIPT
+import docker.errors
+
+from mllab.containers.base import BUILD_BASE_SCRIPT, LOCAL_BASE
 from mllab.containers.build import build
 from mllab.containers.buildlog import BuildResult
 from mllab.containers.context import build_args, stage_context
 from mllab.containers.engine import client
+from mllab.containers.kinds import SOURCE_DATE_EPOCH
 from mllab.containers.run import run
 from mllab.core.errors import BuildError
 from mllab.core.hashing import sha256_file
@@ -182,13 +185,36 @@ class BaseTarTwice:
         )
 
 
+def kit_base_run(epoch: str) -> BaseRun | None:
+    """The kit's base image as the first of the two runs, when ``build-base`` made it with the
+    same SOURCE_DATE_EPOCH (its import message says so): ``docker import`` of an uncompressed
+    tar gives a layer whose diff_id *is* the tar's sha256, so the tar need not be rebuilt to be
+    compared. None when the base is another image (a pulled python:3.11-slim) or absent."""
+    try:
+        image = client().images.get(LOCAL_BASE)
+    except docker.errors.ImageNotFound:
+        return None
+    comment = image.attrs.get("Comment") or ""
+    if "mmdebstrap" not in comment or f"SOURCE_DATE_EPOCH={epoch})" not in comment:
+        return None
+    diff_id = image.attrs["RootFS"]["Layers"][0]
+    tar_mb = round(image.attrs["Size"] / 1e6, 1)  # the unpacked tree: about the tar's size
+    return BaseRun(
+        LOCAL_BASE, diff_id.removeprefix("sha256:"), tar_mb, image.attrs["Id"], diff_id, 0.0
+    )
+
+
 def base_tar_twice(prefix: str = PREFIX, keep_images: bool = False) -> BaseTarTwice:
-    """Run ``docker/base/build-base`` twice with the same SOURCE_DATE_EPOCH: the tar sha256s
+    """Two runs of ``docker/base/build-base`` with the same SOURCE_DATE_EPOCH: the tar sha256s
     (equal when reproducible) and the imported image IDs (``docker import`` stamps the time of
-    the import into the config). ~20 s per run; needs Debian's mirror."""
-    runs = []
+    the import into the config). The first run is the kit's own base image when ``build-base``
+    made it (lab 00 or 03, minutes or days earlier: :func:`kit_base_run`), else a fresh build;
+    the second is always built now. ~20 s per build; needs Debian's mirror."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    earlier = kit_base_run(epoch)
+    runs = [earlier] if earlier else []
     with tempfile.TemporaryDirectory(prefix="mllab-base-") as tmp:
-        for i in (1, 2):
+        for i in range(len(runs) + 1, 3):
             tag, tarball = f"{prefix}/base:run{i}", Path(tmp, f"base{i}.tar")
             start = time.perf_counter()
             done = subprocess.run(
@@ -205,12 +231,13 @@ def base_tar_twice(prefix: str = PREFIX, keep_images: bool = False) -> BaseTarTw
                     image.attrs["Id"],  # image.id, which the SDK types as optional
                     image.attrs["RootFS"]["Layers"][0],
                     round(time.perf_counter() - start, 1),
-                )  # fmt: skip
+                )
             )
     if not keep_images:
         for one in runs:
-            client().images.remove(one.tag, force=True)
-    return BaseTarTwice(runs, os.environ.get("SOURCE_DATE_EPOCH", "the script's default"))
+            if one.tag != LOCAL_BASE:  # the kit's base stays: every image builds on it
+                client().images.remove(one.tag, force=True)
+    return BaseTarTwice(runs, epoch)
 
 
 # --- housekeeping -------------------------------------------------------------------------------

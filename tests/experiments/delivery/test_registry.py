@@ -110,9 +110,12 @@ def test_down_without_a_registry_changes_nothing(tmp_path):
 def test_down_kills_a_registry_that_ignores_sigterm(tmp_path):
     """The kit's registry process (named docker-registry, as _alive checks) that does not stop
     on SIGTERM within the timeout is killed, and down returns once it is gone."""
-    script = "trap '' TERM; while :; do sleep 0.05; done"
-    process = subprocess.Popen(["sh", "-c", script, reg.BINARY])  # $0: the registry's name
+    script = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
+    process = subprocess.Popen(  # $0: the registry's name
+        ["sh", "-c", script, reg.BINARY], stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert process.stdout and process.stdout.readline() == "ready\n"  # exec'd, trap set
         storage = tmp_path / "reg"
         storage.mkdir()
         state = {"pid": process.pid, "port": TEST_PORT, "address": f"127.0.0.1:{TEST_PORT}"}

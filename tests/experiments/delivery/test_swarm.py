@@ -165,27 +165,12 @@ def test_swarm_session_leaves_its_swarm_when_the_block_fails(fake):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_stack_up_update_rollback_scale_kill_down(tmp_path):
-    from mllab.experiments.delivery.rollout import demo_versions  # deferred: builds images
-    from mllab.serve.process import free_port
-
-    tags = demo_versions()
-    before = swarm.swarm_state()
-    deployment = swarm.deploy_up(tags["1.0.0"], replicas=2, port=free_port())
-    try:
-        assert deployment.version == "1.0.0" and len(swarm.running_tasks()) == 2
-        update = swarm.deploy_update(tags["1.1.0"], url=deployment.url)
-        assert update.ok and update.version == "1.1.0"
-        bad = swarm.deploy_update(tags["1.2.0"], url=deployment.url, check=False)
-        assert bad.state == "rollback_completed" and bad.version == "1.1.0"
-        with pytest.raises(MllabError, match="rollback"):
-            swarm.deploy_update(tags["1.2.0"], url=deployment.url)
-        swarm.deploy_scale(1)
-        assert len(swarm.running_tasks()) == 1
-        swarm.deploy_scale(2)
-        killed = swarm.kill_replica()
-        swarm.wait_replaced(killed)
-        assert killed not in [t.container_id for t in swarm.running_tasks()]
-    finally:
-        assert swarm.deploy_down() is True
-    assert swarm.swarm_state() == before  # a swarm the kit made is left, a user's one kept
+def test_lab07_deployed_updated_and_left_no_stack(executed_lab, docker_client):
+    """The stack's life under Docker is lab 07's run (issue 17: not repeated here): the pipeline
+    deployed 1.0.0 behind nginx, the swarm updated it, and the lab's clean-up took it down."""
+    lab = executed_lab("07")
+    first = lab.record("PipelineRun")
+    assert [s["outcome"]["status"] for s in first["stages"]] == ["ran"] * 5, first["stages"]
+    assert lab.record("Rollouts")["rolling"]["update_state"] == "completed"
+    if swarm.swarm_state() == "active":  # a user's swarm is kept: the kit's service must be gone
+        assert not docker_client.services.list(filters={"name": swarm.SERVICE})

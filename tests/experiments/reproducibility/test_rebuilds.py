@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mllab.core.outcome import Outcome
-from mllab.experiments.reproducibility import buildah, identity, rebuilds
-from mllab.experiments.reproducibility.saved_images import compare_images
+from mllab.experiments.reproducibility import buildah, rebuilds
 
 PREFIX = "mllab-repro-test"
 
@@ -29,50 +28,40 @@ def test_a_comparison_that_did_not_run_says_why():
     assert skipped.outcome == Outcome.not_run("BUILDAH is False") and skipped.same is None
 
 
+# --- under Docker: lab 05's run of this session (issue 17: its rebuilds are not repeated here) --
+
+
 @pytest.fixture(scope="module")
-def cleanup():
-    yield
-    try:
-        rebuilds.remove_images(PREFIX)
-        buildah.buildah_remove(
-            [f"localhost/{PREFIX}/slim-buildah:run1", f"localhost/{PREFIX}/slim-buildah:run2"]
-        )
-    except Exception:  # noqa: BLE001 - cleanup must not hide the test's result
-        pass
+def rebuilt(executed_lab) -> dict:
+    return executed_lab("05").record("Rebuilds")
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_docker_rebuild_same_id_with_cache_new_id_without(cleanup):
-    runs = rebuilds.docker_rebuilds(PREFIX)
-    assert runs.cached().same is True
-    assert all(s.cached for s in runs.builds["cached"].steps
-               if not s.instruction.startswith(rebuilds.NO_CACHE_LINE))  # fmt: skip
-    comparison = compare_images(runs.tags["first"], runs.tags["nocache"])
-    record = rebuilds.compared(comparison)
-    assert record.same is False and record.outcome.ok
-    assert "created" in record.differing_fields
-    assert any(f.startswith("history[].created") for f in record.differing_fields)
-    assert comparison.changed_layers and 0 not in comparison.changed_layers  # base is shared
-    assert all(d.metadata_fields.get("mtime") for d in comparison.layers)  # timestamps differ
+def test_docker_rebuild_same_id_with_cache_new_id_without(rebuilt):
+    cached, nocache = rebuilt["docker_cached"], rebuilt["docker_nocache"]
+    assert cached["same"] is True and cached["ids"][0] == cached["ids"][1]
+    assert nocache["outcome"]["status"] == "ran" and nocache["same"] is False
+    assert "created" in nocache["differing_fields"]
+    assert any(f.startswith("history[].created") for f in nocache["differing_fields"])
+    assert nocache["changed_layers"] and 0 not in nocache["changed_layers"]  # base is shared
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_buildah_gives_the_same_id_twice_and_runs_in_docker(cleanup):
+def test_buildah_gives_the_same_id_twice(rebuilt):
     if status := buildah.buildah_status():
-        pytest.skip(status)
-    result = buildah.buildah_twice(PREFIX)
-    assert result.same_id, result.ids
-    docker_id = buildah.buildah_to_docker(result.tags[0], f"{PREFIX}/slim-buildah:docker")
-    image = identity.image_identity(f"{PREFIX}/slim-buildah:docker")
-    assert image.id_is_config_sha256 and docker_id == image.id
-    smoke = rebuilds.smoke_test(f"{PREFIX}/slim-buildah:docker", f"{PREFIX}-buildah")
-    assert smoke.exec_exit_code == 0
+        assert rebuilt["buildah"]["outcome"]["reason"] == status
+        return
+    assert rebuilt["buildah"]["outcome"]["status"] == "ran", rebuilt["buildah"]["outcome"]
+    assert (
+        rebuilt["buildah"]["same"] and rebuilt["buildah"]["ids"][0] == rebuilt["buildah"]["ids"][1]
+    )
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_mmdebstrap_base_tar_is_the_same_twice(cleanup):
-    result = rebuilds.base_tar_twice(PREFIX)
-    assert result.comparison().same, result.runs
+def test_mmdebstrap_base_tar_is_the_same_twice(rebuilt):
+    base = rebuilt["base_tar"]
+    assert base["outcome"]["status"] == "ran" and base["same"], base
+    assert len(base["ids"]) == 2 and base["ids"][0] == base["ids"][1]

@@ -1,0 +1,28 @@
+"""Lab 03's facade: which of the kit's images a run builds, and why one is not built."""
+
+from __future__ import annotations
+
+import pytest
+
+from mllab.labs import lab03
+
+
+def test_true_and_false_are_taken_as_said():
+    assert lab03.wanted_build("naive", True) == (True, "")
+    on, why = lab03.wanted_build("naive", False)
+    assert not on and why == "BUILD_NAIVE = False in the parameters"
+
+
+@pytest.mark.parametrize("driver, built", [("580.65", True), (None, False)])
+def test_auto_builds_the_cuda_image_only_where_a_driver_answers(monkeypatch, driver, built):
+    monkeypatch.setattr(lab03, "nvidia_driver", lambda: driver)
+    on, why = lab03.wanted_build("cuda", "auto")
+    assert on is built
+    assert (why == "") is built and ("no NVIDIA driver" in why or built)
+
+
+def test_an_image_not_built_is_recorded_with_the_reason(monkeypatch):
+    monkeypatch.setattr(lab03, "nvidia_driver", lambda: None)
+    builds = lab03.build_images({"cuda": "auto"}, slim="s:1", base="b:1", on_log=None)
+    assert builds.outcomes["cuda"].status == "not run" and "auto" in builds.outcomes["cuda"].reason
+    assert "cuda" not in builds.tags
