@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ import numpy as np
 
 from mllab.core.errors import MllabError
 from mllab.core.tables import format_table
-from mllab.experiments.serving.batching import request_for, server_settings
+from mllab.experiments.serving.batching import api_request, server_settings
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
-from mllab.measure.load import LoadRequest, run_load
+from mllab.measure.load import run_load
 from mllab.serve.process import start_server
 
 CONCURRENCY = (1, 4, 16)
@@ -39,8 +39,7 @@ PEER_THROUGHPUT, IN_PROCESS_THROUGHPUT = 1.0, 0.9
 
 def load(url: str, target: str, api: str, x: np.ndarray, c: int, n: int) -> Point:
     """``n`` batch-1 requests of ``api`` from ``c`` locust users: one point of ``target``."""
-    path, body, headers = request_for(api, x)
-    r = run_load(url, LoadRequest("POST", path, body, headers, target), c, requests=n)
+    r = run_load(url, replace(api_request(api, x), label=target), c, requests=n)
     return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, r.load_cpu_s)
 
 
@@ -52,10 +51,16 @@ def median_point(points: list[Point]) -> Point:
         return float(np.median(kept)) if kept else None
 
     first = points[0]
-    return Point(first.target, first.concurrency, sum(p.requests for p in points),
-                 sum(p.errors for p in points), float(np.median([p.throughput for p in points])),
-                 med([p.p50_ms for p in points]), med([p.p99_ms for p in points]),
-                 sum(p.load_cpu_s for p in points))  # fmt: skip
+    return Point(
+        first.target,
+        first.concurrency,
+        sum(p.requests for p in points),
+        sum(p.errors for p in points),
+        float(np.median([p.throughput for p in points])),
+        med([p.p50_ms for p in points]),
+        med([p.p99_ms for p in points]),
+        sum(p.load_cpu_s for p in points),
+    )
 
 
 def measure(
@@ -103,13 +108,18 @@ def ratios(points: list[Point], concurrency: Sequence[int]) -> list[dict[str, An
         for name, p in at.items():
             if not name.startswith("mllab"):
                 continue
-            rows.append({
-                "concurrency": c, "target": name,
-                "thr/kserve": p.throughput / peer.throughput,
-                "p99/kserve": p.p99_ms / peer.p99_ms if p.p99_ms and peer.p99_ms else None,
-                "thr/in-process": p.throughput / floor.throughput,
-                "p50/in-process": p.p50_ms / floor.p50_ms if p.p50_ms and floor.p50_ms else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "concurrency": c,
+                    "target": name,
+                    "thr/kserve": p.throughput / peer.throughput,
+                    "p99/kserve": p.p99_ms / peer.p99_ms if p.p99_ms and peer.p99_ms else None,
+                    "thr/in-process": p.throughput / floor.throughput,
+                    "p50/in-process": p.p50_ms / floor.p50_ms
+                    if p.p50_ms and floor.p50_ms
+                    else None,
+                }
+            )
     return rows
 
 

@@ -43,10 +43,13 @@ def format_table(rows: Sequence[Any], columns: Sequence[str] | None = None) -> s
     columns = list(columns or mapped[0].keys())
     cells = [[cell(row.get(c)) for c in columns] for row in mapped]
     numeric = [
-        all(isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
-            for row in mapped if row.get(c) is not None)
+        all(
+            isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
+            for row in mapped
+            if row.get(c) is not None
+        )
         for c in columns
-    ]  # fmt: skip
+    ]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:

@@ -115,7 +115,7 @@ def check_next_version(
         reference=lambda: [reference_next_version(*case) for case in cases],
         compare=expect_cases(
             "next_version", cases, _version_compare, labels=[_tags_label(c) for c in cases]
-        ),  # fmt: skip
+        ),
         section=SECTION_TAGS,
         blame=next_version,
         passed=lambda answers: (
@@ -205,7 +205,7 @@ def check_rollout_verdict(
                 f"to {new}: {outcome}, {failed} failed"
                 for (_, new), (failed, outcome) in zip(
                     measured, answers[len(answers) - len(measured) :], strict=True
-                )  # fmt: skip
+                )
             )
             or f"right on {len(cases)} made-up updates"
         ),

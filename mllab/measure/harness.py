@@ -54,8 +54,9 @@ def measure(
             sync()
     samples = []
     # a text bar in a notebook too (tqdm's widgets need ipywidgets); mininterval keeps it cheap
-    bar = tqdm(total=repeats, desc=name or "measure", disable=not progress, leave=False,
-               mininterval=0.5)  # fmt: skip
+    bar = tqdm(
+        total=repeats, desc=name or "measure", disable=not progress, leave=False, mininterval=0.5
+    )
     loop_start = clock()
     for _ in range(repeats):
         start = clock()

@@ -160,8 +160,13 @@ def _locust(
     """:mod:`mllab.measure.locust_run` in a subprocess; the JSON it wrote."""
     with tempfile.TemporaryDirectory(prefix="mllab-load-out-") as folder:
         out = Path(folder) / "load.json"
-        settings = {**settings, "url": url, "requests": requests, "max_seconds": max_seconds,
-                    "out": str(out)}  # fmt: skip
+        settings = {
+            **settings,
+            "url": url,
+            "requests": requests,
+            "max_seconds": max_seconds,
+            "out": str(out),
+        }
         command = [python or sys.executable, "-m", "mllab.measure.locust_run"]
         done = subprocess.run(
             [*command, json.dumps(settings)],

@@ -47,51 +47,138 @@ class Claim:
 
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim("C1", "Different framework/CUDA/cuDNN versions change logits by about 1e-2",
-          "≈1e-2", "41", "05"),
-    Claim("C2", "Two engineers building the same Dockerfile get identical image hashes",
-          "identical hashes", "355, 311, 638", "05"),
-    Claim("C3", "Multi-stage builds, slim bases and cache cleanup make the final image 2–3× "
-          "smaller", "2–3× smaller", "505", "03"),
-    Claim("C4", "Two environments are equivalent when Δ = ‖f_host1(x) − f_host2(x)‖₂ ≤ 1e-3",
-          "Δ ≤ 1e-3", "586–588", "05"),
-    Claim("C5", "Container overhead is at most 1–2 % on GPU and 5 % on CPU (η ≈ 0.98 / 0.95)",
-          "η_GPU ≈ 0.98, η_CPU ≈ 0.95", "946–956", "06"),
-    Claim("C6", "Fixed seeds, ORT_DISABLE_ALL and enable_mem_pattern=False give equal results "
-          "across machines to ε = 1e-6", "ε = 1e-6", "985–998", "05"),
-    Claim("C7", "Throughput follows T(n) = n/(a + bn); pick n* maximising T(n) under a latency "
-          "bound L(n)", "T(n) = n/(a+bn)", "911–913", "04"),
-    Claim("C8", "Under a CPU quota, latency grows like 1/min(c, c_opt)",
-          "L(c) ∼ 1/min(c, c_opt)", "970", "06"),
-    Claim("C9", "GPU inference needs CUDA_container ≤ Driver_host, else \"CUDA driver version "
-          "is insufficient\"", "CUDA_container ≤ Driver_host", "519", "00"),
-    Claim("C10", "Unchanged Dockerfile instructions reuse the layer cache; pip install reruns "
-          "only when requirements.txt changes", "cache hit unless inputs change", "296–301",
-          "05"),
-    Claim("C11", "Copying the model into the image makes the image hash depend on the model "
-          "file", "hash depends on the model", "421–423", "05"),
-    Claim("C12", "The Flask service in the lecture serves predictions on port 8080 with JSON "
-          "lists as input", "serves on :8080", "121–150, 1031–1050", "02"),
-    Claim("C13", "`docker stats` shows CPU, memory and GPU memory per container",
-          "CPU %, MEM, GPU MEM columns", "925–930", "05"),
+    Claim(
+        "C1",
+        "Different framework/CUDA/cuDNN versions change logits by about 1e-2",
+        "≈1e-2",
+        "41",
+        "05",
+    ),
+    Claim(
+        "C2",
+        "Two engineers building the same Dockerfile get identical image hashes",
+        "identical hashes",
+        "355, 311, 638",
+        "05",
+    ),
+    Claim(
+        "C3",
+        "Multi-stage builds, slim bases and cache cleanup make the final image 2–3× smaller",
+        "2–3× smaller",
+        "505",
+        "03",
+    ),
+    Claim(
+        "C4",
+        "Two environments are equivalent when Δ = ‖f_host1(x) − f_host2(x)‖₂ ≤ 1e-3",
+        "Δ ≤ 1e-3",
+        "586–588",
+        "05",
+    ),
+    Claim(
+        "C5",
+        "Container overhead is at most 1–2 % on GPU and 5 % on CPU (η ≈ 0.98 / 0.95)",
+        "η_GPU ≈ 0.98, η_CPU ≈ 0.95",
+        "946–956",
+        "06",
+    ),
+    Claim(
+        "C6",
+        "Fixed seeds, ORT_DISABLE_ALL and enable_mem_pattern=False give equal results "
+        "across machines to ε = 1e-6",
+        "ε = 1e-6",
+        "985–998",
+        "05",
+    ),
+    Claim(
+        "C7",
+        "Throughput follows T(n) = n/(a + bn); pick n* maximising T(n) under a latency bound L(n)",
+        "T(n) = n/(a+bn)",
+        "911–913",
+        "04",
+    ),
+    Claim(
+        "C8",
+        "Under a CPU quota, latency grows like 1/min(c, c_opt)",
+        "L(c) ∼ 1/min(c, c_opt)",
+        "970",
+        "06",
+    ),
+    Claim(
+        "C9",
+        'GPU inference needs CUDA_container ≤ Driver_host, else "CUDA driver version '
+        'is insufficient"',
+        "CUDA_container ≤ Driver_host",
+        "519",
+        "00",
+    ),
+    Claim(
+        "C10",
+        "Unchanged Dockerfile instructions reuse the layer cache; pip install reruns "
+        "only when requirements.txt changes",
+        "cache hit unless inputs change",
+        "296–301",
+        "05",
+    ),
+    Claim(
+        "C11",
+        "Copying the model into the image makes the image hash depend on the model file",
+        "hash depends on the model",
+        "421–423",
+        "05",
+    ),
+    Claim(
+        "C12",
+        "The Flask service in the lecture serves predictions on port 8080 with JSON lists as input",
+        "serves on :8080",
+        "121–150, 1031–1050",
+        "02",
+    ),
+    Claim(
+        "C13",
+        "`docker stats` shows CPU, memory and GPU memory per container",
+        "CPU %, MEM, GPU MEM columns",
+        "925–930",
+        "05",
+    ),
     Claim("C14", "Under a tag there is always one SHA256", "one digest per tag", "646", "07"),
-    Claim("C15", "The same Dockerfile and files give exactly the same hash (registry digest)",
-          "the same digest", "654", "07"),
-    Claim("C16", "Each build is bound to a git commit and a model version",
-          "model_version = f(git_commit, docker_tag, hash)", "719, 792", "07"),
-)  # fmt: skip
+    Claim(
+        "C15",
+        "The same Dockerfile and files give exactly the same hash (registry digest)",
+        "the same digest",
+        "654",
+        "07",
+    ),
+    Claim(
+        "C16",
+        "Each build is bound to a git commit and a model version",
+        "model_version = f(git_commit, docker_tag, hash)",
+        "719, 792",
+        "07",
+    ),
+)
 
 
 Judge = Callable[[Results], Judgement]
 
 JUDGES: dict[str, Judge] = {
-    "C1": figures.judge_c1, "C2": behaviour.judge_c2, "C3": figures.judge_c3,
-    "C4": figures.judge_c4, "C5": figures.judge_c5, "C6": figures.judge_c6,
-    "C7": figures.judge_c7, "C8": figures.judge_c8, "C9": behaviour.judge_c9,
-    "C10": behaviour.judge_c10, "C11": behaviour.judge_c11, "C12": behaviour.judge_c12,
-    "C13": behaviour.judge_c13, "C14": delivery.judge_c14, "C15": delivery.judge_c15,
+    "C1": figures.judge_c1,
+    "C2": behaviour.judge_c2,
+    "C3": figures.judge_c3,
+    "C4": figures.judge_c4,
+    "C5": figures.judge_c5,
+    "C6": figures.judge_c6,
+    "C7": figures.judge_c7,
+    "C8": figures.judge_c8,
+    "C9": behaviour.judge_c9,
+    "C10": behaviour.judge_c10,
+    "C11": behaviour.judge_c11,
+    "C12": behaviour.judge_c12,
+    "C13": behaviour.judge_c13,
+    "C14": delivery.judge_c14,
+    "C15": delivery.judge_c15,
     "C16": delivery.judge_c16,
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ def judge_c2(results: Results) -> Judgement:
     docker = r.part("docker_nocache")
     same = bool(docker.need("same"))
     # the timestamps and diff_ids first: they are what a reader looks for
-    ranked = sorted(docker.get("differing_fields") or [],
-                    key=lambda f: (not ("created" in f or "diff_ids" in f), f))  # fmt: skip
+    ranked = sorted(
+        docker.get("differing_fields") or [],
+        key=lambda f: (not ("created" in f or "diff_ids" in f), f),
+    )
     differs = "" if same or not ranked else f" (differs in {', '.join(ranked[:5])})"
     parts = [f"docker build --no-cache twice: {_same(docker)}{differs}"]
     buildah_text, buildah_same = _comparison(r, "buildah", "buildah --timestamp 0 twice")
@@ -58,11 +60,14 @@ def judge_c2(results: Results) -> Judgement:
     if same:
         return Judgement(measured, Verdict.holds("a plain rebuild of the same Dockerfile matched"))
     if buildah_same:
-        return Judgement(measured, Verdict.does_not_hold(
-            "as stated: the same Dockerfile rebuilt by docker --no-cache got a new ID; it held "
-            "for the build made reproducible (buildah --timestamp 0, SOURCE_DATE_EPOCH, "
-            "hash-based .pyc)"
-        ))  # fmt: skip
+        return Judgement(
+            measured,
+            Verdict.does_not_hold(
+                "as stated: the same Dockerfile rebuilt by docker --no-cache got a new ID; it held "
+                "for the build made reproducible (buildah --timestamp 0, SOURCE_DATE_EPOCH, "
+                "hash-based .pyc)"
+            ),
+        )
     text = "rebuilding the same Dockerfile gave a different image"
     return Judgement(measured, Verdict.does_not_hold(text))
 
@@ -89,9 +94,12 @@ def judge_c9(results: Results) -> Judgement:
     status = observed.get("status") if isinstance(observed, dict) else None
     if status not in ("ran", "failed"):
         why = outcome_text(observed)
-        return Judgement(f"{measured} {r.source}", Verdict.not_measured(
-            f"no CUDA session was attempted ({why}); the version strings alone prove nothing"
-        ))  # fmt: skip
+        return Judgement(
+            f"{measured} {r.source}",
+            Verdict.not_measured(
+                f"no CUDA session was attempted ({why}); the version strings alone prove nothing"
+            ),
+        )
     error = r.get("error") or (observed.get("reason") if status == "failed" else "")
     measured += f"; a CUDA session {'ran' if status == 'ran' else f'failed: {error}'} {r.source}"
     need, have = _version(container), _version(driver)
@@ -130,11 +138,15 @@ def judge_c10(results: Results) -> Judgement:
     )
     if pip_cached and before_cached and pip_rerun:
         return Judgement(measured, Verdict.holds("only the changed step and those after it ran"))
-    wrong = [what for what, ok in (
-        ("pip install reran for a model change", pip_cached),
-        ("steps before the change were rebuilt", before_cached),
-        ("pip install was cached after the lock changed", pip_rerun),
-    ) if not ok]  # fmt: skip
+    wrong = [
+        what
+        for what, ok in (
+            ("pip install reran for a model change", pip_cached),
+            ("steps before the change were rebuilt", before_cached),
+            ("pip install was cached after the lock changed", pip_rerun),
+        )
+        if not ok
+    ]
     return Judgement(measured, Verdict.does_not_hold("; ".join(wrong)))
 
 
@@ -150,9 +162,11 @@ def judge_c11(results: Results) -> Judgement:
     )
     if not ids_differ:
         return Judgement(measured, Verdict.does_not_hold("the image ID did not change"))
-    which = {True: "and only the model layer changed",
-             False: "(more layers changed than the model's)",
-             None: "(which layers changed was not measured)"}[only]  # fmt: skip
+    which = {
+        True: "and only the model layer changed",
+        False: "(more layers changed than the model's)",
+        None: "(which layers changed was not measured)",
+    }[only]
     return Judgement(measured, Verdict.holds(f"the image ID follows the model, {which}"))
 
 
@@ -229,7 +243,10 @@ def judge_c13(results: Results) -> Judgement:
     )
     if gpu_column:
         return Judgement(measured, Verdict.holds("CPU, memory and GPU memory are shown"))
-    return Judgement(measured, Verdict.does_not_hold(
-        "CPU % and memory yes, but docker stats has no GPU memory column "
-        "(GPU memory comes from nvidia-smi)"
-    ))  # fmt: skip
+    return Judgement(
+        measured,
+        Verdict.does_not_hold(
+            "CPU % and memory yes, but docker stats has no GPU memory column "
+            "(GPU memory comes from nvidia-smi)"
+        ),
+    )

@@ -53,24 +53,34 @@ def judge_c14(results: Results) -> Judgement:
         f"back by digest: {'same' if pulled_same else 'different'} image ID{downloaded} "
         f"{back.source}"
     )
-    wrong = [what for what, ok in (
-        ("pull by digest gave another image ID than the one built", pulled_same),
-        ("the registry's tag did not name the digest pushed last", tag_one_digest),
-        ("pull by the first digest no longer gave the first image", digest_kept),
-        ("pull by tag did not give the image pushed last", tag_newest),
-    ) if not ok]  # fmt: skip
+    wrong = [
+        what
+        for what, ok in (
+            ("pull by digest gave another image ID than the one built", pulled_same),
+            ("the registry's tag did not name the digest pushed last", tag_one_digest),
+            ("pull by the first digest no longer gave the first image", digest_kept),
+            ("pull by tag did not give the image pushed last", tag_newest),
+        )
+        if not ok
+    ]
     if wrong:
         return Judgement(measured, Verdict.does_not_hold("; ".join(wrong)))
     if one == two:
-        return Judgement(measured, Verdict.holds(
-            "each resolution of the tag gave one digest, and pull by digest the built image; "
-            "the two pushes had the same digest, so the tag was not seen to move"
-        ))  # fmt: skip
-    return Judgement(measured, Verdict.holds(
-        "each resolution of the tag gave one digest, and pull by digest the built image — but "
-        "the tag moved to another SHA256 when a second image was pushed under it, the digest "
-        "did not: deploy by digest, not by tag"
-    ))  # fmt: skip
+        return Judgement(
+            measured,
+            Verdict.holds(
+                "each resolution of the tag gave one digest, and pull by digest the built image; "
+                "the two pushes had the same digest, so the tag was not seen to move"
+            ),
+        )
+    return Judgement(
+        measured,
+        Verdict.holds(
+            "each resolution of the tag gave one digest, and pull by digest the built image — but "
+            "the tag moved to another SHA256 when a second image was pushed under it, the digest "
+            "did not: deploy by digest, not by tag"
+        ),
+    )
 
 
 def _builder(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
@@ -99,11 +109,14 @@ def judge_c15(results: Results) -> Judgement:
         text = "the same Dockerfile and files, rebuilt without cache, gave the same digest"
         return Judgement(measured, Verdict.holds(text))
     if buildah_same:
-        return Judgement(measured, Verdict.does_not_hold(
-            "as stated: docker build --no-cache of the same Dockerfile and files pushed another "
-            "digest (build times are inside the image); it held for the build made reproducible "
-            "(buildah --timestamp)"
-        ))  # fmt: skip
+        return Judgement(
+            measured,
+            Verdict.does_not_hold(
+                "as stated: docker build --no-cache of the same Dockerfile and files pushed "
+                "another digest (build times are inside the image); it held for the build made "
+                "reproducible (buildah --timestamp)"
+            ),
+        )
     text = "rebuilding the same Dockerfile and files pushed another digest"
     return Judgement(measured, Verdict.does_not_hold(text))
 
@@ -143,21 +156,34 @@ def judge_c16(results: Results) -> Judgement:
         f"service answered sha256 {str(deployed)[:12] if deployed else '— (not deployed)'} "
         f"{r.source}"
     )
-    wrong = [what for what, ok in (
-        (f"the image's revision label is {revision!r}, not git HEAD", revision == commit),
-        (f"the image's model label is {labelled!r}, not the model's sha256", labelled == model),
-        ("model_version does not name the commit and the model hash",
-         commit[:7] in version and model[:7] in version),
-        ("the deployed service answered another model sha256 than the build's",
-         deployed is None or deployed == model),
-    ) if not ok]  # fmt: skip
+    wrong = [
+        what
+        for what, ok in (
+            (f"the image's revision label is {revision!r}, not git HEAD", revision == commit),
+            (f"the image's model label is {labelled!r}, not the model's sha256", labelled == model),
+            (
+                "model_version does not name the commit and the model hash",
+                commit[:7] in version and model[:7] in version,
+            ),
+            (
+                "the deployed service answered another model sha256 than the build's",
+                deployed is None or deployed == model,
+            ),
+        )
+        if not ok
+    ]
     if r.get("dirty"):
-        wrong.append("built from a working tree with uncommitted changes: that commit alone "
-                     "does not rebuild this image")  # fmt: skip
+        wrong.append(
+            "built from a working tree with uncommitted changes: that commit alone "
+            "does not rebuild this image"
+        )
     if wrong:
         return Judgement(measured, Verdict.does_not_hold("; ".join(wrong)))
     where = "and the deployed service answered the same" if deployed else "(deploy not run)"
-    return Judgement(measured, Verdict.holds(
-        f"the image the registry holds under its digest carries git HEAD and the model's "
-        f"sha256 as labels, its version names both, {where}"
-    ))  # fmt: skip
+    return Judgement(
+        measured,
+        Verdict.holds(
+            f"the image the registry holds under its digest carries git HEAD and the model's "
+            f"sha256 as labels, its version names both, {where}"
+        ),
+    )

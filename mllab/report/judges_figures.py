@@ -186,10 +186,14 @@ def judge_c8(results: Results) -> Judgement:
         measured += f", R² = {float(r.get('r2')):.3f}"
     worst = 100 * max(errors)
     measured += f"; worst deviation from the law: {worst:.0f} % {r.source}"
-    knee = "" if identified else (
-        "; c_opt is not identified (latency fell up to the largest quota this host allows), "
-        "so only the 1/c part is tested"
-    )  # fmt: skip
+    knee = (
+        ""
+        if identified
+        else (
+            "; c_opt is not identified (latency fell up to the largest quota this host allows), "
+            "so only the 1/c part is tested"
+        )
+    )
     if max(errors) <= LAW_TOLERANCE:
         return Judgement(measured, Verdict.holds(f"every point within 25 %{knee}"))
     return Judgement(measured, Verdict.does_not_hold(f"off by {worst:.0f} % (> 25 %){knee}"))

@@ -37,8 +37,10 @@ def fastest_by_median(stats, fit, bound):  # p50 instead of p99, no fitted laten
 @pytest.fixture
 def measured():
     """A noisy 'measured' sweep and the kit's fit of it (n* under a 60 ms bound)."""
-    rows = [(n, 1000.0 * n / (5.0 + 3.1 * n + noise), 5.0 + 3.1 * n, 6.0 + 3.3 * n)
-            for n, noise in [(1, 0.2), (2, -0.3), (4, 0.4), (8, -0.2), (16, 0.5)]]  # fmt: skip
+    rows = [
+        (n, 1000.0 * n / (5.0 + 3.1 * n + noise), 5.0 + 3.1 * n, 6.0 + 3.3 * n)
+        for n, noise in [(1, 0.2), (2, -0.3), (4, 0.4), (8, -0.2), (16, 0.5)]
+    ]
     stats = lab04.made_up_stats([(n, t, p50, p99) for n, t, p50, p99 in rows])
     stats = [replace(s, mean_ms=1000.0 * s.batch / s.throughput) for s in stats]
     return stats, fit_sweep(stats, 60.0)
@@ -105,14 +107,20 @@ def test_n_star_not_done_keeps_the_kit_choice(measured, capsys, not_done):
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [  # the largest batch within the bound; the median; no bound at all; max() of nothing
-        (lambda st, f, b: max((s.batch for s in st if s.p99_ms <= b), default=None),
-         "n* = 4, not 8"),
+        (
+            lambda st, f, b: max((s.batch for s in st if s.p99_ms <= b), default=None),
+            "n* = 4, not 8",
+        ),
         (fastest_by_median, "n* = 4, not 8"),
         (lambda st, f, b: max(st, key=lambda s: s.throughput).batch, "n* = 4, not 8"),
-        (lambda st, f, b: max((s for s in st if s.p99_ms <= b), key=lambda s: s.throughput).batch,
-         "ValueError"),
+        (
+            lambda st, f, b: (
+                max((s for s in st if s.p99_ms <= b), key=lambda s: s.throughput).batch
+            ),
+            "ValueError",
+        ),
     ],
-)  # fmt: skip
+)
 def test_n_star_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
     stats, fit = measured
     checked = lab04.check_n_star(wrong, stats, fit, 60.0)

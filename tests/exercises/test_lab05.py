@@ -111,21 +111,33 @@ def before_the_first_from(dockerfile):  # a global ARG: the stages do not see it
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (lambda d: (d, {"timestamp": 0, "source_date_epoch": 0}),
-         "does not declare ARG SOURCE_DATE_EPOCH"),
+        (
+            lambda d: (d, {"timestamp": 0, "source_date_epoch": 0}),
+            "does not declare ARG SOURCE_DATE_EPOCH",
+        ),
         (before_the_first_from, "stage 1 does not declare"),
-        (lambda d: (kit_dockerfile(d), {"timestamp": None, "source_date_epoch": 0}),
-         "every file's mtime"),
-        (lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": None}),
-         "useradd writes today's date"),
-        (lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": 1}),
-         "one fixed time for both"),
-        (lambda d: (kit_dockerfile(d).replace("USER", "# USER"), {"timestamp": 0,
-                                                                         "source_date_epoch": 0}),
-         "leave the rest as it was"),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": None, "source_date_epoch": 0}),
+            "every file's mtime",
+        ),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": None}),
+            "useradd writes today's date",
+        ),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": 1}),
+            "one fixed time for both",
+        ),
+        (
+            lambda d: (
+                kit_dockerfile(d).replace("USER", "# USER"),
+                {"timestamp": 0, "source_date_epoch": 0},
+            ),
+            "leave the rest as it was",
+        ),
         (lambda d: kit_dockerfile(d), "return (dockerfile, settings)"),
     ],
-)  # fmt: skip
+)
 def test_build_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
     checked = lab05.check_reproducible_build(wrong)
     assert checked.done and not checked.passed and checked.value == lab05.kit_recipe()

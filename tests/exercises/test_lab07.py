@@ -30,9 +30,15 @@ PUSHED = ["1.0.0-build.27", "1.0.0-build.28", "1.1.0-build.28", "demo"]
 def test_the_kit_rule_on_the_made_up_tags():
     answers = [lab07.reference_next_version(*case) for case in lab07.MADE_UP_TAGS]
     assert answers == [
-        "1.0.0-build.28", None, "1.0.0-build.11", "1.1.0-build.4", "1.0.0-build.1",
-        "1.0.0-build.29", None, None,
-    ]  # fmt: skip
+        "1.0.0-build.28",
+        None,
+        "1.0.0-build.11",
+        "1.1.0-build.4",
+        "1.0.0-build.1",
+        "1.0.0-build.29",
+        None,
+        None,
+    ]
 
 
 def test_next_version_reference_passes(next_version, capsys):
@@ -92,8 +98,13 @@ def test_next_version_is_checked_on_the_real_tags_too(next_version):
 
 def test_the_kit_reading_of_the_made_up_updates():
     answers = [lab07.reference_rollout_verdict(*case) for case in lab07.made_up_timelines()]
-    assert answers == [(0, "updated"), (3, "rolled back"), (1, "mixed"), (0, "updated"),
-                       (0, "rolled back")]  # fmt: skip
+    assert answers == [
+        (0, "updated"),
+        (3, "rolled back"),
+        (1, "mixed"),
+        (0, "updated"),
+        (0, "rolled back"),
+    ]
 
 
 def _rollout(timeline, to_version):

@@ -23,8 +23,14 @@ from mllab.measure.stats import Stats, summarize
 def test_batch_fit_has_the_fields_claim_c7_reads():
     names = [f.name for f in dataclasses.fields(BatchFit)]
     assert names[:7] == [
-        "a_ms", "b_ms", "r2", "n_star", "latency_bound_ms", "batches", "throughput",
-    ]  # fmt: skip
+        "a_ms",
+        "b_ms",
+        "r2",
+        "n_star",
+        "latency_bound_ms",
+        "batches",
+        "throughput",
+    ]
     assert BatchFit.SCHEMA_VERSION == 1
 
 
@@ -114,9 +120,16 @@ def test_sweep_table_and_fit_line():
     stats = _sweep(10.0, 5.0, batches=(1, 2))
     lines = sweep_table(stats, fit_sweep(stats)).splitlines()
     assert lines[0].split() == [
-        "batch", "repeats", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput", "fit_ms",
+        "batch",
+        "repeats",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "mean_ms",
+        "throughput",
+        "fit_ms",
         "fit_throughput",
-    ]  # fmt: skip
+    ]
     assert len(lines) == 4 and lines[2].split()[:2] == ["1", "100"]  # header, rule, 2 rows
     assert "R² = 1.0000" in fit_line(fit_sweep(stats))
 

@@ -21,10 +21,17 @@ def _raw(**changes: Any) -> dict[str, Any]:
     """What the locust subprocess writes: 20 answers 0.1 s apart, then one failure."""
     records = [[0.1 * i, float(10 + i), 0] for i in range(1, 21)] + [[2.05, 5.0, 1]]
     raw = {
-        "records": records, "url": "http://127.0.0.1:1", "users": 2, "spawn_rate": 2.0,
-        "payload": "npy", "duration_s": 2.1, "stopped_by": "requests", "locust": {},
-        "errors": {"ConnectionError": 1}, "cpu_s": 0.75,
-    }  # fmt: skip
+        "records": records,
+        "url": "http://127.0.0.1:1",
+        "users": 2,
+        "spawn_rate": 2.0,
+        "payload": "npy",
+        "duration_s": 2.1,
+        "stopped_by": "requests",
+        "locust": {},
+        "errors": {"ConnectionError": 1},
+        "cpu_s": 0.75,
+    }
     return {**raw, **changes}
 
 

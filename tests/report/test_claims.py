@@ -218,43 +218,100 @@ CASES = [
     ("C1", [("05", ort_version_drift())], "holds", "of the order of 1e-2"),
     ("C1", [("05", ort_version_drift(max_abs=2e-6))], "does not hold", "orders of magnitude"),
     ("C1", [("05", ort_version_drift(max_abs=0.0))], "does not hold", "bitwise-identical"),
-    ("C1", [("05", ort_version_drift(outcome=NO_DOCKER, max_abs=None))], "not measured here",
-     "05:OrtVersionDrift not run: no Docker engine answers"),
+    (
+        "C1",
+        [("05", ort_version_drift(outcome=NO_DOCKER, max_abs=None))],
+        "not measured here",
+        "05:OrtVersionDrift not run: no Docker engine answers",
+    ),
     ("C2", [("05", rebuilds())], "holds", "same Dockerfile matched"),
-    ("C2", [("05", rebuilds(docker_nocache=rebuild_comparison(same=False,
-                                                              differing_fields=["created"])))],
-     "does not hold", "as stated"),
-    ("C2", [("05", rebuilds(docker_nocache=rebuild_comparison(same=False),
-                            buildah=rebuild_comparison(outcome=Outcome.not_run("no buildah"),
-                                                       same=None)))],
-     "does not hold", "different image"),
-    ("C2", [("05", rebuilds(docker_nocache=rebuild_comparison(outcome=NO_DOCKER, same=None)))],
-     "not measured here", "docker_nocache not run: no Docker engine"),
+    (
+        "C2",
+        [
+            (
+                "05",
+                rebuilds(
+                    docker_nocache=rebuild_comparison(same=False, differing_fields=["created"])
+                ),
+            )
+        ],
+        "does not hold",
+        "as stated",
+    ),
+    (
+        "C2",
+        [
+            (
+                "05",
+                rebuilds(
+                    docker_nocache=rebuild_comparison(same=False),
+                    buildah=rebuild_comparison(outcome=Outcome.not_run("no buildah"), same=None),
+                ),
+            )
+        ],
+        "does not hold",
+        "different image",
+    ),
+    (
+        "C2",
+        [("05", rebuilds(docker_nocache=rebuild_comparison(outcome=NO_DOCKER, same=None)))],
+        "not measured here",
+        "docker_nocache not run: no Docker engine",
+    ),
     ("C3", [("03", image_sizes())], "holds", "2.5× smaller"),
     ("C3", [("03", image_sizes(naive_mb=6000.0, slim_mb=300.0))], "does not hold", "more than"),
-    ("C3", [("03", image_sizes(naive_mb=1960.0, slim_mb=1000.0))], "does not hold",
-     "only 1.96×"),  # the issue's case: 1.96 rounds to 2.0 but is not within 2–3×
-    ("C3", [("03", image_sizes(naive_mb=None, outcomes={"naive": Outcome.failed("BuildError: x"),
-                                                        "slim": RAN}))],
-     "not measured here", "the naive image failed: BuildError: x"),
+    (
+        "C3",
+        [("03", image_sizes(naive_mb=1960.0, slim_mb=1000.0))],
+        "does not hold",
+        "only 1.96×",
+    ),  # the issue's case: 1.96 rounds to 2.0 but is not within 2–3×
+    (
+        "C3",
+        [
+            (
+                "03",
+                image_sizes(
+                    naive_mb=None, outcomes={"naive": Outcome.failed("BuildError: x"), "slim": RAN}
+                ),
+            )
+        ],
+        "not measured here",
+        "the naive image failed: BuildError: x",
+    ),
     ("C4", [("05", container_vs_host())], "holds", "equivalent"),
     ("C4", [("05", container_vs_host(delta_l2=2e-3))], "does not hold", "> 1e-3"),
-    ("C4", [("05", container_vs_host(outcome=NO_DOCKER, delta_l2=None, max_abs=None))],
-     "not measured here", "05:ContainerVsHost not run"),
+    (
+        "C4",
+        [("05", container_vs_host(outcome=NO_DOCKER, delta_l2=None, max_abs=None))],
+        "not measured here",
+        "05:ContainerVsHost not run",
+    ),
     ("C5", [("06", overhead())], "holds", "GPU part not measured here: not run: no NVIDIA"),
     ("C5", [("06", overhead(eta_cpu=0.9))], "does not hold", "10.0 % > 5 %"),
     ("C5", [("06", overhead(eta_cpu=1.14))], "holds", "the container was not slower (η = 1.140"),
-    ("C5", [("06", overhead(outcome=NO_DOCKER, eta_cpu=None))], "not measured here",
-     "06:Overhead not run"),
+    (
+        "C5",
+        [("06", overhead(outcome=NO_DOCKER, eta_cpu=None))],
+        "not measured here",
+        "06:Overhead not run",
+    ),
     ("C6", [("05", determinism())], "holds", "≤ 1e-6"),
     ("C6", [("05", determinism(threads_1_vs_n_max_abs=3e-6))], "does not hold", "> 1e-6"),
-    ("C6", [("05", determinism(outcome=Outcome.failed("MllabError: boom"),
-                               across_runs_max_abs=None))],
-     "not measured here", "failed: MllabError: boom"),
+    (
+        "C6",
+        [("05", determinism(outcome=Outcome.failed("MllabError: boom"), across_runs_max_abs=None))],
+        "not measured here",
+        "failed: MllabError: boom",
+    ),
     ("C7", [("04", batch_fit())], "holds", "R² = 0.998"),
     ("C7", [("04", batch_fit(r2=0.5))], "does not hold", "fits poorly"),
-    ("C7", [("04", batch_fit(a_ms=None, b_ms=None, r2=None))], "not measured here",
-     "04:BatchFit has no a_ms"),
+    (
+        "C7",
+        [("04", batch_fit(a_ms=None, b_ms=None, r2=None))],
+        "not measured here",
+        "04:BatchFit has no a_ms",
+    ),
     ("C8", [("06", lc_fit())], "holds", "not identified"),
     ("C8", [("06", lc_fit(latency_ms=[400.0, 200.0, 200.0]))], "does not hold", "off by"),
     ("C8", [("06", lc_fit(outcome=NO_DOCKER))], "not measured here", "06:LcFit not run"),
@@ -262,49 +319,142 @@ CASES = [
     ("C8", [("06", lc_fit(scale_ms=None))], "not measured here", "has no scale_ms"),
     ("C8", [("06", lc_fit(identified=None))], "not measured here", "has no identified"),
     ("C9", [("00", cuda_compatibility())], "holds", "the predicted error is seen"),
-    ("C9", [("00", cuda_compatibility(driver_max_cuda="13.0", observed=RAN, error=None))],
-     "holds", "and the session ran"),
-    ("C9", [("00", cuda_compatibility(observed=RAN, error=None))], "does not hold",
-     "yet the session ran"),
+    (
+        "C9",
+        [("00", cuda_compatibility(driver_max_cuda="13.0", observed=RAN, error=None))],
+        "holds",
+        "and the session ran",
+    ),
+    (
+        "C9",
+        [("00", cuda_compatibility(observed=RAN, error=None))],
+        "does not hold",
+        "yet the session ran",
+    ),
     # the issue's case: a version comparison alone (no CUDA session attempted) decides nothing
-    ("C9", [("00", cuda_compatibility(driver_max_cuda=None, error=None,
-                                      observed=Outcome.not_run("no NVIDIA driver")))],
-     "not measured here", "no CUDA session was attempted (not run: no NVIDIA driver)"),
-    ("C9", [("00", cuda_compatibility(observed=Outcome.not_run("no NVIDIA driver"),
-                                      error=None))],
-     "not measured here", "no CUDA session was attempted"),
-    ("C9", [("00", cuda_compatibility(observed=Outcome.failed("RuntimeError: out of memory"),
-                                      error=None))],
-     "not measured here", "failed for another reason"),
+    (
+        "C9",
+        [
+            (
+                "00",
+                cuda_compatibility(
+                    driver_max_cuda=None, error=None, observed=Outcome.not_run("no NVIDIA driver")
+                ),
+            )
+        ],
+        "not measured here",
+        "no CUDA session was attempted (not run: no NVIDIA driver)",
+    ),
+    (
+        "C9",
+        [("00", cuda_compatibility(observed=Outcome.not_run("no NVIDIA driver"), error=None))],
+        "not measured here",
+        "no CUDA session was attempted",
+    ),
+    (
+        "C9",
+        [
+            (
+                "00",
+                cuda_compatibility(
+                    observed=Outcome.failed("RuntimeError: out of memory"), error=None
+                ),
+            )
+        ],
+        "not measured here",
+        "failed for another reason",
+    ),
     ("C10", [("05", cache_effects())], "holds", "only the changed step"),
-    ("C10", [("05", cache_effects(model_change_pip_cached=False))], "does not hold",
-     "pip install reran for a model change"),
+    (
+        "C10",
+        [("05", cache_effects(model_change_pip_cached=False))],
+        "does not hold",
+        "pip install reran for a model change",
+    ),
     ("C10", [("05", cache_effects(outcome=NO_DOCKER))], "not measured here", "not run"),
-    ("C10", [("05", cache_effects(lock_change_pip_rerun=None))], "not measured here",
-     "has no lock_change_pip_rerun"),  # the issue's case: no default "holds"
-    ("C10", [("05", cache_effects(before_change_cached=None))], "not measured here",
-     "has no before_change_cached"),
+    (
+        "C10",
+        [("05", cache_effects(lock_change_pip_rerun=None))],
+        "not measured here",
+        "has no lock_change_pip_rerun",
+    ),  # the issue's case: no default "holds"
+    (
+        "C10",
+        [("05", cache_effects(before_change_cached=None))],
+        "not measured here",
+        "has no before_change_cached",
+    ),
     ("C11", [("05", model_layer())], "holds", "only the model layer changed"),
-    ("C11", [("05", model_layer(ids_differ=False, changed_layers=[]))], "does not hold",
-     "did not change"),
-    ("C11", [("05", model_layer(outcome=NO_DOCKER, ids_differ=None))], "not measured here",
-     "05:ModelLayer not run"),
+    (
+        "C11",
+        [("05", model_layer(ids_differ=False, changed_layers=[]))],
+        "does not hold",
+        "did not change",
+    ),
+    (
+        "C11",
+        [("05", model_layer(outcome=NO_DOCKER, ids_differ=None))],
+        "not measured here",
+        "05:ModelLayer not run",
+    ),
     ("C12", [("02", lecture_flask())], "holds", "as written answers HTTP 200"),
-    ("C12", [("02", lecture_flask(as_written=FLASK_EXITS))], "does not hold",
-     "defines the app and exits without serving; with app.run() added it answers HTTP 200"),
-    ("C12", [("02", lecture_flask(as_written=FLASK_CRASHES))], "does not hold",
-     "crashed with exit code 1"),
-    ("C12", [("02", lecture_flask(as_written=replace(FLASK_EXITS, outcome=Outcome.failed(
-        "MllabError: port 8080 is taken"))))], "not measured here", "port 8080 is taken"),
+    (
+        "C12",
+        [("02", lecture_flask(as_written=FLASK_EXITS))],
+        "does not hold",
+        "defines the app and exits without serving; with app.run() added it answers HTTP 200",
+    ),
+    (
+        "C12",
+        [("02", lecture_flask(as_written=FLASK_CRASHES))],
+        "does not hold",
+        "crashed with exit code 1",
+    ),
+    (
+        "C12",
+        [
+            (
+                "02",
+                lecture_flask(
+                    as_written=replace(
+                        FLASK_EXITS, outcome=Outcome.failed("MllabError: port 8080 is taken")
+                    )
+                ),
+            )
+        ],
+        "not measured here",
+        "port 8080 is taken",
+    ),
     ("C13", [("05", docker_stats())], "holds", "GPU memory are shown"),
-    ("C13", [("05", docker_stats(gpu_column=False, columns=["CPU %"]))], "does not hold",
-     "no GPU memory column"),
-    ("C13", [("05", docker_stats(returncode=1, error="Cannot connect to the Docker daemon",
-                                 columns=[], gpu_column=None))],
-     "not measured here", "docker stats failed: Cannot connect to the Docker daemon"),
-    ("C13", [("05", docker_stats(returncode=None, error="docker: not found", columns=[]))],
-     "not measured here", "docker stats failed: docker: not found"),
-]  # fmt: skip
+    (
+        "C13",
+        [("05", docker_stats(gpu_column=False, columns=["CPU %"]))],
+        "does not hold",
+        "no GPU memory column",
+    ),
+    (
+        "C13",
+        [
+            (
+                "05",
+                docker_stats(
+                    returncode=1,
+                    error="Cannot connect to the Docker daemon",
+                    columns=[],
+                    gpu_column=None,
+                ),
+            )
+        ],
+        "not measured here",
+        "docker stats failed: Cannot connect to the Docker daemon",
+    ),
+    (
+        "C13",
+        [("05", docker_stats(returncode=None, error="docker: not found", columns=[]))],
+        "not measured here",
+        "docker stats failed: docker: not found",
+    ),
+]
 
 
 def _case_id(case: tuple) -> str:
@@ -405,11 +555,20 @@ def test_the_claims_are_those_of_the_lectures_claims_md(lecture_text):
 
 def test_a_full_run_judges_every_claim(results_of):
     results = results_of(
-        ("00", cuda_compatibility()), ("02", lecture_flask(as_written=FLASK_EXITS)),
-        ("03", image_sizes()), ("04", batch_fit()), ("05", ort_version_drift()), ("05", rebuilds()),
-        ("05", container_vs_host()), ("05", determinism()), ("05", cache_effects()),
-        ("05", model_layer()), ("05", docker_stats()), ("06", overhead()), ("06", lc_fit()),
-    )  # fmt: skip
+        ("00", cuda_compatibility()),
+        ("02", lecture_flask(as_written=FLASK_EXITS)),
+        ("03", image_sizes()),
+        ("04", batch_fit()),
+        ("05", ort_version_drift()),
+        ("05", rebuilds()),
+        ("05", container_vs_host()),
+        ("05", determinism()),
+        ("05", cache_effects()),
+        ("05", model_layer()),
+        ("05", docker_stats()),
+        ("06", overhead()),
+        ("06", lc_fit()),
+    )
     rows = claims_table(results)  # lab 07's records: test_judges_delivery.py
     unmeasured = [r.id for r in rows if r.verdict.kind == "not measured here"]
     assert unmeasured == sorted(DELIVERY) and all(

@@ -49,12 +49,24 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         (subs / student).mkdir(parents=True)
     shutil.copy2(TOY, subs / "alice" / name)  # the reference solutions
     shutil.copy2(edition_path, subs / "bob" / name)  # untouched
-    _answer(edition_path, subs / "carol" / name, ex01_scaled="return SCALE * x",
-            ex02_square="return x ** 3")  # fmt: skip
-    _answer(edition_path, subs / "dave" / "lab90" / name, ex01_scaled="while True: pass",
-            ex02_square="return x * x")  # fmt: skip
-    _answer(edition_path, subs / "erin" / name, ex01_scaled="return SCALE *",
-            ex02_square="raise ValueError('boom')")  # fmt: skip
+    _answer(
+        edition_path,
+        subs / "carol" / name,
+        ex01_scaled="return SCALE * x",
+        ex02_square="return x ** 3",
+    )
+    _answer(
+        edition_path,
+        subs / "dave" / "lab90" / name,
+        ex01_scaled="while True: pass",
+        ex02_square="return x * x",
+    )
+    _answer(
+        edition_path,
+        subs / "erin" / name,
+        ex01_scaled="return SCALE *",
+        ex02_square="raise ValueError('boom')",
+    )
     (subs / "frank" / name).write_text('{"cells": [ not json')  # gina handed in nothing
     nb = nbformat.read(TOY, as_version=4)  # hana: the reference, one self-check cell deleted
     nb.cells = [

@@ -145,37 +145,94 @@ DIFFERENT = registry_rebuild(digests=[D1, D2], same_digest=False)
 CASES = [
     ("C14", [("07", moving_tag()), ("07", pull_back())], "holds", "the tag moved"),
     ("C14", [("07", UNMOVED), ("07", pull_back())], "holds", "not seen to move"),
-    ("C14", [("07", moving_tag()), ("07", pull_back(pulled_id=ID2, same_id=False))],
-     "does not hold", "pull by digest gave another image ID"),
-    ("C14", [("07", moving_tag(by_digest_id=ID2, digest_pinned=False)), ("07", pull_back())],
-     "does not hold", "no longer gave the first image"),
-    ("C14", [("07", moving_tag(tag_digest_now=D1, by_tag_id=ID1, tag_moved=False)),
-             ("07", pull_back())],
-     "does not hold", "did not name the digest pushed last"),
+    (
+        "C14",
+        [("07", moving_tag()), ("07", pull_back(pulled_id=ID2, same_id=False))],
+        "does not hold",
+        "pull by digest gave another image ID",
+    ),
+    (
+        "C14",
+        [("07", moving_tag(by_digest_id=ID2, digest_pinned=False)), ("07", pull_back())],
+        "does not hold",
+        "no longer gave the first image",
+    ),
+    (
+        "C14",
+        [
+            ("07", moving_tag(tag_digest_now=D1, by_tag_id=ID1, tag_moved=False)),
+            ("07", pull_back()),
+        ],
+        "does not hold",
+        "did not name the digest pushed last",
+    ),
     ("C14", [("07", moving_tag())], "not measured here", "PullBack not recorded: run lab 07"),
     ("C14", [("07", pull_back())], "not measured here", "MovingTag not recorded: run lab 07"),
     ("C15", [("07", registry_rebuilds())], "holds", "gave the same digest"),
-    ("C15", [("07", registry_rebuilds(docker=DIFFERENT))], "does not hold",
-     "held for the build made reproducible (buildah --timestamp)"),
-    ("C15", [("07", registry_rebuilds(docker=DIFFERENT, buildah=registry_rebuild(
-        outcome=NO_BUILDAH, digests=[], same_digest=None)))],
-     "does not hold", "pushed another digest"),
-    ("C15", [("07", registry_rebuilds(docker=registry_rebuild(
-        outcome=Outcome.failed("push: 500"), digests=[], same_digest=None)))],
-     "not measured here", "RegistryRebuilds.docker failed: push: 500"),
+    (
+        "C15",
+        [("07", registry_rebuilds(docker=DIFFERENT))],
+        "does not hold",
+        "held for the build made reproducible (buildah --timestamp)",
+    ),
+    (
+        "C15",
+        [
+            (
+                "07",
+                registry_rebuilds(
+                    docker=DIFFERENT,
+                    buildah=registry_rebuild(outcome=NO_BUILDAH, digests=[], same_digest=None),
+                ),
+            )
+        ],
+        "does not hold",
+        "pushed another digest",
+    ),
+    (
+        "C15",
+        [
+            (
+                "07",
+                registry_rebuilds(
+                    docker=registry_rebuild(
+                        outcome=Outcome.failed("push: 500"), digests=[], same_digest=None
+                    )
+                ),
+            )
+        ],
+        "not measured here",
+        "RegistryRebuilds.docker failed: push: 500",
+    ),
     ("C16", [("07", pipeline_run())], "holds", "the deployed service answered the same"),
-    ("C16", [("07", pipeline_run(stages=NOT_DEPLOYED, deployed_sha256=None))], "holds",
-     "(deploy not run)"),
+    (
+        "C16",
+        [("07", pipeline_run(stages=NOT_DEPLOYED, deployed_sha256=None))],
+        "holds",
+        "(deploy not run)",
+    ),
     ("C16", [("07", pipeline_run(labels={}))], "does not hold", "revision label is None"),
-    ("C16", [("07", pipeline_run(deployed_sha256="9" * 64))], "does not hold",
-     "answered another model sha256"),
+    (
+        "C16",
+        [("07", pipeline_run(deployed_sha256="9" * 64))],
+        "does not hold",
+        "answered another model sha256",
+    ),
     ("C16", [("07", pipeline_run(dirty=True))], "does not hold", "uncommitted changes"),
-    ("C16", [("07", pipeline_run(model_version="1.0.0-build.28"))], "does not hold",
-     "does not name the commit"),
-    ("C16", [("07", pipeline_run(stages=_blocked("test")))], "not measured here",
-     "07:PipelineRun stage push not run: blocked: test failed"),
+    (
+        "C16",
+        [("07", pipeline_run(model_version="1.0.0-build.28"))],
+        "does not hold",
+        "does not name the commit",
+    ),
+    (
+        "C16",
+        [("07", pipeline_run(stages=_blocked("test")))],
+        "not measured here",
+        "07:PipelineRun stage push not run: blocked: test failed",
+    ),
     ("C16", [], "not measured here", "PipelineRun not recorded: run lab 07"),
-]  # fmt: skip
+]
 
 
 def _case_id(case: tuple) -> str:

@@ -96,9 +96,13 @@ def probe(device: str = "cuda") -> GpuProbe:
     except ProviderUnavailable as error:
         outcome = Outcome.not_run(str(error))
     return GpuProbe(
-        device, outcome, info["driver"], info["gpus"], info["driver_max_cuda"],
+        device,
+        outcome,
+        info["driver"],
+        info["gpus"],
+        info["driver_max_cuda"],
         info["ort_build_cuda"],
-    )  # fmt: skip
+    )
 
 
 def _ort_path(

@@ -24,11 +24,18 @@ def buildkit_command(context: Path, tag: str, epoch: int = EPOCH) -> list[str]:
     """The BuildKit way to a reproducible image (Docker ≥ 25 with buildx ≥ 0.13): every file
     mtime in the layers is clamped to ``SOURCE_DATE_EPOCH`` when the image is exported."""
     return [
-        "docker", "buildx", "build", "--no-cache",
-        "--build-arg", f"SOURCE_DATE_EPOCH={epoch}",
-        "--output", f"type=docker,name={tag},rewrite-timestamp=true",
-        "-f", str(context / "Dockerfile"), str(context),
-    ]  # fmt: skip
+        "docker",
+        "buildx",
+        "build",
+        "--no-cache",
+        "--build-arg",
+        f"SOURCE_DATE_EPOCH={epoch}",
+        "--output",
+        f"type=docker,name={tag},rewrite-timestamp=true",
+        "-f",
+        str(context / "Dockerfile"),
+        str(context),
+    ]
 
 
 def buildkit_status() -> str | None:

@@ -120,12 +120,17 @@ def container_runner(
                 "/model.onnx", "/io/x.npy", "/io/out.npz", {"c": asdict(config)}, repeats
             )
             run_module(
-                image, "mllab.experiments.reproducibility.ort_probe", [request],
+                image,
+                "mllab.experiments.reproducibility.ort_probe",
+                [request],
                 user=f"{os.getuid()}:{os.getgid()}",  # writes /io/out.npz as the caller
-                volumes={str(model): "/model.onnx:ro", io_dir: "/io",
-                         str(PACKAGE): "/src/mllab:ro"},
+                volumes={
+                    str(model): "/model.onnx:ro",
+                    io_dir: "/io",
+                    str(PACKAGE): "/src/mllab:ro",
+                },
                 env={"PYTHONPATH": "/src"},  # this tree's probe, whatever mllab the image has
-            )  # fmt: skip
+            )
             return list(np.load(Path(io_dir, "out.npz"))["c"])
 
     return run_in_container
@@ -178,26 +183,45 @@ def configurations(
     ]
     lecture = "ORT_DISABLE_ALL + enable_mem_pattern=False (lecture)"
     configs += [
-        Configuration("ort-all-1t", "ONNX Runtime CPU, optimisation all, 1 thread",
-                      ort(lambda: fp32, threads=1)),
-        Configuration("ort-deterministic", f"{lecture}, {t}",
-                      ort(lambda: fp32, deterministic=True, threads=threads)),
-        Configuration("ort-deterministic-1t", f"{lecture}, 1 thread",
-                      ort(lambda: fp32, deterministic=True, threads=1)),
-        Configuration("ort-int8", f"INT8 static QDQ model, ONNX Runtime CPU, {t}",
-                      ort(int8_path, threads=threads)),
-        Configuration("ort-fp16", f"fp16 model (fp32 I/O), ONNX Runtime CPU, {t}",
-                      ort(fp16_path, threads=threads)),
+        Configuration(
+            "ort-all-1t",
+            "ONNX Runtime CPU, optimisation all, 1 thread",
+            ort(lambda: fp32, threads=1),
+        ),
+        Configuration(
+            "ort-deterministic",
+            f"{lecture}, {t}",
+            ort(lambda: fp32, deterministic=True, threads=threads),
+        ),
+        Configuration(
+            "ort-deterministic-1t",
+            f"{lecture}, 1 thread",
+            ort(lambda: fp32, deterministic=True, threads=1),
+        ),
+        Configuration(
+            "ort-int8",
+            f"INT8 static QDQ model, ONNX Runtime CPU, {t}",
+            ort(int8_path, threads=threads),
+        ),
+        Configuration(
+            "ort-fp16",
+            f"fp16 model (fp32 I/O), ONNX Runtime CPU, {t}",
+            ort(fp16_path, threads=threads),
+        ),
         Configuration("torch-cuda", "PyTorch eager, CUDA", lambda: torch_cuda_runner()),
         Configuration("ort-cuda", "ONNX Runtime CUDA EP, fp32", ort(lambda: fp32, device="cuda")),
-        Configuration("ort-cuda-deterministic",
-                      "ONNX Runtime CUDA EP, lecture's options + cuDNN DEFAULT algo, no TF32",
-                      ort(lambda: fp32, device="cuda", deterministic=True)),
-        Configuration("ort-cuda-fp16", "fp16 model, ONNX Runtime CUDA EP",
-                      ort(fp16_path, device="cuda")),
-        Configuration("ort-tensorrt", "ONNX Runtime TensorRT EP, fp32",
-                      ort(lambda: fp32, device="tensorrt")),
-    ]  # fmt: skip
+        Configuration(
+            "ort-cuda-deterministic",
+            "ONNX Runtime CUDA EP, lecture's options + cuDNN DEFAULT algo, no TF32",
+            ort(lambda: fp32, device="cuda", deterministic=True),
+        ),
+        Configuration(
+            "ort-cuda-fp16", "fp16 model, ONNX Runtime CUDA EP", ort(fp16_path, device="cuda")
+        ),
+        Configuration(
+            "ort-tensorrt", "ONNX Runtime TensorRT EP, fp32", ort(lambda: fp32, device="tensorrt")
+        ),
+    ]
     no_image = "no slim image (build it with mllab.containers.build.build_slim())"
     for deterministic, suffix in ((False, "all"), (True, "deterministic")):
         configs.append(

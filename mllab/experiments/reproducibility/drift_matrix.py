@@ -167,13 +167,17 @@ class DriftMatrix:
         assert ra.output is not None and rb.output is not None  # what ran keeps its output
         drift = compare(ra.output, rb.output)
         return PairDrift(
-            a, b, Outcome.ran(),
+            a,
+            b,
+            Outcome.ran(),
             bitwise_equal=ra.digests[0] == rb.digests[0],
-            delta_l2=drift.l2, max_abs=drift.max_abs, relative=drift.relative,
+            delta_l2=drift.l2,
+            max_abs=drift.max_abs,
+            relative=drift.relative,
             top1_agreement=drift.top1_agreement,
             within_delta=drift.l2 <= LECTURE_DELTA,
             within_epsilon=drift.max_abs <= LECTURE_EPSILON,
-        )  # fmt: skip
+        )
 
     def pairs(self) -> list[PairDrift]:
         """Every unordered pair of available configurations."""
@@ -301,8 +305,10 @@ def determinism(matrix: DriftMatrix) -> Determinism:
         across_runs_max_abs=det.repeat_max_abs,
         across_runs_bitwise=det.bitwise_repeatable,
     )
-    for label, name in (("threads_1_vs_n", "ort-deterministic-1t"),
-                        ("host_vs_container", "container-ort-deterministic")):  # fmt: skip
+    for label, name in (
+        ("threads_1_vs_n", "ort-deterministic-1t"),
+        ("host_vs_container", "container-ort-deterministic"),
+    ):
         pair = matrix.compare(name, "ort-deterministic") if matrix.get(name) else None
         setattr(record, label, pair.outcome if pair else _missing(name))
         if pair is not None and pair.outcome.ok:

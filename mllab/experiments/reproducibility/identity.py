@@ -46,8 +46,10 @@ def host_manifest(python: str | None = None) -> dict[str, str]:
     command = [python or sys.executable, "-m", LISTER]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise MllabError(f"listing the packages of {python or sys.executable} failed: "
-                         f"{done.stderr.strip()[-500:]}")  # fmt: skip
+        raise MllabError(
+            f"listing the packages of {python or sys.executable} failed: "
+            f"{done.stderr.strip()[-500:]}"
+        )
     return _normalise(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -55,9 +57,12 @@ def container_manifest(image: str, python: str = "python") -> dict[str, str]:
     """``{package: version}`` inside ``image`` (``docker run --rm``, no network; this tree's
     lister mounted, so any image with a Python can be listed)."""
     listed = run_module_json(
-        image, LISTER, python=python,
-        volumes={str(PACKAGE): "/src/mllab:ro"}, env={"PYTHONPATH": "/src"},
-    )  # fmt: skip
+        image,
+        LISTER,
+        python=python,
+        volumes={str(PACKAGE): "/src/mllab:ro"},
+        env={"PYTHONPATH": "/src"},
+    )
     return _normalise(listed)
 
 

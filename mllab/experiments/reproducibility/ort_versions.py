@@ -82,13 +82,37 @@ def ort_version_env(version: str, on_log: LogFn | None = print) -> Path:
     house = home / "wheels"
     wanted = [f"onnxruntime=={version}", f"numpy=={importlib.metadata.version('numpy')}"]
     steps = [
-        [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--python-version",
-         "3.11", "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-         "--platform", "manylinux2014_x86_64", "-d", str(house), *wanted],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "-d",
+            str(house),
+            *wanted,
+        ],
         [sys.executable, "-m", "venv", "--clear", str(home / "venv")],
-        [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(house),
-         "--disable-pip-version-check", *wanted],
-    ]  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            str(house),
+            "--disable-pip-version-check",
+            *wanted,
+        ],
+    ]
     for command in steps:
         if on_log:
             on_log("$ " + " ".join(command[:6]) + " ...")
@@ -131,8 +155,9 @@ def ort_version_drift(
     with tempfile.TemporaryDirectory(prefix="mllab-ortver-") as tmp:
         np.save(Path(tmp, "x.npy"), x)
         fields = {level: dataclasses.asdict(c) for level, c in configs.items()}
-        request = probe_request(str(model), str(Path(tmp, "x.npy")), str(Path(tmp, "out.npz")),
-                                fields)  # fmt: skip
+        request = probe_request(
+            str(model), str(Path(tmp, "x.npy")), str(Path(tmp, "out.npz")), fields
+        )
         old_version = run_probe_with(python, request)
         old = {level: outputs[0] for level, outputs in np.load(Path(tmp, "out.npz")).items()}
     levels = []
@@ -147,11 +172,16 @@ def ort_version_drift(
                 drift.l2,
                 drift.relative,
                 drift.top1_agreement,
-            )  # fmt: skip
+            )
         )
     top = levels[0]  # "all": what the host serves with
     return OrtVersionDrift(
-        Outcome.ran(), old=old_version, new=ort.__version__, max_abs=top.max_abs,
-        delta_l2=top.delta_l2, top1_agreement=top.top1_agreement,
-        bitwise_equal=top.bitwise_equal, levels=levels,
-    )  # fmt: skip
+        Outcome.ran(),
+        old=old_version,
+        new=ort.__version__,
+        max_abs=top.max_abs,
+        delta_l2=top.delta_l2,
+        top1_agreement=top.top1_agreement,
+        bitwise_equal=top.bitwise_equal,
+        levels=levels,
+    )

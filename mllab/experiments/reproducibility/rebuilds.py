@@ -143,7 +143,7 @@ def step_rows(result: BuildResult) -> list[dict[str, Any]]:
             if s.instruction.startswith(NO_CACHE_LINE)
             else ("hit" if s.cached else "ran"),
             "instruction": s.instruction[:90],
-        }  # fmt: skip
+        }
         for s in result.steps
     ]
 

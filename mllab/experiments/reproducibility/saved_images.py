@@ -122,9 +122,15 @@ def layer_entries(saved: SavedImage, index: int) -> dict[str, Entry]:
                 data = inner.extractfile(member) if member.isfile() else None
                 digest = sha256_stream(data) if data is not None else None
                 entries[member.name] = Entry(
-                    member.type.decode(), member.mode, member.uid, member.gid,
-                    int(member.mtime), member.size, member.linkname, digest,
-                )  # fmt: skip
+                    member.type.decode(),
+                    member.mode,
+                    member.uid,
+                    member.gid,
+                    int(member.mtime),
+                    member.size,
+                    member.linkname,
+                    digest,
+                )
     return entries
 
 
@@ -248,9 +254,16 @@ def compare_images(
         instructions = a.instructions() + ["?"] * (len(pairs) - len(a.diff_ids))
         located = {name: find_layer(a, name) for name in locate}
         return ImageComparison(
-            tag_a, tag_b, "sha256:" + a.config_sha256, "sha256:" + b.config_sha256,
-            config_diff(a.config, b.config), pairs, instructions, layers, located,
-        )  # fmt: skip
+            tag_a,
+            tag_b,
+            "sha256:" + a.config_sha256,
+            "sha256:" + b.config_sha256,
+            config_diff(a.config, b.config),
+            pairs,
+            instructions,
+            layers,
+            located,
+        )
 
 
 def find_layer(saved: SavedImage, name: str) -> int | None:

@@ -30,9 +30,18 @@ if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook 
 
 #: the columns of a sweep's table
 ROW_FIELDS = (
-    "cpus", "policy", "threads", "p50_ms", "p99_ms", "max_ms", "mean_ms", "throughput",
-    "nr_throttled", "nr_periods", "throttled_ms",
-)  # fmt: skip
+    "cpus",
+    "policy",
+    "threads",
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+    "mean_ms",
+    "throughput",
+    "nr_throttled",
+    "nr_periods",
+    "throttled_ms",
+)
 
 
 @dataclass

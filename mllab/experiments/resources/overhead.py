@@ -101,8 +101,10 @@ def summarize(
         for c, n in zip(container, native, strict=True)
     ]
     native_ms, container_ms = _ms_per_inference(native), _ms_per_inference(container)
-    calls = {side: [v for r in runs for v in r.samples_ms] for side, runs in
-             (("container", container), ("native", native))}  # fmt: skip
+    calls = {
+        side: [v for r in runs for v in r.samples_ms]
+        for side, runs in (("container", container), ("native", native))
+    }
     return Overhead(
         outcome=Outcome.ran(),
         eta_cpu=float(np.median([r.ratio for r in rounds])),
@@ -154,11 +156,13 @@ def overhead(
             for side in ("container", "native") if i % 2 == 0 else ("native", "container"):
                 if side == "container":
                     parent = groups.container_parent
-                    container.append(run_probe(tag, None, threads, repeats, warmup,
-                                               cgroup_parent=parent))  # fmt: skip
+                    container.append(
+                        run_probe(tag, None, threads, repeats, warmup, cgroup_parent=parent)
+                    )
                 else:
-                    native.append(native_probe(model, threads, repeats, warmup,
-                                               cgroup=groups.native))  # fmt: skip
+                    native.append(
+                        native_probe(model, threads, repeats, warmup, cgroup=groups.native)
+                    )
             if progress:
                 print(
                     f"round {i + 1}/{rounds}: container {container[-1].throughput:.2f}/s, "

@@ -5,13 +5,14 @@ batching off (``BATCH_MAX_SIZE=0``) and once on, and loads each with locust
 (:func:`mllab.measure.load.run_load`) at each concurrency: closed loop, each user posts
 one batch-1 request after the other. The server's ``/metadata`` counts the batches it ran, so
 each point also says how many rows a batch held on average. :func:`plot_batching` draws it.
-:func:`request_for` is the one request each API is loaded with (benchmarks use it too).
+Each API is loaded with its request kind of :func:`mllab.serve.requests.load_request`
+(:data:`API_PAYLOADS`; the benchmarks use the same).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,15 +21,15 @@ import numpy as np
 
 from mllab.core.errors import InputError
 from mllab.measure.load import LoadRequest, run_load
-from mllab.serve.bodies import NPY, npy_bytes
 from mllab.serve.process import start_server
-from mllab.serve.v2 import DEFAULT_MODEL_NAME
-from mllab.serve.v2_binary import binary_request
+from mllab.serve.requests import load_request
 
 if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
     from matplotlib.figure import Figure
 
-APIS = ("predict", "v2")
+#: the request kind (:data:`mllab.serve.requests.PAYLOADS`) each loaded API is sent
+API_PAYLOADS = {"predict": "npy", "v2": "v2"}
+APIS = tuple(API_PAYLOADS)
 #: admission control must not refuse the load itself: room for the largest concurrency
 IN_FLIGHT_HEADROOM = 4
 
@@ -71,17 +72,12 @@ class BatchingSweep:
         )
 
 
-def request_for(
-    api: str, x: np.ndarray, input_name: str = "input", output_name: str | None = None
-) -> tuple[str, bytes, dict[str, str]]:
-    """(path, body, headers) of one binary request: ``.npy`` to ``/predict`` or the v2
-    binary tensor extension to ``/v2/models/resnet50/infer``."""
-    if api == "predict":
-        return "/predict", npy_bytes(x), {"Content-Type": NPY, "Accept": NPY}
-    if api == "v2":
-        body, headers = binary_request(x, input_name, output_name)
-        return f"/v2/models/{DEFAULT_MODEL_NAME}/infer", body, headers
-    raise InputError(f"api must be one of {', '.join(APIS)}, not {api!r}")
+def api_request(api: str, x: np.ndarray) -> LoadRequest:
+    """The binary request ``api`` is loaded with (``x`` as ``.npy`` to ``/predict``, or through
+    the v2 binary tensor extension), labelled with the API's name."""
+    if api not in API_PAYLOADS:
+        raise InputError(f"api must be one of {', '.join(APIS)}, not {api!r}")
+    return replace(load_request(API_PAYLOADS[api], x), label=api)
 
 
 def server_settings(batch_max_size: int, delay_ms: float, concurrency: int) -> dict[str, str]:
@@ -102,15 +98,15 @@ def load_point(
     url: str, api: str, x: np.ndarray, concurrency: int, requests: int, batching: bool
 ) -> BatchingPoint:
     """One locust run against a running server, with the batches it caused."""
-    path, body, headers = request_for(api, x)
     before = batching_counters(url)
-    r = run_load(url, LoadRequest("POST", path, body, headers, api), concurrency, requests=requests)
+    r = run_load(url, api_request(api, x), concurrency, requests=requests)
     after = batching_counters(url)
     rows = None
     if before is not None and after is not None and after["batches"] > before["batches"]:
         rows = (after["rows"] - before["rows"]) / (after["batches"] - before["batches"])
-    return BatchingPoint(batching, concurrency, r.requests, r.failures, r.rps, r.p50_ms,
-                         r.p99_ms, rows, r.load_cpu_s)  # fmt: skip
+    return BatchingPoint(
+        batching, concurrency, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, rows, r.load_cpu_s
+    )
 
 
 def batching_sweep(

@@ -173,9 +173,19 @@ def run_lecture_flask(
             output, _ = process.communicate()
     tail = "\n".join((output or "").strip().splitlines()[-LOG_LINES:])
     return FlaskRun(
-        outcome, exited, exit_code, listening, port, status, tail, corrected, busy, seconds, shape,
+        outcome,
+        exited,
+        exit_code,
+        listening,
+        port,
+        status,
+        tail,
+        corrected,
+        busy,
+        seconds,
+        shape,
         max_abs,
-    )  # fmt: skip
+    )
 
 
 def lecture_flask(model: str | Path, folder: str | Path, timeout: float = 60.0) -> LectureFlask:

@@ -115,5 +115,12 @@ def in_process(
         thread.join()
     wall = time.perf_counter() - start
     stats = summarize(latencies, wall_s=wall)
-    return Point("onnxruntime in-process", concurrency, requests, 0, requests / wall,
-                 stats.p50_ms, stats.p99_ms)  # fmt: skip
+    return Point(
+        "onnxruntime in-process",
+        concurrency,
+        requests,
+        0,
+        requests / wall,
+        stats.p50_ms,
+        stats.p99_ms,
+    )

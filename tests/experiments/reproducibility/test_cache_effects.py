@@ -10,8 +10,12 @@ from mllab.experiments.reproducibility import cache_effects
 
 
 def _result(cached: list[bool]) -> BuildResult:
-    names = ["FROM base", "COPY requirements.lock /b/", "RUN pip install -r /b/requirements.lock",
-             "COPY model.onnx /app/"]  # fmt: skip
+    names = [
+        "FROM base",
+        "COPY requirements.lock /b/",
+        "RUN pip install -r /b/requirements.lock",
+        "COPY model.onnx /app/",
+    ]
     steps = [BuildStep(i + 1, n, c) for i, (n, c) in enumerate(zip(names, cached, strict=True))]
     return BuildResult("t", "sha256:x", steps)
 

@@ -12,11 +12,25 @@ from mllab.experiments.reproducibility import drift_matrix as repro
 from mllab.measure.drift import LECTURE_DELTA
 
 EXPECTED = {
-    "torch-cpu", "torch-cpu-1t", "ort-disable", "ort-basic", "ort-extended", "ort-all",
-    "ort-all-1t", "ort-deterministic", "ort-deterministic-1t", "ort-int8", "ort-fp16",
-    "torch-cuda", "ort-cuda", "ort-cuda-deterministic", "ort-cuda-fp16", "ort-tensorrt",
-    "container-ort-all", "container-ort-deterministic",
-}  # fmt: skip
+    "torch-cpu",
+    "torch-cpu-1t",
+    "ort-disable",
+    "ort-basic",
+    "ort-extended",
+    "ort-all",
+    "ort-all-1t",
+    "ort-deterministic",
+    "ort-deterministic-1t",
+    "ort-int8",
+    "ort-fp16",
+    "torch-cuda",
+    "ort-cuda",
+    "ort-cuda-deterministic",
+    "ort-cuda-fp16",
+    "ort-tensorrt",
+    "container-ort-all",
+    "container-ort-deterministic",
+}
 #: available on any machine that runs the kit (CPU only)
 CPU_ONLY = {name for name in EXPECTED if "cuda" not in name and "tensorrt" not in name}
 
@@ -124,9 +138,9 @@ def test_container_rows_run_in_the_slim_image():
     configs = [
         c
         for c in drift_configs.configurations(image=tag)
-        if c.name in ("ort-all", "ort-deterministic", "container-ort-all",
-                      "container-ort-deterministic")
-    ]  # fmt: skip
+        if c.name
+        in ("ort-all", "ort-deterministic", "container-ort-all", "container-ort-deterministic")
+    ]
     x = drift_configs.drift_inputs(n_random=1, n_images=1)
     matrix = repro.run_matrix(configs, x=x, repeats=2, progress=False)
     assert all(r.ok for r in matrix.results), matrix.repeatability()

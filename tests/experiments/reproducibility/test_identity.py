@@ -36,8 +36,11 @@ def test_host_manifest_is_this_venv_in_freeze_form():
 
 def test_manifest_names_are_pep503_normalised():
     raw = {"Typing_Extensions": "4", "zope.interface": "6", "PyYAML": "6.0"}
-    assert identity._normalise(raw) == {"typing-extensions": "4", "zope-interface": "6",
-                                         "pyyaml": "6.0"}  # fmt: skip
+    assert identity._normalise(raw) == {
+        "typing-extensions": "4",
+        "zope-interface": "6",
+        "pyyaml": "6.0",
+    }
 
 
 @pytest.mark.docker

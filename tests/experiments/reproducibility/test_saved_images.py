@@ -24,8 +24,11 @@ def _layer(files: dict[str, tuple[bytes, int]]) -> bytes:
 def _saved(path: Path, created: str, layers: list[bytes]) -> saved_images.SavedImage:
     diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
     history = [{"created": created, "created_by": f"/bin/sh -c step {i}"} for i in range(2)]
-    config = {"created": created, "rootfs": {"type": "layers", "diff_ids": diff_ids},
-              "history": history}  # fmt: skip
+    config = {
+        "created": created,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }
     raw = json.dumps(config).encode()
     with tarfile.open(path, "w") as tar:
         names = []

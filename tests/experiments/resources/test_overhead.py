@@ -12,8 +12,9 @@ from mllab.experiments.resources.probe_runs import ProbeRun
 
 def _run(where: str, per_s: float, samples: list[float]) -> ProbeRun:
     mean = float(np.mean(samples))
-    return ProbeRun(where, None, 1, 1, len(samples), mean, mean, mean, mean, per_s,
-                    samples_ms=samples)  # fmt: skip
+    return ProbeRun(
+        where, None, 1, 1, len(samples), mean, mean, mean, mean, per_s, samples_ms=samples
+    )
 
 
 def test_summarize_takes_eta_from_the_rounds_and_ms_per_inference_pooled():

@@ -17,10 +17,10 @@ from mllab.core.records import as_fields
 from mllab.experiments.serving.batching import (
     BatchingPoint,
     BatchingSweep,
+    api_request,
     batching_sweep,
     load_point,
     plot_batching,
-    request_for,
     server_settings,
 )
 from mllab.experiments.serving.peer import in_process, start_kserve
@@ -37,16 +37,16 @@ def x() -> np.ndarray:
 
 
 def test_each_api_is_loaded_with_a_binary_request(x):
-    path, body, headers = request_for("predict", x)
-    assert path == "/predict" and headers["Content-Type"] == "application/x-npy"
-    assert np.array_equal(np.load(io.BytesIO(body)), x)
-    path, body, headers = request_for("v2", x, "input", "logits")
-    assert path == "/v2/models/resnet50/infer"
-    size = int(headers[HEADER_LENGTH])
-    header = json.loads(body[:size])
-    assert header["inputs"][0]["parameters"]["binary_data_size"] == x.nbytes == len(body) - size
+    npy = api_request("predict", x)
+    assert npy.path == "/predict" and npy.headers["Content-Type"] == "application/x-npy"
+    assert np.array_equal(np.load(io.BytesIO(npy.body)), x) and npy.label == "predict"
+    v2 = api_request("v2", x)
+    assert v2.path == "/v2/models/resnet50/infer" and v2.label == "v2"
+    size = int(v2.headers[HEADER_LENGTH])
+    header = json.loads(v2.body[:size])
+    assert header["inputs"][0]["parameters"]["binary_data_size"] == x.nbytes == len(v2.body) - size
     with pytest.raises(InputError, match="predict, v2"):
-        request_for("grpc", x)
+        api_request("grpc", x)
 
 
 def test_server_settings_leave_room_for_the_load():
@@ -79,8 +79,11 @@ def test_the_sweep_measures_both_settings_and_the_batches_formed(tiny_model):
         tiny_model, (1, 4), requests=24, batch_max_size=4, max_queue_delay_ms=50, threads=1
     )
     assert [(p.batching, p.concurrency) for p in sweep.points] == [
-        (False, 1), (False, 4), (True, 1), (True, 4)
-    ]  # fmt: skip
+        (False, 1),
+        (False, 4),
+        (True, 1),
+        (True, 4),
+    ]
     for point in sweep.points:
         assert point.errors == 0 and point.requests == 24 and point.throughput > 0
         assert point.p50_ms <= point.p99_ms and point.load_cpu_s > 0
@@ -111,8 +114,8 @@ def test_kserve_answers_the_same_logits_as_in_process(tiny_model, x):
     session = create_session(tiny_model, SessionConfig(threads=1, allow_spinning=False))
     expected = session.run(None, {"input": x})[0]
     with start_kserve(tiny_model, threads=1) as server:
-        path, body, headers = request_for("v2", x, "input", "logits")
-        answer = httpx.post(server.url + path, content=body, headers=headers, timeout=60)
+        v2 = api_request("v2", x)
+        answer = httpx.post(server.url + v2.path, content=v2.body, headers=v2.headers, timeout=60)
         assert answer.status_code == 200, answer.text
         outputs = read_response(answer.content, answer.headers.get(HEADER_LENGTH))
     assert np.array_equal(outputs["logits"], expected)

@@ -56,8 +56,14 @@ def test_a_busy_port_is_replaced_by_a_free_one(tiny_model, tmp_path):
 
 
 def test_lecture_flask_record_has_the_c12_fields():
-    run = FlaskRun(**{f: None for f in ("exit_code", "status")}, outcome=None, exited=True,
-                   listening=False, port=8080, log_tail="")  # fmt: skip
+    run = FlaskRun(
+        **{f: None for f in ("exit_code", "status")},
+        outcome=None,
+        exited=True,
+        listening=False,
+        port=8080,
+        log_tail="",
+    )
     fields = as_fields(LectureFlask(run, run))
     c12 = {"outcome", "exited", "exit_code", "listening", "port", "status", "log_tail"}
     assert c12 <= set(fields["as_written"]) and c12 <= set(fields["corrected"])
