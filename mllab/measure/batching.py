@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -40,6 +40,8 @@ class BatchFit:
     latency_bound_ms: float | None
     batches: list[int]
     throughput: list[float]  # the T(n) values fitted: batch / mean latency
+    latency_std_ms: list[float] = field(default_factory=list)  # per batch: the calls' spread
+    repeats: int | None = None  # timed calls per batch
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -116,6 +118,8 @@ def fit_sweep(
     """:func:`fit_throughput` on a batch sweep (mean latency, so T = n / mean L), with n*
     (:func:`best_batch` at ``percentile``) when a ``latency_bound_ms`` is given."""
     fit = fit_throughput([s.batch for s in stats], [1000.0 * s.batch / s.mean_ms for s in stats])
+    spread = [float(s.std_ms) for s in stats]
+    fit = replace(fit, latency_std_ms=spread, repeats=min(s.repeats for s in stats))
     if latency_bound_ms is None:
         return fit
     n_star = best_batch(stats, fit, latency_bound_ms, percentile)
@@ -198,3 +202,84 @@ def plot_sweep(stats: Sequence[Stats], fit: BatchFit | None = None, title: str =
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- does the law describe the data? (claim C7) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LawCheck:
+    """C7's test of L(n) = a + b·n on a measured sweep. The law needs a fixed cost a ≥ 0: an
+    unconstrained fit whose a is below zero by more than twice its standard error means the
+    law does not describe the data. Otherwise a is refitted with a ≥ 0 and compared with the
+    no-batching law (a = 0: T(n) = 1/b for every n), and the measured gain T(n*)/T(1) is given
+    with its spread (two standard errors of the means); a gain within it is no gain."""
+
+    a_ms: float  # unconstrained least squares
+    a_se_ms: float | None  # its standard error (None with two batch sizes: no residual)
+    rounding_ms: float  # what counts as zero without an error bar: 1e-6 of the mean latency
+    a_fit_ms: float  # the fit with a >= 0
+    b_fit_ms: float
+    r2: float  # of the a >= 0 fit
+    gain: float  # measured T(n*)/T(1) (n*: the given one, else the fastest batch)
+    gain_spread: float | None  # 2 standard errors of the gain (None: spreads not recorded)
+    n_star: int
+    law_n_star: int  # the largest measured batch whose fitted latency meets the bound
+
+    @property
+    def negative_fixed_cost(self) -> bool:
+        """a < 0 beyond two standard errors (beyond rounding where a has no error bar)."""
+        margin = 2 * self.a_se_ms if self.a_se_ms is not None else 0.0
+        return self.a_ms + margin + self.rounding_ms < 0
+
+    @property
+    def fixed_cost_distinguishable(self) -> bool | None:
+        """a > 0 by more than two standard errors; None without an error bar."""
+        if self.a_se_ms is None:
+            return None
+        return self.a_ms - 2 * self.a_se_ms - self.rounding_ms > 0
+
+    @property
+    def gain_distinguishable(self) -> bool | None:
+        """|T(n*)/T(1) − 1| beyond the gain's spread; None without recorded spreads."""
+        return None if self.gain_spread is None else abs(self.gain - 1) > self.gain_spread
+
+
+def check_law(fit: BatchFit) -> LawCheck:
+    """:class:`LawCheck` of a recorded :class:`BatchFit` (its batches, T values and spreads)."""
+    n = np.asarray(fit.batches, dtype=np.float64)
+    latency = 1000.0 * n / np.asarray(fit.throughput, dtype=np.float64)
+    design = np.stack([np.ones_like(n), n], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, latency, rcond=None)
+    a_ols, a_se = float(a), None
+    if len(n) > 2:
+        sigma2 = float(((latency - design @ np.array([a, b])) ** 2).sum()) / (len(n) - 2)
+        a_se = math.sqrt(sigma2 * float(np.linalg.inv(design.T @ design)[0, 0]))
+    if a < 0:  # the constrained optimum sits on a = 0
+        a, b = 0.0, float(n @ latency / (n @ n))
+    residual = latency - (a + b * n)
+    total = float(((latency - latency.mean()) ** 2).sum())
+    r2 = 1.0 - float((residual**2).sum()) / total if total > 0 else 1.0
+    t = np.asarray(fit.throughput)
+    first = int(np.argmin(n))
+    best = fit.batches.index(fit.n_star) if fit.n_star in fit.batches else int(np.argmax(t))
+    gain = float(t[best] / t[first])
+    spread = None
+    if fit.latency_std_ms and fit.repeats:
+        sd, r = np.asarray(fit.latency_std_ms), math.sqrt(fit.repeats)
+        rel = math.hypot(sd[best] / (r * latency[best]), sd[first] / (r * latency[first]))
+        spread = 2 * gain * rel
+    bound = fit.latency_bound_ms if fit.latency_bound_ms is not None else math.inf
+    within = [int(v) for v in n if a + b * v <= bound] or [int(n[first])]
+    return LawCheck(
+        a_ols,
+        a_se,
+        1e-6 * float(latency.mean()),
+        float(a),
+        float(b),
+        r2,
+        gain,
+        spread,
+        int(n[best]),
+        max(within),
+    )

@@ -8,6 +8,7 @@ record, field or run raises :class:`~mllab.report.verdict.NotMeasured`.
 from __future__ import annotations
 
 from mllab.core.records import Results
+from mllab.measure.batching import BatchFit, check_law
 from mllab.measure.drift import LECTURE_DELTA as DELTA
 from mllab.measure.drift import LECTURE_EPSILON as EPSILON
 from mllab.report.verdict import (
@@ -154,18 +155,57 @@ def judge_c6(results: Results) -> Judgement:
 
 
 def judge_c7(results: Results) -> Judgement:
-    """04 ``BatchFit``: a_ms, b_ms, r2 of latency = a + b·n; n_star and latency_bound_ms."""
+    """04 ``BatchFit``: batches, throughput (T = n / mean latency), latency_std_ms, repeats,
+    n_star, latency_bound_ms (a_ms, b_ms and r2 are refitted from them: :func:`check_law`).
+
+    What would make it fail: a fixed cost a < 0 beyond two standard errors (latency growing
+    faster than linearly: the law does not describe the data), or a fit with a ≥ 0 whose R² is
+    below 0.95, or a measured n* (the fastest batch under the bound) that is not the law's n*
+    while T(n) differs beyond its spread. The control is the no-batching law a = 0, under which
+    T(n) is flat: the verdict says whether the fixed cost is distinguishable from zero and what
+    batching buys here, T(n*)/T(1) with its spread (two standard errors of the means)."""
     r = evidence(results, "04", "BatchFit", outcome=None)
-    a, b, r2 = float(r.need("a_ms")), float(r.need("b_ms")), float(r.need("r2"))
-    measured = f"a = {g(a)} ms, b = {g(b)} ms/item, R² = {r2:.3f}"
-    if r.get("n_star") is not None:
-        bound = r.get("latency_bound_ms")
-        measured += f", n* = {r.get('n_star')}" + (f" under L ≤ {g(bound)} ms" if bound else "")
+    fit = BatchFit(
+        a_ms=float(r.need("a_ms")),
+        b_ms=float(r.need("b_ms")),
+        r2=float(r.need("r2")),
+        n_star=r.get("n_star"),
+        latency_bound_ms=r.get("latency_bound_ms"),
+        batches=[int(v) for v in r.need("batches")],
+        throughput=[float(v) for v in r.need("throughput")],
+        latency_std_ms=[float(v) for v in r.get("latency_std_ms") or []],
+        repeats=r.get("repeats"),
+    )
+    if len(set(fit.batches)) < 2 or len(fit.batches) != len(fit.throughput):
+        raise NotMeasured(f"{r.where}: T(n) needs at least two batch sizes with a T each")
+    law = check_law(fit)
+    se = f" ± {g(law.a_se_ms)}" if law.a_se_ms is not None else ""
+    spread = f" ± {law.gain_spread:.2f}" if law.gain_spread is not None else ""
+    measured = (
+        f"unconstrained a = {g(law.a_ms)}{se} ms; with a ≥ 0: a = {g(law.a_fit_ms)} ms, "
+        f"b = {g(law.b_fit_ms)} ms/item, R² = {law.r2:.3f}; T(n*)/T(1) = {law.gain:.2f}{spread}"
+        f" at n* = {law.n_star}"
+    )
+    if fit.latency_bound_ms is not None:
+        measured += f" under L ≤ {g(fit.latency_bound_ms)} ms (the law's n*: {law.law_n_star})"
     measured += f" {r.source}"
-    if r2 >= R2_MIN and b > 0:
-        return Judgement(measured, Verdict.holds(f"the latency a + b·n fits with R² = {r2:.3f}"))
-    text = f"R² = {r2:.3f} (< {R2_MIN} or b ≤ 0): T(n) fits poorly"
-    return Judgement(measured, Verdict.does_not_hold(text))
+    if law.negative_fixed_cost:
+        text = f"the fit needs a negative fixed cost (a = {g(law.a_ms)}{se} ms): L(n) grows "
+        return Judgement(measured, Verdict.does_not_hold(text + "faster than a + b·n allows"))
+    if law.r2 < R2_MIN or law.b_fit_ms <= 0:
+        text = f"with a ≥ 0, R² = {law.r2:.3f} (< {R2_MIN}) or b ≤ 0: T(n) fits poorly"
+        return Judgement(measured, Verdict.does_not_hold(text))
+    flat = law.gain_distinguishable is False
+    if law.n_star != law.law_n_star and not flat and fit.latency_bound_ms is not None:
+        text = f"the fastest batch under the bound is n = {law.n_star}, the law's is "
+        return Judgement(measured, Verdict.does_not_hold(text + str(law.law_n_star)))
+    fixed = {
+        True: "distinguishable from zero",
+        False: "indistinguishable from zero (T ≈ 1/b)",
+        None: "without an error bar (two batch sizes)",
+    }[law.fixed_cost_distinguishable]
+    buys = f"batching buys ×{law.gain:.2f}{spread} here" + (", i.e. nothing" if flat else "")
+    return Judgement(measured, Verdict.holds(f"the law fits with a fixed cost {fixed}; {buys}"))
 
 
 def judge_c8(results: Results) -> Judgement:
