@@ -211,7 +211,12 @@ def judge_c7(results: Results) -> Judgement:
 def judge_c8(results: Results) -> Judgement:
     """06 ``LcFit``: outcome, cpus, latency_ms under ``--cpus`` quotas and the fit c_opt,
     scale_ms, r2, identified. The law holds when every point is within 25 % of
-    scale_ms / min(c, c_opt); no fitted value is ever guessed."""
+    scale_ms / min(c, c_opt); no fitted value is ever guessed.
+
+    What would make it fail: a point off the law by more than 25 %, or a latency that does not
+    fall as the quota grows. The control is the flat law (c_opt at the smallest quota, latency
+    the same under every quota), which fits any flat data within 0 %: a fit whose c_opt sits
+    there saw no 1/c part and does not hold."""
     r = evidence(results, "06", "LcFit")
     cpus = [float(c) for c in r.need("cpus")]
     lat = [float(v) for v in r.need("latency_ms")]
@@ -234,6 +239,9 @@ def judge_c8(results: Results) -> Judgement:
             "so only the 1/c part is tested"
         )
     )
+    if c_opt <= min(cpus) * (1 + 1e-9):
+        text = "latency did not fall as the quota grew (c_opt at the smallest quota): no 1/c part"
+        return Judgement(measured, Verdict.does_not_hold(text))
     if max(errors) <= LAW_TOLERANCE:
         return Judgement(measured, Verdict.holds(f"every point within 25 %{knee}"))
     return Judgement(measured, Verdict.does_not_hold(f"off by {worst:.0f} % (> 25 %){knee}"))

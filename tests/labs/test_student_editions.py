@@ -52,6 +52,7 @@ CHEAP: dict[str, dict[str, object]] = {
     "06": {
         "CPUS": [0.5, 1],
         "THREAD_POLICIES": [1],
+        "LC_POLICY": 1,
         "SWEEP_ROUNDS": 1,
         "REQUESTS_PER_POINT": 8,
         "ETA_ROUNDS": 1,

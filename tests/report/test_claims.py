@@ -329,6 +329,13 @@ CASES = [
     ),
     ("C8", [("06", lc_fit())], "holds", "not identified"),
     ("C8", [("06", lc_fit(latency_ms=[400.0, 200.0, 200.0]))], "does not hold", "off by"),
+    # the control: a flat L(c) fits scale / min(c, 0.5) exactly, yet shows no 1/c part
+    (
+        "C8",
+        [("06", lc_fit(latency_ms=[200.0, 200.0, 200.0], c_opt=0.5, scale_ms=100.0))],
+        "does not hold",
+        "did not fall",
+    ),
     ("C8", [("06", lc_fit(outcome=NO_DOCKER))], "not measured here", "06:LcFit not run"),
     ("C8", [("06", lc_fit(c_opt=None))], "not measured here", "has no c_opt"),
     ("C8", [("06", lc_fit(scale_ms=None))], "not measured here", "has no scale_ms"),
