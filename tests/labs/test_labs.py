@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -145,3 +146,38 @@ def test_lab_runs(notebook: Path, executed_lab):
     assert lab.lab in report["recorded"] and lab.records, "the lab records what it measured"
     assert (lab.out / "results" / f"{lab.lab}.json").exists()
     assert len(report["claims"]) == len(CLAIMS)
+
+
+#: a quotation in a lab's text that is Russian: «…» or "…" holding Cyrillic (a lecture heading
+#: or a sentence of the lecture, cited)
+LECTURE_QUOTE = re.compile(r'[«"]([^«»"\n]*[А-Яа-яЁё][^«»"]*?)[»"]')
+
+
+def _plain(text: str) -> str:
+    """Text compared as a reader would: spacing, case and ё/е ignored, edges' punctuation off."""
+    return re.sub(r"\s+", " ", text).lower().replace("ё", "е").strip(" .,:;")
+
+
+def lecture_quotes(notebook: Path) -> list[str]:
+    """Every Russian quotation in the lab's markdown and code."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [m.group(1) for c in nb.cells for m in LECTURE_QUOTE.finditer(c.source)]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_every_lecture_heading_or_quote_a_lab_cites_is_in_the_lecture(notebook, lecture_text):
+    """Issue 18: a lab never cites a section the lecture does not have."""
+    lecture = _plain(lecture_text())
+    missing = [q for q in lecture_quotes(notebook) if _plain(q) not in lecture]
+    assert not missing, f"not in the lecture (../shared/lecture): {missing}"
+
+
+def test_the_quote_check_sees_a_heading_that_is_not_there(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell('See *«Dockerfile и тестирование»* and "CMD".'))
+    nbformat.write(nb, tmp_path / "99_x.ipynb")
+    assert lecture_quotes(tmp_path / "99_x.ipynb") == ["Dockerfile и тестирование"]
+    assert (
+        _plain("Проверка  воспроизводимости\n  контейнера.")
+        == "проверка воспроизводимости контейнера"
+    )
