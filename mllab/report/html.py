@@ -20,6 +20,7 @@ STYLE = (
     "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
     "pre{margin:0;white-space:pre-wrap}"
     ".failed,.does-not-hold,td.zero{background:#fdd}.passed,.holds,td.full{background:#dfd}"
+    ".holds-in-part{background:#ffd}"
     ".not-measured-here{color:#666}"
 )
 

@@ -1,8 +1,9 @@
 """A claim's verdict and the evidence a judge reads it from.
 
-A :class:`Verdict` is one of three kinds, with the words that say why::
+A :class:`Verdict` is one of four kinds, with the words that say why::
 
     holds: Δ = 0 ≤ 1e-3, the environments are equivalent
+    holds in part: on CPU, no measurable overhead; the GPU half was not measured here
     does not hold: only 1.96× smaller
     not measured here: 05:ContainerVsHost not run: no Docker engine
 
@@ -19,8 +20,8 @@ from typing import Any, Literal
 
 from mllab.core.records import SCHEMA_KEY, Results
 
-Kind = Literal["holds", "does not hold", "not measured here"]
-KINDS: tuple[Kind, ...] = ("holds", "does not hold", "not measured here")
+Kind = Literal["holds", "holds in part", "does not hold", "not measured here"]
+KINDS: tuple[Kind, ...] = ("holds", "holds in part", "does not hold", "not measured here")
 #: the record schema version every judge here reads
 SCHEMA = 1
 
@@ -39,6 +40,11 @@ class Verdict:
     @classmethod
     def holds(cls, text: str) -> Verdict:
         return cls("holds", text)
+
+    @classmethod
+    def holds_in_part(cls, text: str) -> Verdict:
+        """What was measured holds and a named part of the claim was not measured here."""
+        return cls("holds in part", text)
 
     @classmethod
     def does_not_hold(cls, text: str) -> Verdict:
