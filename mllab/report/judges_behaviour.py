@@ -151,7 +151,12 @@ def judge_c10(results: Results) -> Judgement:
 
 
 def judge_c11(results: Results) -> Judgement:
-    """05 ``ModelLayer``: outcome, ids_differ, changed_layers, model_layer, only_model_layer."""
+    """05 ``ModelLayer``: outcome, ids_differ, changed_layers, model_layer, only_model_layer,
+    same_build_args.
+
+    What would make it fail: the same image ID after only the model file changed. The control:
+    both builds get the same build arguments (the model's sha256 label held fixed), so a new ID
+    can come from the file alone; where they did not, the verdict holds only in part."""
     r = evidence(results, "05", "ModelLayer")
     ids_differ = bool(r.need("ids_differ"))
     only = r.get("only_model_layer")
@@ -167,6 +172,10 @@ def judge_c11(results: Results) -> Judgement:
         False: "(more layers changed than the model's)",
         None: "(which layers changed was not measured)",
     }[only]
+    if r.get("same_build_args") is not True:
+        text = f"the image ID changed {which}, but the build arguments (the model's sha256 "
+        text += "label) changed too: the model file alone was not isolated"
+        return Judgement(measured, Verdict.holds_in_part(text))
     return Judgement(measured, Verdict.holds(f"the image ID follows the model, {which}"))
 
 

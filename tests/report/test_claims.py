@@ -182,7 +182,12 @@ def cache_effects(**changed: Any) -> CacheEffects:
 def model_layer(**changed: Any) -> ModelLayer:
     """Lab 05's layers: a new model changed layer 5 only, the model's (C11 holds)."""
     layer = ModelLayer(
-        outcome=RAN, ids_differ=True, changed_layers=[5], model_layer=5, only_model_layer=True
+        outcome=RAN,
+        ids_differ=True,
+        changed_layers=[5],
+        model_layer=5,
+        only_model_layer=True,
+        same_build_args=True,
     )
     return replace(layer, **changed)
 
@@ -427,6 +432,8 @@ CASES = [
         "has no before_change_cached",
     ),
     ("C11", [("05", model_layer())], "holds", "only the model layer changed"),
+    # the issue's case: the rebuild also changed the sha256 label, so the file is not isolated
+    ("C11", [("05", model_layer(same_build_args=False))], "holds in part", "not isolated"),
     (
         "C11",
         [("05", model_layer(ids_differ=False, changed_layers=[]))],

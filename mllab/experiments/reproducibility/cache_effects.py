@@ -21,6 +21,7 @@ from typing import ClassVar
 import onnx
 
 from mllab.containers.buildlog import BuildResult, BuildStep
+from mllab.containers.context import build_args
 from mllab.core.errors import BuildError, InputError
 from mllab.core.outcome import Outcome
 from mllab.core.paths import ARTIFACTS
@@ -65,6 +66,7 @@ class ModelLayer:
     changed_layers: list[int] = field(default_factory=list)
     model_layer: int | None = None
     only_model_layer: bool | None = None
+    same_build_args: bool | None = None  # the model file was the only input that changed
 
 
 @dataclass
@@ -147,6 +149,7 @@ class CacheExperiment:
             changed_layers=changed,
             model_layer=located,
             only_model_layer=located is not None and changed == [located],
+            same_build_args=True,  # cache_experiment builds both with the base's arguments
         )
 
 
@@ -159,9 +162,13 @@ def cache_experiment(prefix: str = PREFIX, model: str | Path | None = None) -> C
     3. the same context with one comment line added to ``requirements.lock`` (``:lock``).
     """
     nonce = uuid.uuid4().hex[:12]  # a change no earlier run has built (see the module doc)
-    base = docker_build(slim_context(model=model), f"{prefix}/slim:cache-base")
+    base_ctx = slim_context(model=model)
+    # C11 isolates the file: the model build keeps the base build's arguments (its
+    # MODEL_SHA256 label included), so the model file is the only input that differs
+    held = build_args(base_ctx)
+    base = docker_build(base_ctx, f"{prefix}/slim:cache-base", buildargs=held)
     model_ctx = slim_context("slim-model", model=other_model(model, nonce))
-    changed_model = docker_build(model_ctx, f"{prefix}/slim:model")
+    changed_model = docker_build(model_ctx, f"{prefix}/slim:model", buildargs=held)
     lock_ctx = slim_context("slim-lock", model=model)
     with (lock_ctx / "requirements.lock").open("a") as handle:
         handle.write(f"# the same pins, one comment more ({nonce}): the file's checksum changes\n")
