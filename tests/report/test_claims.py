@@ -329,7 +329,19 @@ CASES = [
         "not measured here",
         "06:Overhead not run",
     ),
-    ("C6", [("05", determinism())], "holds", "≤ 1e-6"),
+    ("C6", [("05", determinism())], "holds in part", "no control ran"),
+    (
+        "C6",
+        [("05", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=0.0))],
+        "holds in part",
+        "just as stable: this run does not show they matter",
+    ),
+    (
+        "C6",
+        [("05", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=2e-5))],
+        "holds in part",
+        "drifted by 2e-05: the options matter",
+    ),
     ("C6", [("05", determinism(threads_1_vs_n_max_abs=3e-6))], "does not hold", "> 1e-6"),
     (
         "C6",
@@ -515,6 +527,8 @@ def test_judge(assert_judged, claim: str, records: list, kind: str, text: str):
     assert_judged(claim, records, kind, text)
 
 
+#: claims about several machines, measured on one (C6: "across machines")
+PARTIAL_AT_BEST = {"C6"}
 #: lab 07's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records
 DELIVERY = {c.id for c in CLAIMS if c.lab == "07"}
 
@@ -524,7 +538,10 @@ def test_every_claim_is_covered_by_all_three_kinds(claim: str):
     """Each claim's judge is tested where it holds, where it does not and where it was not
     measured; a claim measured in part (C5 without a GPU) also where it holds in part."""
     kinds = {kind for c, _, kind, _ in CASES if c == claim}
-    assert kinds - {"holds in part"} == {"holds", "does not hold", "not measured here"}
+    if claim in PARTIAL_AT_BEST:  # one run cannot measure all of it: it holds in part at best
+        assert kinds == {"holds in part", "does not hold", "not measured here"}
+    else:
+        assert kinds - {"holds in part"} == {"holds", "does not hold", "not measured here"}
 
 
 @pytest.mark.parametrize("claim", [c.id for c in CLAIMS])

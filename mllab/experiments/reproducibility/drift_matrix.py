@@ -289,6 +289,9 @@ class Determinism:
     host_vs_container_bitwise: bool | None = None
     threads_1_vs_n: Outcome | None = None
     host_vs_container: Outcome | None = None
+    # the control: ONNX Runtime's default options (``ort-all``, ``ort-all-1t``), same inputs
+    control_across_runs_max_abs: float | None = None
+    control_threads_1_vs_n_max_abs: float | None = None
 
 
 def _missing(name: str) -> Outcome:
@@ -314,6 +317,12 @@ def determinism(matrix: DriftMatrix) -> Determinism:
         if pair is not None and pair.outcome.ok:
             setattr(record, f"{label}_max_abs", pair.max_abs)
             setattr(record, f"{label}_bitwise", pair.bitwise_equal)
+    control = matrix.get("ort-all")
+    if control is not None and control.ok:
+        record.control_across_runs_max_abs = control.repeat_max_abs
+        pair = matrix.compare("ort-all-1t", "ort-all") if matrix.get("ort-all-1t") else None
+        if pair is not None and pair.outcome.ok:
+            record.control_threads_1_vs_n_max_abs = pair.max_abs
     return record
 
 
