@@ -68,6 +68,7 @@ class OrtVersionDrift:
     torch_vs_ort_max_abs: float | None = None
     bitwise_equal: bool | None = None
     levels: list[LevelDrift] = field(default_factory=list)
+    device: str = "cpu"  # "cpu": a proxy of the lecture's case (CUDA/cuDNN versions on a GPU)
 
 
 def ort_version_env(version: str, on_log: LogFn | None = print) -> Path:
