@@ -98,11 +98,17 @@ def _c4_evidence(results: Results) -> tuple[Evidence, str]:
 
 
 def judge_c4(results: Results) -> Judgement:
-    """05 ``ContainerVsHost`` (outcome, delta_l2, max_abs, torch_vs_ort_delta_l2), else 03
-    ``ContainerParity`` (outcome, delta_l2, max_abs, top1_agreement)."""
+    """05 ``ContainerVsHost`` (outcome, delta_l2, max_abs, relative, torch_vs_ort_delta_l2),
+    else 03 ``ContainerParity`` (outcome, delta_l2, max_abs, top1_agreement).
+
+    What would make it fail: Δ above 1e-3. The scale: PyTorch against ONNX Runtime on the same
+    host, and Δ relative to the logits' norm (the default weights are random, so the absolute
+    bound depends on an arbitrary logit scale; both are shown)."""
     r, what = _c4_evidence(results)
     delta = float(r.need("delta_l2"))
     measured = f"{what}: Δ = {g(delta)}, max|Δ| = {g(r.need('max_abs'))}"
+    if r.get("relative") is not None:
+        measured += f", relative {g(r.get('relative'))}"
     if r.get("torch_vs_ort_delta_l2") is not None:
         measured += (
             f"; PyTorch vs ONNX Runtime on the host: Δ = {g(r.get('torch_vs_ort_delta_l2'))}"
