@@ -36,7 +36,14 @@ from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import ARTIFACTS, DOCKER
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
-from mllab.exercises.lab03 import check_interface, check_order, rebuild_table
+from mllab.exercises.lab03 import (
+    LECTURE_ORDER,
+    NAIVE_STEPS,
+    check_interface,
+    check_order,
+    order_tradeoff,
+    rebuild_table,
+)
 from mllab.measure.drift import LECTURE_DELTA
 from mllab.model.artifacts import default_model
 from mllab.model.preprocess import preprocess_batch, sample_images
@@ -54,6 +61,8 @@ __all__ = [
     "DOCKER",
     # the exercises (ex03_order, ex03_interface)
     "check_order",
+    "order_tradeoff",
+    "lecture_order",
     "rebuild_table",
     "check_interface",
     # lint, and compare with the kit's Dockerfiles
@@ -107,6 +116,11 @@ class Builds:
     tags: dict[str, str]
     outcomes: dict[str, Outcome]
     rows: list[BuildRow]
+
+
+def lecture_order() -> list[str]:
+    """The lecture's own order of the exercise's steps (model before code)."""
+    return [NAIVE_STEPS[i] for i in LECTURE_ORDER]
 
 
 def wanted_build(name: str, setting: bool | str) -> tuple[bool, str]:
