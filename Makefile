@@ -35,13 +35,16 @@ $(OVERRIDES): jupyter/overrides.json $(VENV)/.installed
 engine:
 	docker/engine/ensure-engine
 
+# JupyterLab refuses to start as root without --allow-root (a course VM, a container).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 # The student's path: nbgrader's student editions in a git-ignored workspace, opened in
 # JupyterLab there, so that running and saving a lab never writes labs/. Work already in the
 # workspace is kept (mllab labs student --force replaces it).
 student: setup
 	-docker/engine/ensure-engine
 	$(BIN)/mllab labs student --out $(WORKSPACE)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(LAB_ARGS)
 
 labs: setup
 	-docker/engine/ensure-engine

@@ -83,7 +83,7 @@ class LoadResult:
     p99_ms: float | None
     max_ms: float | None
     mean_ms: float | None
-    stopped_by: str  # "requests" or "time"
+    stopped_by: str  # "requests", "time" or "stop" (the caller's stop file appeared)
     load_cpu_s: float  # user + system CPU seconds of the locust process during the load
     locust: dict[str, Any] = field(default_factory=dict)  # locust's own (bucketed) figures
     errors: dict[str, int] = field(default_factory=dict)
@@ -124,6 +124,7 @@ def run_load(
     max_seconds: float = 120.0,
     header: str | None = None,
     python: str | None = None,
+    stop_file: Path | None = None,
 ) -> LoadResult:
     """``users`` concurrent locust users (a closed loop: concurrency ``users``) send ``request``
     to ``url`` in a subprocess until ``requests`` answers or ``max_seconds``.
@@ -131,7 +132,8 @@ def run_load(
     ``spawn_rate`` users are started per second (default: all at once). The subprocess is
     killed if it outlives ``max_seconds`` by a minute. ``header`` (e.g. ``X-Model-Version``):
     that response header is kept per request (``header_values``) and counted per second in the
-    timeline (``by_header``): which build answered, during a rolling update.
+    timeline (``by_header``): which build answered, during a rolling update. ``stop_file``:
+    the load also ends as soon as that file exists (``stopped_by`` "stop").
     """
     url = check_loopback(url)
     rate = float(spawn_rate or users)
@@ -151,6 +153,8 @@ def run_load(
         }
         if header:
             settings["header"] = header
+        if stop_file is not None:
+            settings["stop_file"] = str(stop_file)
         return result_of(_locust(url, requests, max_seconds, settings, python))
 
 

@@ -16,7 +16,9 @@ The JSON also carries ``cpu_s``, the user + system CPU seconds this process used
 load: what the load generator took from a shared machine is accounted for, not hidden. With
 ``"header": "X-Model-Version"`` in the settings, that response header of each request is kept
 too (``header_values``, in the order of ``records``; ``null`` when an answer did not carry it,
-or there was no answer).
+or there was no answer). With ``"stop_file": PATH`` the run also ends as soon as that file
+exists (``stopped_by`` "stop"): a caller whose load only has to outlast an action (a rolling
+update) ends it when the action is over instead of waiting out ``max_seconds``.
 
 This module knows no server: the caller builds the request
 (:class:`mllab.measure.load.LoadRequest`).
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+STOP_POLL_S = 0.2  # how often the stop file is looked for
 SETTINGS = ("url", "users", "spawn_rate", "requests", "max_seconds", "out", "method", "path")
 
 
@@ -42,6 +45,7 @@ def _cpu_s() -> float:
 
 def run(settings: dict[str, Any]) -> dict[str, Any]:
     """Run locust with ``settings`` (see the module); what is written to ``settings["out"]``."""
+    import gevent  # deferred: importing gevent/locust monkey-patches the interpreter
     import gevent.event  # deferred: importing gevent/locust monkey-patches the interpreter
     from locust import FastHttpUser, constant, events, task
     from locust.env import Environment
@@ -88,9 +92,22 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
             done.set()
 
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
+    stop_file, asked_to_stop = settings.get("stop_file"), gevent.event.Event()
+
+    def watch_stop_file() -> None:  # a greenlet: the caller's signal that the load may end
+        while not done.is_set():
+            if os.path.exists(stop_file):
+                asked_to_stop.set()
+                done.set()
+                return
+            gevent.sleep(STOP_POLL_S)
+
     runner = env.create_local_runner()
     runner.start(settings["users"], spawn_rate=settings["spawn_rate"])
-    stopped_by = "requests" if done.wait(timeout=settings["max_seconds"]) else "time"
+    if stop_file:
+        gevent.spawn(watch_stop_file)
+    finished = done.wait(timeout=settings["max_seconds"])
+    stopped_by = "stop" if asked_to_stop.is_set() else "requests" if finished else "time"
     duration, cpu = time.monotonic() - start, _cpu_s() - cpu_start
     runner.quit()
     total = env.stats.total

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -144,3 +145,17 @@ def test_locust_loads_a_real_server_and_counts_its_own_cpu(tiny_model):
     assert result.failures == 0, result.errors
     assert result.payload == "/health" and result.locust["num_requests"] >= 20
     assert result.p50_ms <= result.p95_ms <= result.p99_ms and result.load_cpu_s > 0
+
+
+@pytest.mark.slow  # locust's start-up: a few seconds
+def test_a_stop_file_ends_the_load_before_its_time(tiny_model, tmp_path):
+    from mllab.serve.process import start_server
+
+    stop = tmp_path / "stop"
+    with start_server(tiny_model, threads=1) as server:
+        threading.Timer(3.0, stop.touch).start()
+        result = run_load(
+            server.url, HEALTH, users=2, requests=10**6, max_seconds=60, stop_file=stop
+        )
+    assert result.stopped_by == "stop" and result.failures == 0, result.errors
+    assert 2.0 < result.duration_s < 30.0 and result.requests > 0

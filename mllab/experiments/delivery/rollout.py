@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook 
 
 T = TypeVar("T")
 VERSION_HEADER = "X-Model-Version"
+TAIL_S = 5.0  # load kept on after an update ends: what answers once it is over
 #: demo builds: version -> extra ENV lines (1.2 asks for a GPU this node does not have)
 DEMO_VERSIONS = {"1.0.0": {}, "1.1.0": {}, "1.2.0": {"DEVICE": "cuda"}}
 DEMO_REPOSITORY = "mllab/serve-demo"
@@ -124,13 +125,25 @@ class UnderLoad:
 
 
 def under_load(
-    url: str, seconds: float, users: int, lead_s: float, action: Callable[[], T]
+    url: str,
+    seconds: float,
+    users: int,
+    lead_s: float,
+    action: Callable[[], T],
+    tail_s: float | None = TAIL_S,
 ) -> UnderLoad:
-    """Locust posts to ``url`` for ``seconds`` (recording ``X-Model-Version``); after
-    ``lead_s`` the ``action`` runs in this thread. The load always runs to its end."""
-    if seconds <= lead_s or lead_s < 0 or users < 1:
-        raise InputError(f"need users >= 1 and 0 <= lead_s < seconds, not {lead_s}, {seconds}")
+    """Locust posts to ``url`` (recording ``X-Model-Version``); after ``lead_s`` the ``action``
+    runs in this thread. The load ends ``tail_s`` after the action did (what answers once it is
+    over is on the timeline too), or after ``seconds`` at most; ``tail_s`` None: always
+    ``seconds``."""
+    if seconds <= lead_s or lead_s < 0 or users < 1 or (tail_s is not None and tail_s < 0):
+        raise InputError(
+            f"need users >= 1, 0 <= lead_s < seconds and tail_s >= 0, not {lead_s}, {seconds}, "
+            f"{tail_s}"
+        )
     box: dict[str, Any] = {}
+    folder = tempfile.TemporaryDirectory(prefix="mllab-under-load-")
+    stop_file = Path(folder.name) / "stop"
 
     def load() -> None:
         try:
@@ -141,6 +154,7 @@ def under_load(
                 requests=10**7,
                 max_seconds=seconds,
                 header=VERSION_HEADER,
+                stop_file=stop_file if tail_s is not None else None,
             )
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = error
@@ -154,7 +168,11 @@ def under_load(
         value = action()
     finally:
         ended = time.monotonic()
+        if tail_s is not None:
+            thread.join(timeout=tail_s)
+            stop_file.touch()
         thread.join()
+        folder.cleanup()
     if "error" in box:
         raise box["error"]
     return UnderLoad(box["load"], value, started - launched, ended - started)
@@ -272,8 +290,9 @@ def rolling_update(
     timeout: float = 240.0,
 ) -> Rollout:
     """``from_ref`` deployed (or ``deployment`` as it is), then updated to ``to_ref`` while
-    ``users`` locust users post predictions for ``seconds``; the stack is removed afterwards
-    unless it was given. ``seconds`` should outlast the update (``covered`` says if it did)."""
+    ``users`` locust users post predictions; the stack is removed afterwards unless it was
+    given. The load ends a few seconds (``TAIL_S``) after the update, or after ``seconds`` at
+    most, which should outlast the update (``covered`` says if it did)."""
     return _update_under_load(
         "rolling", from_ref, to_ref, replicas, users, seconds, lead_s, cpus, deployment, timeout
     )
