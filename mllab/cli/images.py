@@ -6,7 +6,15 @@ import argparse
 import time
 from pathlib import Path
 
-from mllab.containers.base import LOCAL_BASE, build_base, has_image, image_id, image_size_mb
+from mllab.containers.base import (
+    LOCAL_BASE,
+    build_base,
+    has_image,
+    image_id,
+    image_size_mb,
+    local_base,
+    record_base,
+)
 from mllab.containers.build import build_kind
 from mllab.containers.context import mllab_wheel
 from mllab.containers.kinds import KINDS, PYTHON_VERSION, kind
@@ -23,8 +31,12 @@ from mllab.core.tables import format_table
 
 
 def _cmd_base(args: argparse.Namespace) -> int:
-    if args.rebuild or not has_image(args.tag):
+    if args.record:  # accept what the engine holds as this machine's base
+        record_base(args.tag)
+    elif args.rebuild or not has_image(args.tag):
         build_base(args.tag, args.tarball)
+    else:  # the check every build makes: the engine's image is the recorded one
+        local_base(args.tag)
     print(f"{args.tag}  {image_id(args.tag)}  {image_size_mb(args.tag):.1f} MB")
     return 0
 
@@ -75,6 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     base.add_argument("--tag", default=LOCAL_BASE)
     base.add_argument("--tarball", help="keep the root filesystem tarball at this path")
     base.add_argument("--rebuild", action="store_true", help="build even if the tag exists")
+    base.add_argument(
+        "--record", action="store_true", help="accept the tag's image as this machine's base"
+    )
     base.set_defaults(func=_cmd_base)
 
     build_ = actions.add_parser("build", help="build the server's slim, naive or CUDA image")

@@ -39,3 +39,11 @@ class BuildError(MllabError):
 
 class ExportFailed(MllabError):
     """An export produced a model that fails a check (checker, dynamic batch, single file)."""
+
+
+class ConfigError(MllabError):
+    """A setting (an environment variable, a lock file) holds a value the kit cannot use."""
+
+
+class BaseImageMismatch(MllabError):
+    """The engine's image under the base's tag is not the base this machine recorded."""
