@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mllab.containers import base as bases
 from mllab.containers.context import build_args
 from mllab.containers.engine import client
 from mllab.core.errors import BuildError, MllabError
@@ -112,7 +113,10 @@ def buildah_build(
         raise BuildahUnavailable(status)
     driver = driver or storage_driver()
     args = dict(buildargs or build_args(context))
-    args["BASE_IMAGE"] = "docker-daemon:" + args["BASE_IMAGE"]
+    base = args["BASE_IMAGE"]
+    if "@" in base:  # docker-daemon: takes a name:tag or an image ID, not a digest reference
+        base = bases.image_id(base) or base
+    args["BASE_IMAGE"] = "docker-daemon:" + base
     if source_date_epoch is not None:
         args["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
     options = ["--no-cache", f"--layers={'true' if layers else 'false'}"]
