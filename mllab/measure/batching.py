@@ -196,6 +196,7 @@ def plot_sweep(stats: Sequence[Stats], fit: BatchFit | None = None, title: str =
     left.set(xlabel="batch n", ylabel="latency per call, ms", title="L(n)")
     right.set(xlabel="batch n", ylabel="throughput, items/s", title="T(n)")
     for axis in (left, right):
+        axis.set_ylim(bottom=0)  # from zero: a flat T(n) must look flat
         axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
     if title:

@@ -277,6 +277,8 @@ def plot_load(results: list[LoadResult] | LoadResult, labels: list[str] | None =
             values = [row[f"p{q}_ms"] for row in result.timeline]
             lat.plot(t, values, style, color=f"C{i}", label=f"{label} p{q}")
     rps.set(xlabel="time, s", ylabel="requests/s", title="throughput (RPS)")
+    for axis in (rps, lat):  # from zero: a dip must look as deep as it is
+        axis.set_ylim(bottom=0)
     rps.legend(fontsize=8)
     lat.set(xlabel="time, s", ylabel="ms", title="latency percentiles per second")
     lat.legend(fontsize=7, ncol=2)

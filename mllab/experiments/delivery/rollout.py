@@ -322,6 +322,12 @@ def failing_update(
     return rollout
 
 
+def short_version(version: str | None) -> str:
+    """``1.0.0-build.55+g740021b385ff.ma9a82de44ebb`` without its build metadata (after ``+``:
+    the commit and the model's hash), short enough for a legend or a table; ``?`` for None."""
+    return version.split("+", 1)[0] if version else "?"
+
+
 def plot_rollout(rollout: Rollout) -> Figure:
     """Requests per second answered by each version (stacked) and the failures, against time;
     a dashed line where the update began."""
@@ -335,12 +341,14 @@ def plot_rollout(rollout: Rollout) -> Figure:
     bottom = [0.0] * len(rows)
     for i, version in enumerate(versions):
         values = [row["versions"].get(version, 0) / w for row, w in zip(rows, widths, strict=True)]
-        ax.bar(t, values, width=-0.9, align="edge", bottom=bottom, color=f"C{i}", label=version)
+        label = short_version(version)
+        ax.bar(t, values, width=-0.9, align="edge", bottom=bottom, color=f"C{i}", label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     fails = [row["failures"] for row in rows]
     ax.plot(t, fails, "x-", color="red", label=f"failed ({rollout.failures} in all)")
     ax.axvline(rollout.update_start_s, ls="--", color="grey", label="update starts (approx.)")
-    title = f"{rollout.kind} update {rollout.from_version} → {rollout.to_version}"
+    versions_text = f"{short_version(rollout.from_version)} → {short_version(rollout.to_version)}"
+    title = f"{rollout.kind} update {versions_text}"
     ax.set(xlabel="time, s", ylabel="answers/s", title=f"{title}: {rollout.update_state}")
     ax.legend(fontsize=8)
     fig.tight_layout()

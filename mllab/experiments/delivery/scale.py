@@ -128,5 +128,6 @@ def plot_scale(result: SwarmScale) -> Figure:
     p95 = ax.twinx()
     p95.plot(labels, [row["p95_ms"] or 0 for row in result.rows], "o-", color="C3")
     p95.set_ylabel("p95, ms")
+    p95.set_ylim(bottom=0)
     fig.tight_layout()
     return fig

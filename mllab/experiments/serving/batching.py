@@ -149,6 +149,7 @@ def plot_batching(sweep: BatchingSweep) -> Figure:
     tail.set(xlabel="concurrent clients", ylabel="ms", title="latency")
     for axis in (rate, tail):
         axis.set_xscale("log", base=2)
+        axis.set_ylim(bottom=0)  # from zero: a 20 % change must look like one, not like 3x
         axis.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -180,3 +180,10 @@ def test_both_updates_are_recorded_side_by_side(tmp_path, monkeypatch: pytest.Mo
         and stored["failing"]["timeline"][0]["failures"] == 2
     )
     assert both.failed_requests() == {"rolling": 0, "failing": 2}
+
+
+def test_a_version_in_a_legend_loses_its_build_metadata_only():
+    from mllab.experiments.delivery.rollout import short_version
+
+    assert short_version("1.0.0-build.55+g740021b385ff.ma9a82de44ebb") == "1.0.0-build.55"
+    assert short_version("1.2.0") == "1.2.0" and short_version(None) == "?"
