@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mllab.containers.kinds import LogFn
 from mllab.core.errors import BuildError
+from mllab.core.records import results_dir
 
 
 @dataclass
@@ -140,3 +142,24 @@ def steps_only(line: str) -> None:
         print(line if len(line) <= 110 else line[:107] + "...")
     elif line.strip() == "---> Using cache":
         print("   (cache)")
+
+
+class LogFile:
+    """An ``on_log`` for notebooks that keeps a build's (or a download's) whole log in this
+    run's folder (``<results>/logs/<name>.log``) and prints nothing: the notebook shows
+    :meth:`summary`, one line, instead of a wall of ``Step n/N`` and pip lines."""
+
+    def __init__(self, name: str) -> None:
+        self.path: Path = results_dir() / "logs" / f"{name}.log"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+        self.lines = 0
+
+    def __call__(self, line: str) -> None:
+        with self.path.open("a") as out:
+            out.write(line.rstrip("\n") + "\n")
+        self.lines += 1
+
+    def summary(self) -> str:
+        """``log: 84 lines in <path>`` (the place to look when something went wrong)."""
+        return f"log: {self.lines} lines in {self.path}"

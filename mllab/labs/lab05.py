@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from mllab.containers.build import build_slim
+from mllab.containers import build as builds
+from mllab.containers.buildlog import LogFile
 from mllab.containers.layers import inspect
 from mllab.containers.run import docker_stats_of_image as docker_stats
 from mllab.core.outcome import Outcome, attempt
@@ -158,6 +159,15 @@ def cache_records(cache: CacheExperiment | None) -> tuple[CacheEffects, ModelLay
         skipped = Outcome.not_run("CACHE_EXPERIMENT is False")
         return CacheEffects(skipped), ModelLayer(skipped)
     return cache.effects(), cache.model_layer()
+
+
+def build_slim(model: str | Path | None = None) -> str:
+    """The kit's slim image (lab 03's, built once and cached); its build log goes to this run's
+    folder and one line says where."""
+    log = LogFile("build-slim")
+    tag = builds.build_slim(model, on_log=log)
+    print(log.summary())
+    return tag
 
 
 def slim_dockerfile() -> str:

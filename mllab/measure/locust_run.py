@@ -94,9 +94,9 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
     stop_file, asked_to_stop = settings.get("stop_file"), gevent.event.Event()
 
-    def watch_stop_file() -> None:  # a greenlet: the caller's signal that the load may end
+    def watch_stop_file(path: str) -> None:  # a greenlet: the caller's signal that the load may end
         while not done.is_set():
-            if os.path.exists(stop_file):
+            if os.path.exists(path):
                 asked_to_stop.set()
                 done.set()
                 return
@@ -105,7 +105,7 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
     runner = env.create_local_runner()
     runner.start(settings["users"], spawn_rate=settings["spawn_rate"])
     if stop_file:
-        gevent.spawn(watch_stop_file)
+        gevent.spawn(watch_stop_file, str(stop_file))
     finished = done.wait(timeout=settings["max_seconds"])
     stopped_by = "stop" if asked_to_stop.is_set() else "requests" if finished else "time"
     duration, cpu = time.monotonic() - start, _cpu_s() - cpu_start
