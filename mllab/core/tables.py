@@ -7,7 +7,7 @@ and a missing cell is empty.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -60,3 +60,12 @@ def format_table(rows: Sequence[Any], columns: Sequence[str] | None = None) -> s
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def few(names: Iterable[str], shown: int = 10) -> str:
+    """The first ``shown`` names, then how many more: ``a, b, c … and 180 more`` (a list of
+    190 package names is a wall; its length and a sample are what a reader needs)."""
+    listed = list(names)
+    head = ", ".join(listed[:shown])
+    rest = len(listed) - shown
+    return f"{head} … and {rest} more" if rest > 0 else head

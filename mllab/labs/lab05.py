@@ -26,7 +26,7 @@ from mllab.containers.run import docker_stats_of_image as docker_stats
 from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import DOCKER, artifact
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import few, format_table
 from mllab.exercises.lab05 import BuildRecipe, check_deterministic_options, check_reproducible_build
 from mllab.experiments.reproducibility import buildah, integrity_gates, ort_versions, rebuilds
 from mllab.experiments.reproducibility.buildkit import buildkit_rewrite_timestamp
@@ -110,6 +110,7 @@ __all__ = [
     "record",
     "load_all",
     "format_table",
+    "few",
     "judge",
     "claims_table",
     "format_claims",

@@ -37,3 +37,10 @@ def test_sha256_of_file_and_bytes(tmp_path):
     expected = hashlib.sha256(data).hexdigest()
     assert sha256_file(path) == expected == sha256_bytes(data)
     assert sha256_bytes(b"y") != expected
+
+
+def test_few_shows_a_sample_and_counts_the_rest():
+    from mllab.core.tables import few
+
+    assert few(["a", "b", "c"], shown=2) == "a, b … and 1 more"
+    assert few(["a", "b"], shown=2) == "a, b" and few([]) == ""
