@@ -203,7 +203,13 @@ def mlperf_comparison(status: GpuProbe, paths: Sequence[GpuPath]) -> MlperfCompa
 
 def summary_text(result: GpuPaths) -> str:
     """One line per GPU path: where it ran and its best throughput, or its outcome (the
-    probe's reason is printed once, above, when no path ran); then MLPerf's comparison."""
+    probe's reason is printed once, above, when no path ran); then MLPerf's comparison. On a
+    machine where no GPU path could run, one line says so and why (the full reasons stay in the
+    record: ``result.probe.outcome`` and each path's ``outcome``)."""
+    if not result.ran and all(not p.outcome.ok for p in result.paths):
+        names = ", ".join(p.name for p in result.paths)
+        why = first_sentence(str(result.probe.outcome))
+        return f"no GPU path ran here ({names}; no MLPerf comparison): {why}"
     lines = [] if result.ran else [f"GPU probe: {result.probe.outcome}"]
     for path in result.paths:
         if path.outcome.ok:
@@ -222,3 +228,9 @@ def summary_text(result: GpuPaths) -> str:
     else:
         lines.append(f"MLPerf comparison: {mlperf.outcome}")
     return "\n".join(lines)
+
+
+def first_sentence(text: str, limit: int = 200) -> str:
+    """The first sentence of ``text`` (up to ". "), cut to ``limit`` characters."""
+    head = text.split(". ", 1)[0]
+    return head if len(head) <= limit else head[: limit - 1] + "…"
