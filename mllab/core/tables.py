@@ -2,7 +2,8 @@
 
 Numbers are right-aligned with 4 significant digits, booleans read ``yes``/``no``, an
 :class:`~mllab.core.outcome.Outcome` reads as ``ran`` / ``not run: why`` / ``failed: error``,
-and a missing cell is empty.
+and a missing cell is empty. A cell longer than ``MAX_CELL`` characters is cut with "…" (a
+330-character row wraps into a wall; the whole text stays in the record the row came from).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from mllab.core.outcome import Outcome
+
+MAX_CELL = 72  # characters of one cell; a longer one is cut (format_table's max_cell)
 
 
 def cell(value: Any) -> str:
@@ -35,13 +38,16 @@ def _as_row(row: Any) -> Mapping[str, Any]:
     raise TypeError(f"a table row is a mapping or a dataclass, not {type(row).__name__}")
 
 
-def format_table(rows: Sequence[Any], columns: Sequence[str] | None = None) -> str:
-    """Rows (mappings or dataclasses) as an aligned table under a header and a rule line."""
+def format_table(
+    rows: Sequence[Any], columns: Sequence[str] | None = None, max_cell: int | None = MAX_CELL
+) -> str:
+    """Rows (mappings or dataclasses) as an aligned table under a header and a rule line; a
+    cell over ``max_cell`` characters is cut with "…" (None: never)."""
     if not rows:
         return "(no rows)"
     mapped = [_as_row(r) for r in rows]
     columns = list(columns or mapped[0].keys())
-    cells = [[cell(row.get(c)) for c in columns] for row in mapped]
+    cells = [[_cut(cell(row.get(c)), max_cell) for c in columns] for row in mapped]
     numeric = [
         all(
             isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
@@ -60,6 +66,10 @@ def format_table(rows: Sequence[Any], columns: Sequence[str] | None = None) -> s
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _cut(text: str, limit: int | None) -> str:
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def few(names: Iterable[str], shown: int = 10) -> str:

@@ -44,3 +44,13 @@ def test_few_shows_a_sample_and_counts_the_rest():
 
     assert few(["a", "b", "c"], shown=2) == "a, b … and 1 more"
     assert few(["a", "b"], shown=2) == "a, b" and few([]) == ""
+
+
+def test_a_long_cell_is_cut_and_the_table_stays_narrow():
+    from mllab.core.tables import MAX_CELL, format_table
+
+    reason = "not run: " + "x" * 300
+    table = format_table([{"name": "ort-cuda", "outcome": reason}])
+    assert max(len(line) for line in table.splitlines()) <= len("ort-cuda") + 2 + MAX_CELL
+    assert "…" in table and reason not in table
+    assert reason in format_table([{"outcome": reason}], max_cell=None)
