@@ -24,6 +24,7 @@ from mllab.containers.engine import ensure_engine
 from mllab.core.errors import EngineUnavailable
 from mllab.core.outcome import Outcome
 from mllab.core.records import load_all, record, results_dir
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab00 import check_cuda_rule, check_differing_fields, predict
 from mllab.experiments.environment.fingerprint import (
     diff,
@@ -52,6 +53,7 @@ __all__ = [
     "check_cuda_rule",
     "predict",
     "check_differing_fields",
+    "hidden_tests",
     # save, record, verdict
     "save_fingerprints",
     "summarize",

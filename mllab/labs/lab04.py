@@ -19,6 +19,7 @@ import numpy as np
 # records, tables and claims
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab04 import check_fit, check_n_star
 from mllab.experiments.batching.gpu_paths import probe as gpu_probe
 from mllab.experiments.batching.gpu_paths import run_paths as run_gpu_paths
@@ -77,6 +78,7 @@ __all__ = [
     # the exercise checks
     "check_fit",
     "check_n_star",
+    "hidden_tests",
 ]
 
 CPU_PROVIDER = "CPUExecutionProvider"

@@ -23,6 +23,7 @@ from mllab.containers.engine import ensure_engine
 from mllab.core.errors import InputError
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab07 import check_next_version, check_rollout_verdict, exercise_timeline
 from mllab.experiments.delivery.cleanup import cleanup, lab_registry
 from mllab.experiments.delivery.digests import digest_rows, same_inputs_digests
@@ -84,6 +85,7 @@ __all__ = [
     "format_claims",
     # the exercise checks
     "check_next_version",
+    "hidden_tests",
     "exercise_timeline",
     "check_rollout_verdict",
     # the clean-up: the stack, the registry if started here, the swarm if the kit made it

@@ -1,21 +1,27 @@
-"""Grading handed-in labs with nbgrader (``mllab labs grade SUBMISSIONS_DIR``).
+"""Grading handed-in labs (``mllab labs grade SUBMISSIONS_DIR``).
 
 ``SUBMISSIONS_DIR`` holds one folder per student with the lab notebooks that student handed in
-(``alice/01_export_onnx.ipynb``; any depth below the student's folder). A fresh nbgrader course
-folder is built from ``labs/`` (``editions.build_course``), each submission is copied into
-``submitted/<student>/labNN/``, executed by nbgrader's ``autograde`` (the hidden asserts of the
-self-checks put back, a time limit per cell) and given feedback pages by ``generate_feedback``.
-The grade table is read from nbgrader's gradebook; the reason an exercise scored 0 is the error
-its answer or self-check cell showed in the autograded notebook (the self-check's hint is the
-assert message). A notebook that does not parse, or that nbgrader cannot grade, scores 0 on every
-exercise with the reason, and grading goes on with the next submission.
+(``alice/01_export_onnx.ipynb``; any depth below the student's folder). Each submission is run
+by :mod:`mllab.report.grade_run`: the kit's own copy of the self-check cells (hidden tests
+included; the student's copies are not used), one kernel, a time limit per cell, a dead or
+hung kernel ending the run where it happened. An exercise earns points only from a self-check
+that ran to its end in a live kernel; for an exercise with hidden cases
+(``lab.hidden_tests(...)`` in its self-check) the answer cell is also run outside the kernel
+(``python -m mllab.exercises.hidden``), and the grade is the smaller share of the two: an
+answer that patched the kit's checker, or called the kit's own answer, scores 0 there with
+the reason. A notebook that does not parse scores 0 on every exercise with the reason; grading
+goes on with the next submission whatever one does.
+
+The points, the reason in words (which case failed and what was expected, never the hidden
+test's code) and the lecture section to reread go to ``grades.csv``/``grades.html``, a page
+per student, and the class summary (``summary.csv``/``summary.html``).
 """
 
 from __future__ import annotations
 
-import shutil
+import re
+import secrets
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,25 +30,33 @@ import nbformat
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS, RUNS
-from mllab.report.editions import (
-    GRADE_CELL_TIMEOUT_S,
-    assignment_id,
-    build_course,
-    exercises,
-    log_tail,
-    venv_on_path,
-)
+from mllab.report.editions import GRADE_CELL_TIMEOUT_S, Exercise, exercises
 from mllab.report.grade_pages import write_tables
-from mllab.report.runner import discover, lab_id
+from mllab.report.grade_run import (
+    HIDDEN_CALL,
+    LabRun,
+    answer_cells,
+    environment,
+    graded_cells,
+    hidden_outside,
+    prelude,
+    run_submission,
+    save,
+)
+from mllab.report.runner import discover, lab_id, recording_into
 
 PASSED = "pass"
 NOT_SUBMITTED = "not submitted"
-MISSING = "the self-check cell was deleted from the submission"
+NOT_DONE = "not done"
+MISSING = "the answer cell was deleted from the submission"
+DEAD = "a dead kernel never counts as passing"
+_SECTION = re.compile(r"(?:Reread the lecture|Lecture): (.+)")
 
 
 @dataclass
 class GradeRow:
-    """One exercise of one student's lab: the points it earned and why."""
+    """One exercise of one student's lab: the points it earned, why (in words), the lecture
+    section to reread, and per group of hidden cases how it went (``details``)."""
 
     student: str
     lab: str
@@ -50,16 +64,19 @@ class GradeRow:
     points: float
     max_points: float
     feedback: str
+    section: str = ""
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass
 class GradeReport:
-    """What ``grade_submissions`` wrote: the rows, the tables and the per-student pages."""
+    """What ``grade_submissions`` wrote: the rows, the files, and the seed of the hidden cases
+    (the same seed draws the same cases again)."""
 
     out: str
-    course: str
+    seed: int
     rows: list[GradeRow] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)  # "csv", "html", "student:<id>"
+    files: dict[str, str] = field(default_factory=dict)  # "csv", "html", "summary_*", "student:"
 
     def totals(self) -> dict[str, tuple[float, float]]:
         """Per student: (points, max points) over every lab handed in or due."""
@@ -88,17 +105,20 @@ def find_submissions(submissions_dir: Path, lab_names: set[str]) -> dict[str, di
     return found
 
 
-def parse_problem(path: Path) -> str | None:
-    """Why a handed-in notebook cannot be graded as a notebook, or None when it parses."""
+def read_submission(path: Path) -> nbformat.NotebookNode | str:
+    """The handed-in notebook, or why it cannot be graded as a notebook."""
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
     except Exception as error:  # noqa: BLE001 - any unreadable file: JSON, schema, encoding
         return f"the notebook does not parse: {type(error).__name__}: {str(error)[:200]}"
-    return None
+    return nb
 
 
-def _errors(cell: Any) -> list[tuple[str, str]]:
-    return [(o.ename, o.evalue) for o in cell.get("outputs", []) if o.output_type == "error"]
+def parse_problem(path: Path) -> str | None:
+    """Why a handed-in notebook cannot be graded as a notebook, or None when it parses."""
+    read = read_submission(path)
+    return read if isinstance(read, str) else None
 
 
 def _reason(errors: list[tuple[str, str]], where: str) -> str:
@@ -110,39 +130,57 @@ def _reason(errors: list[tuple[str, str]], where: str) -> str:
     if name == "AssertionError":  # the hidden assert carries the self-check's message
         return value or "the self-check did not pass"
     if name == "NotImplementedError":
-        return "not done"
+        return NOT_DONE
     return f"{name} in the {where}: {value}"[:500]
 
 
-def feedback_by_cell(autograded: Path, expected: list[str] | None = None) -> dict[str, str]:
-    """Per grade id of a self-check: why it did not pass (from the autograded notebook's errors:
-    the answer cell's first, since a broken answer makes its check fail too); a self-check of
-    ``expected`` that is not in the notebook was deleted by the student."""
-    nb = nbformat.read(autograded, as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    reasons = {g: MISSING for g in expected or [] if g not in cells}
-    for grade_id, cell in cells.items():
-        if not grade_id or not cell.metadata["nbgrader"].get("grade"):
-            continue
-        answer = cells.get(grade_id.removesuffix("_check"))
-        answer_errors = _errors(answer) if answer is not None else []
-        if answer_errors:
-            reasons[grade_id] = _reason(answer_errors, "answer cell")
-        elif _errors(cell):
-            reasons[grade_id] = _reason(_errors(cell), "self-check")
-    return reasons
+def _shown(text: str, exercise: str) -> tuple[str, str]:
+    """The self-check's own words from what it printed: (what is wrong, the section)."""
+    wrong = next((line for line in text.splitlines() if f" {exercise}: " in line), "")
+    found = _SECTION.search(text)
+    return wrong.split(f" {exercise}: ", 1)[-1].strip(), found[1].strip() if found else ""
 
 
-def _scores(api: Any, notebook: Path, student: str) -> dict[str, tuple[float, float]]:
-    """``{grade_id: (score, max_score)}`` from nbgrader's gradebook."""
-    gradebook = api.gradebook
-    try:
-        submission = gradebook.find_submission_notebook(
-            notebook.stem, assignment_id(notebook), student
-        )
-        return {g.name: (float(g.score), float(g.max_score)) for g in submission.grades}
-    finally:
-        gradebook.close()
+def in_kernel(run: LabRun, ex: Exercise) -> tuple[float, str, str, bool]:
+    """(share, reason, section, final) of an exercise from its cells as the kernel ran them;
+    ``final``: the cells themselves failed (deleted, never ran, a dead kernel, an error, the
+    time limit), so nothing outside the kernel can earn it points."""
+    check, answer = run.cells.get(ex.grade_id), run.cells.get(ex.name)
+    if answer is None:
+        return 0.0, MISSING, "", True
+    cut = run.stopped_at is not None and check is not None and check.index >= run.stopped_at
+    if check is None or not check.ran or cut:
+        why = run.stopped or "the self-check did not run"
+        return 0.0, f"{why}: this self-check did not run to its end ({DEAD})", "", True
+    wrong, section = _shown(check.text, ex.name)
+    if answer.errors:
+        return 0.0, _reason(answer.errors, "answer cell"), section, True
+    if check.errors:
+        return 0.0, _reason(check.errors, "self-check"), section, True
+    share = 1.0 if check.value is None else max(0.0, min(1.0, check.value))
+    reason = "" if share >= 1 else (wrong or "the hidden cases did not all pass")
+    return share, reason, section, False
+
+
+def score(
+    student: str, notebook: Path, ex: Exercise, run: LabRun, outside: dict[str, Any] | None
+) -> GradeRow:
+    """The row of one exercise: the kernel's share, or the outside run's if that is smaller
+    (its reason then: a patched checker, a delegation, the hidden case that failed)."""
+    share, reason, section, final = in_kernel(run, ex)
+    groups = (outside or {}).get("groups", [])
+    details = [f"{'✓' if g['passed'] else '✗'} {g['name']}" for g in groups]
+    if outside is not None and not final:
+        if float(outside["share"]) <= share:
+            share, reason = float(outside["share"]), outside["reason"] or reason
+        section = outside.get("section") or section
+    if ex.grade_id in run.notes:
+        details.append(run.notes[ex.grade_id])
+    points = round(share * ex.points, 3)
+    feedback = PASSED if points >= ex.points else reason or "the self-check did not pass"
+    return GradeRow(
+        student, lab_id(notebook), ex.name, points, ex.points, feedback, section, details
+    )
 
 
 def zero_rows(student: str, notebook: Path, reason: str) -> list[GradeRow]:
@@ -153,41 +191,41 @@ def zero_rows(student: str, notebook: Path, reason: str) -> list[GradeRow]:
     ]
 
 
-def grade_one(
-    api: Any, course: Path, student: str, notebook: Path, handed_in: Path
-) -> list[GradeRow]:
-    """Autograde one student's lab and give it feedback; never raises for a bad submission."""
-    problem = parse_problem(handed_in)
-    if problem:
-        return zero_rows(student, notebook, problem)
-    target = course / "submitted" / student / assignment_id(notebook) / notebook.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(handed_in, target)
-    with venv_on_path(), warnings.catch_warnings():
-        # nbgrader's own SQLAlchemy session use warns on every submission; it is not ours to fix
-        warnings.filterwarnings("ignore", message=".*not in session.*")
-        result = api.autograde(assignment_id(notebook), student)
-        if result["success"]:
-            result = api.generate_feedback(assignment_id(notebook), student)
-    if not result["success"]:
-        return zero_rows(student, notebook, "nbgrader could not grade it: " + log_tail(result, 2))
-    autograded = course / "autograded" / student / assignment_id(notebook) / notebook.name
-    graded = exercises(notebook)
-    reasons = feedback_by_cell(autograded, [ex.grade_id for ex in graded])
-    scores = _scores(api, notebook, student)
-    rows = []
-    for ex in graded:
-        score, most = scores.get(ex.grade_id, (0.0, ex.points))
-        reason = (
-            PASSED if score >= most else reasons.get(ex.grade_id, "the self-check did not pass")
-        )
-        rows.append(GradeRow(student, lab_id(notebook), ex.name, score, most, reason))
-    return rows
+@dataclass
+class Grader:
+    """How submissions are graded: the cell time limit, the seed of the hidden cases, the
+    lab parameters set for every submission, and where the scratch folders go."""
 
+    out_dir: Path
+    cell_timeout_s: int = GRADE_CELL_TIMEOUT_S
+    seed: int = 0
+    parameters: dict[str, Any] = field(default_factory=dict)
 
-def feedback_page(course: Path, student: str, notebook: Path) -> Path:
-    """nbgrader's feedback page (HTML) of one student's lab."""
-    return course / "feedback" / student / assignment_id(notebook) / f"{notebook.stem}.html"
+    def grade_one(self, student: str, notebook: Path, handed_in: Path) -> list[GradeRow]:
+        """Run and score one student's lab; never raises for a bad submission."""
+        submitted = read_submission(handed_in)
+        if isinstance(submitted, str):
+            return zero_rows(student, notebook, submitted)
+        kit = nbformat.read(notebook, as_version=4)
+        work = (self.out_dir / "work" / student / f"lab{lab_id(notebook)}").resolve()
+        limits = {"MLLAB_HIDDEN_SEED": str(self.seed)}
+        limits["MLLAB_HIDDEN_LIMIT_S"] = str(max(1, self.cell_timeout_s // 2))
+        with recording_into(work / "results"), environment(limits):
+            run = run_submission(kit, submitted, work, self.cell_timeout_s, self.parameters)
+            save(run.notebook, self.out_dir / "graded" / student / notebook.name)
+            answers = answer_cells(submitted)
+            hidden = {g for g, c in graded_cells(kit).items() if HIDDEN_CALL.search(c.source)}
+            imports = prelude(kit)
+            rows = []
+            for ex in exercises(notebook):
+                outside = None  # not run when the kernel's cells already decided: 0
+                if ex.grade_id in hidden and ex.name in answers and not in_kernel(run, ex)[3]:
+                    source = answers[ex.name].source
+                    outside = hidden_outside(
+                        ex.name, source, imports, self.seed, self.cell_timeout_s, work
+                    )
+                rows.append(score(student, notebook, ex, run, outside))
+        return rows
 
 
 def grade_submissions(
@@ -195,27 +233,29 @@ def grade_submissions(
     out: str | Path | None = None,
     cell_timeout_s: int = GRADE_CELL_TIMEOUT_S,
     labs_dir: Path = LABS,
+    seed: int | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> GradeReport:
     """Grade every student's handed-in labs into ``out`` (default ``runs/grades-<stamp>``):
-    ``grades.csv``, ``grades.html``, ``students/<student>.html`` and nbgrader's course folder."""
+    ``grades.csv``, ``grades.html``, ``students/<student>.html``, ``summary.csv``,
+    ``summary.html``; the executed notebooks (with the hidden tests: the instructor's) under
+    ``graded/``. ``seed`` draws the hidden cases (a fresh one when None, kept in the report)."""
     labs = {nb.name: nb for nb in discover(labs_dir)}
     submissions = find_submissions(Path(submissions_dir), set(labs))
     due = sorted({name for handed in submissions.values() for name in handed})
-    out_dir = Path(out) if out else RUNS / time.strftime("grades-%Y%m%d-%H%M%S")
-    course = out_dir / "course"
-    api = build_course([labs[name] for name in due], course, cell_timeout_s)
-    report = GradeReport(out=str(out_dir), course=str(course))
-    pages: dict[str, dict[str, Path]] = {}
+    out_dir = (Path(out) if out else RUNS / time.strftime("grades-%Y%m%d-%H%M%S")).resolve()
+    grader = Grader(
+        out_dir,
+        cell_timeout_s,
+        secrets.randbelow(2**31) if seed is None else seed,
+        dict(parameters or {}),
+    )
+    report = GradeReport(out=str(out_dir), seed=grader.seed)
     for student, handed in submissions.items():
-        pages[student] = {}
         for name in due:
-            notebook = labs[name]
             if name not in handed:
-                report.rows += zero_rows(student, notebook, NOT_SUBMITTED)
+                report.rows += zero_rows(student, labs[name], NOT_SUBMITTED)
                 continue
-            report.rows += grade_one(api, course, student, notebook, handed[name])
-            page = feedback_page(course, student, notebook)
-            if page.exists():
-                pages[student][lab_id(notebook)] = page
-    report.files = write_tables(report.rows, pages, out_dir)
+            report.rows += grader.grade_one(student, labs[name], handed[name])
+    report.files = write_tables(report.rows, out_dir)
     return report

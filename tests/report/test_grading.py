@@ -1,36 +1,62 @@
-"""Grading with nbgrader, on a toy lab (two exercises, 2 + 3 points): the reference solutions
-get full marks, an untouched student edition gets 0 without a crash, a planted wrong answer gets
-partial marks and its hint, and a submission that loops, raises or does not parse scores 0 on
-the affected exercise with the reason while grading goes on. The grading run executes kernels
-(slow); the table and feedback helpers are checked quickly on their own."""
+"""Grading that holds, on a real lab (lab 00, the quickest to run; its container part off):
+the reference earns full marks; an untouched edition 0; a partly right answer part, with the
+case that failed in words; an answer that calls the kit's own answer 0; a patched checker 0
+with the names it replaced; a kernel killed by ``os._exit`` keeps only what was earned before;
+an endless loop times out and grading goes on; edited or deleted check cells do not change the
+grade; a notebook that is not JSON scores 0 with the reason. The grading run executes kernels
+(slow); the scoring, the kit's copy of the check cells and the tables are checked quickly."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_notebook
 
 from mllab.core.errors import MllabError
+from mllab.core.paths import LABS
 from mllab.report import editions, grading
-from mllab.report.grade_pages import write_tables
+from mllab.report.editions import Exercise
+from mllab.report.grade_pages import histogram, reason_kind, write_tables
+from mllab.report.grade_run import CellRun, LabRun, graded_copy
 
-TOY = Path(__file__).parent / "toy" / "90_toy.ipynb"
-TODO = "    # YOUR CODE HERE\n    raise NotImplementedError()"
-TIMEOUT_S = 8
+LAB = LABS / "00_environment.ipynb"
+#: lab 00's slowest cell (the fingerprint) takes seconds; a looping answer waits this long
+TIMEOUT_S = 30
+SEED = 5
+CUDA = "def cuda_compatible(container_cuda, driver_max_cuda):\n    {}\n"
+DIFF = "def differing_fields(e1, e2):\n    {}\n"
+RIGHT_CUDA = "return Version(container_cuda) <= Version(driver_max_cuda)"
+WRECK = (
+    "import os, shutil\nfrom packaging.version import Version\n"
+    "shutil.rmtree(os.getcwd(), ignore_errors=True)\nos.chdir('/')\n"
+)
+PATCH = (
+    "import types\n\n\ndef differing_fields(e1, e2):\n    return []\n\n\n"
+    "def passed(function, host, container=None):\n"
+    "    return types.SimpleNamespace(exercise='ex00_diff', done=True, passed=True,"
+    " message='passed', value=[])\n\n\n"
+    "lab00.check_differing_fields = passed\nlab00.hidden_tests = lambda checked, function: 1.0\n"
+)
 
 
-def _answer(edition: Path, target: Path, **answers: str) -> None:
-    """Write ``edition`` to ``target`` with the body of each named answer cell replaced."""
-    nb = nbformat.read(edition, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            assert TODO in cell.source
-            cell.source = cell.source.replace(TODO, "    " + answers[grade_id])
+def _cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def _submit(base: Path, target: Path, **sources: str | None) -> None:
+    """``base`` with the cells named by grade id given new sources (None: deleted)."""
+    nb = nbformat.read(base, as_version=4)
+    cells = _cells(nb)
+    for grade_id, source in sources.items():
+        if source is None:
+            nb.cells.remove(cells[grade_id])
+        else:
+            cells[grade_id].source = source
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
 
@@ -38,158 +64,229 @@ def _answer(edition: Path, target: Path, **answers: str) -> None:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("grading")
-    labs = root / "labs"
-    labs.mkdir()
-    shutil.copy2(TOY, labs / TOY.name)
     [edition] = editions.make_student_editions(
-        out=root / "workspace", labs_dir=labs, course=root / "editions"
+        only="00", out=root / "workspace", course=root / "course"
     )
-    edition_path, subs, name = Path(edition.path), root / "submissions", TOY.name
-    for student in ("alice", "bob", "frank", "gina"):
-        (subs / student).mkdir(parents=True)
-    shutil.copy2(TOY, subs / "alice" / name)  # the reference solutions
-    shutil.copy2(edition_path, subs / "bob" / name)  # untouched
-    _answer(
-        edition_path,
-        subs / "carol" / name,
-        ex01_scaled="return SCALE * x",
-        ex02_square="return x ** 3",
+    student_edition, subs = Path(edition.path), root / "submissions"
+    (subs / "reference").mkdir(parents=True)
+    shutil.copy2(LAB, subs / "reference" / LAB.name)
+    _submit(student_edition, subs / "untouched" / LAB.name)
+    _submit(
+        student_edition,
+        subs / "partial" / LAB.name,  # strings compared as strings; the kit's diff called
+        ex00_cuda=CUDA.format("return container_cuda <= driver_max_cuda"),
+        ex00_diff=DIFF.format("return [path for path, _, _ in lab00.diff(e1, e2)]"),
     )
-    _answer(
-        edition_path,
-        subs / "dave" / "lab90" / name,
-        ex01_scaled="while True: pass",
-        ex02_square="return x * x",
+    _submit(
+        student_edition,
+        subs / "killed" / LAB.name,  # a right answer that wrecks its folder, then os._exit
+        ex00_cuda=WRECK + CUDA.format(RIGHT_CUDA),
+        ex00_diff=DIFF.format("import os\n    os._exit(0)"),
     )
-    _answer(
-        edition_path,
-        subs / "erin" / name,
-        ex01_scaled="return SCALE *",
-        ex02_square="raise ValueError('boom')",
+    _submit(
+        student_edition,
+        subs / "looping" / LAB.name,  # an endless loop, then a checker replaced
+        ex00_cuda=CUDA.format("while True:\n        pass"),
+        ex00_diff=PATCH,
     )
-    (subs / "frank" / name).write_text('{"cells": [ not json')  # gina handed in nothing
-    nb = nbformat.read(TOY, as_version=4)  # hana: the reference, one self-check cell deleted
-    nb.cells = [
-        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "ex02_square_check"
-    ]
-    (subs / "hana").mkdir()
-    nbformat.write(nb, subs / "hana" / name)
-    report = grading.grade_submissions(subs, root / "grades", TIMEOUT_S, labs_dir=labs)
+    _submit(  # the reference with its check cells edited and deleted
+        LAB,
+        subs / "edited" / LAB.name,
+        ex00_cuda_check="raise RuntimeError()",
+        ex00_diff_check=None,
+    )
+    forged = {"ex00_cuda_check": "checked = None\n1.0", "ex00_diff_check": "1.0"}
+    _submit(student_edition, subs / "forged" / LAB.name, **forged)
+    (subs / "notjson").mkdir()
+    (subs / "notjson" / LAB.name).write_text('{"cells": [ not json')
+    report = grading.grade_submissions(
+        subs, root / "grades", TIMEOUT_S, seed=SEED, parameters={"CONTAINER": False}
+    )
     rows = {(r.student, r.exercise): r for r in report.rows}
     return {"report": report, "rows": rows, "root": root}
 
 
 def _points(graded: dict, student: str) -> list[float]:
-    return [graded["rows"][(student, ex)].points for ex in ("ex01_scaled", "ex02_square")]
+    return [graded["rows"][(student, ex)].points for ex in ("ex00_cuda", "ex00_diff")]
+
+
+def _feedback(graded: dict, student: str, exercise: str) -> str:
+    return graded["rows"][(student, exercise)].feedback
 
 
 @pytest.mark.slow
-def test_reference_solutions_get_full_marks(graded):
-    assert _points(graded, "alice") == [2.0, 3.0]
-    assert {graded["rows"][("alice", ex)].feedback for ex in ("ex01_scaled", "ex02_square")} == {
-        grading.PASSED
+def test_the_reference_earns_full_marks_and_untouched_none(graded):
+    assert _points(graded, "reference") == [1.0, 1.0]
+    assert _feedback(graded, "reference", "ex00_diff") == grading.PASSED
+    assert _points(graded, "untouched") == [0.0, 0.0]
+    assert _feedback(graded, "untouched", "ex00_cuda") == grading.NOT_DONE
+
+
+@pytest.mark.slow
+def test_a_partly_right_answer_earns_part_and_a_delegation_none(graded):
+    cuda, diff = _points(graded, "partial")
+    assert 0 < cuda < 1 and diff == 0
+    said = _feedback(graded, "partial", "ex00_cuda")
+    assert "two-digit" in said and "expected False, got True" in said
+    assert "kit's own answer" in _feedback(graded, "partial", "ex00_diff")
+    assert "«Управление версиями CUDA" in graded["rows"][("partial", "ex00_cuda")].section
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_keeps_only_what_it_earned_before(graded):
+    assert _points(graded, "killed") == [1.0, 0.0]  # ex00_cuda also wrecked its folder
+    said = _feedback(graded, "killed", "ex00_diff")
+    assert "kernel died" in said and grading.DEAD in said
+
+
+@pytest.mark.slow
+def test_a_loop_times_out_and_a_patched_checker_scores_zero(graded):
+    assert _points(graded, "looping") == [0.0, 0.0]
+    assert "timed out in the self-check" in _feedback(graded, "looping", "ex00_cuda")
+    said = _feedback(graded, "looping", "ex00_diff")
+    assert "replaced the kit's own code" in said and "check_differing_fields" in said
+
+
+@pytest.mark.slow
+def test_edited_check_cells_do_not_change_the_grade(graded):
+    assert _points(graded, "edited") == [1.0, 1.0]
+    notes = " ".join(graded["rows"][("edited", "ex00_diff")].details)
+    assert "deleted from your notebook" in notes
+    assert _points(graded, "forged") == [0.0, 0.0]
+
+
+@pytest.mark.slow
+def test_a_notebook_that_is_not_json_scores_zero_and_grading_goes_on(graded):
+    assert _points(graded, "notjson") == [0.0, 0.0]
+    assert _feedback(graded, "notjson", "ex00_cuda").startswith("the notebook does not parse")
+    assert len(graded["report"].rows) == 8 * 2
+
+
+@pytest.mark.slow
+def test_pages_say_what_failed_never_the_hidden_code(graded):
+    report = graded["report"]
+    page = Path(report.files["student:partial"]).read_text()
+    assert "expected False, got True" in page and "Управление версиями CUDA" in page
+    assert "hidden_tests" not in page and "BEGIN HIDDEN" not in page
+    with open(report.files["summary_csv"]) as handle:
+        summary = {row["exercise"]: row for row in csv.DictReader(handle)}
+    assert set(summary) == {"ex00_cuda", "ex00_diff"}
+    assert summary["ex00_diff"]["students"] == "8" and summary["ex00_diff"]["full"] == "2"
+
+
+# --- quick: scoring, the kit's copy, the tables -------------------------------------------------
+
+
+def test_the_kits_check_cells_replace_the_students():
+    kit = nbformat.read(LAB, as_version=4)
+    submitted = copy.deepcopy(kit)
+    cells = _cells(submitted)
+    cells["ex00_cuda_check"].source = "print('all passed')"
+    submitted.cells.remove(cells["ex00_diff_check"])
+    fake = new_code_cell("1.0", metadata={"nbgrader": {"grade_id": "ex99_x_check", "grade": True}})
+    submitted.cells.append(fake)
+    nb, notes = graded_copy(kit, submitted, {"CONTAINER": False})
+    graded_cells = _cells(nb)
+    for grade_id in ("ex00_cuda_check", "ex00_diff_check"):
+        assert graded_cells[grade_id].source == _cells(kit)[grade_id].source
+    assert "ex99_x_check" not in graded_cells and set(notes) == {
+        "ex00_cuda_check",
+        "ex00_diff_check",
     }
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert [c.source for c in injected] == ["CONTAINER = False"]
 
 
-@pytest.mark.slow
-def test_untouched_edition_gets_zero_and_no_crash(graded):
-    assert _points(graded, "bob") == [0.0, 0.0]
-    assert graded["rows"][("bob", "ex01_scaled")].feedback == "not done"
+def _run(check: CellRun, answer: CellRun | None = None, **kwargs) -> LabRun:
+    cells = {"ex01_a_check": check, **({"ex01_a": answer} if answer else {})}
+    return LabRun(new_notebook(), cells, **kwargs)
 
 
-@pytest.mark.slow
-def test_wrong_answer_gets_partial_marks_and_its_hint(graded):
-    assert _points(graded, "carol") == [2.0, 0.0]
-    assert graded["rows"][("carol", "ex02_square")].feedback == (
-        "expected 36, got 216: reread section 2"
-    )
+EX = Exercise("ex01_a_check", 2.0)
+OUT = {
+    "share": 0.0,
+    "reason": "patched",
+    "section": "«S»",
+    "groups": [{"name": "g", "passed": False}],
+}
 
 
-@pytest.mark.slow
-def test_a_loop_times_out_and_only_its_exercise_scores_zero(graded):
-    assert _points(graded, "dave") == [0.0, 3.0]
-    feedback = graded["rows"][("dave", "ex01_scaled")].feedback
-    assert "timed out" in feedback and f"{TIMEOUT_S} s" in feedback
-
-
-@pytest.mark.slow
-def test_raising_and_unparsable_answers_score_zero_with_the_reason(graded):
-    rows = graded["rows"]
-    assert _points(graded, "erin") == [0.0, 0.0]
-    assert rows[("erin", "ex01_scaled")].feedback.startswith("SyntaxError in the answer cell")
-    assert rows[("erin", "ex02_square")].feedback == "ValueError in the self-check: boom"
-    assert _points(graded, "frank") == [0.0, 0.0]
-    assert rows[("frank", "ex01_scaled")].feedback.startswith("the notebook does not parse")
-    assert rows[("gina", "ex02_square")].feedback == grading.NOT_SUBMITTED
-    assert _points(graded, "hana") == [2.0, 0.0]
-    assert rows[("hana", "ex02_square")].feedback == grading.MISSING
-
-
-@pytest.mark.slow
-def test_tables_and_feedback_pages_are_written(graded):
-    report, root = graded["report"], graded["root"]
-    with open(report.files["csv"]) as handle:
-        table = list(csv.DictReader(handle))
-    assert list(table[0]) == ["student", "lab", "exercise", "points", "max_points", "feedback"]
-    assert len(table) == 8 * 2
-    assert report.totals()["carol"] == (2.0, 5.0)
-    page = Path(report.files["student:carol"]).read_text()
-    assert "expected 36, got 216" in page and "2 / 5" in page
-    nbgrader_page = root / "grades" / "course" / "feedback" / "carol" / "lab90" / "90_toy.html"
-    assert nbgrader_page.exists() and "../course/feedback/carol/lab90/90_toy.html" in page
-    assert "frank" in Path(report.files["html"]).read_text()
-
-
-def _graded_notebook(path: Path) -> Path:
-    def cell(grade_id: str, grade: bool, *errors: tuple[str, str]):
-        c = new_code_cell("x", metadata={"nbgrader": {"grade_id": grade_id, "grade": grade}})
-        c.outputs = [new_output("error", ename=n, evalue=v, traceback=[]) for n, v in errors]
-        return c
-
-    nb = new_notebook(
-        cells=[
-            cell("ex01_a", False, ("SyntaxError", "invalid syntax")),
-            cell("ex01_a_check", True, ("NameError", "name 'a' is not defined")),
-            cell("ex02_b", False),
-            cell("ex02_b_check", True, ("KeyboardInterrupt", ""), ("CellTimeoutError", "8 s")),
-            cell("ex03_c", False),
-            cell("ex03_c_check", True, ("AssertionError", "got 3: reread 2.1")),
-            cell("ex04_d_check", True),
-        ]
-    )
-    nbformat.write(nb, path)
-    return path
-
-
-def test_feedback_names_the_answer_cell_first_and_keeps_the_hint(tmp_path: Path):
-    expected = ["ex01_a_check", "ex02_b_check", "ex03_c_check", "ex04_d_check", "ex05_e_check"]
-    reasons = grading.feedback_by_cell(_graded_notebook(tmp_path / "nb.ipynb"), expected)
-    assert reasons == {
-        "ex05_e_check": grading.MISSING,
-        "ex01_a_check": "SyntaxError in the answer cell: invalid syntax",
-        "ex02_b_check": "timed out in the self-check: 8 s",
-        "ex03_c_check": "got 3: reread 2.1",
-    }
+@pytest.mark.parametrize(
+    ("run", "outside", "points", "said"),
+    [
+        (_run(CellRun(1, True), CellRun(0, True)), None, 2.0, grading.PASSED),
+        (_run(CellRun(1, True, value=1.0), CellRun(0, True)), OUT, 0.0, "patched"),
+        (
+            _run(CellRun(1, True, value=0.6), CellRun(0, True)),
+            {**OUT, "share": 0.6, "reason": "g: on x"},
+            1.2,
+            "g: on x",
+        ),
+        (
+            _run(CellRun(1, True), CellRun(0, True), stopped="the kernel died", stopped_at=1),
+            {**OUT, "share": 1.0},
+            0.0,
+            grading.DEAD,
+        ),
+        (
+            _run(CellRun(1, True, [("CellTimeoutError", "8 s")]), CellRun(0, True)),
+            None,
+            0.0,
+            "timed out in the self-check: 8 s",
+        ),
+        (
+            _run(
+                CellRun(1, True, [("NameError", "x")]), CellRun(0, True, [("SyntaxError", "bad")])
+            ),
+            None,
+            0.0,
+            "SyntaxError in the answer cell: bad",
+        ),
+        (_run(CellRun(1, True)), None, 0.0, grading.MISSING),
+    ],
+    ids=["passed", "patched", "partial", "dead", "timeout", "broken", "deleted"],
+)
+def test_an_exercise_scores_the_smaller_share_and_nothing_from_a_dead_kernel(
+    run, outside, points, said
+):
+    row = grading.score("alice", LAB, EX, run, outside)
+    assert row.points == points and said in row.feedback
 
 
 def test_parse_problem_and_missing_submissions(tmp_path: Path):
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{")
     assert grading.parse_problem(bad).startswith("the notebook does not parse")
-    assert grading.parse_problem(TOY) is None
+    assert grading.parse_problem(LAB) is None
     (tmp_path / "subs" / "alice").mkdir(parents=True)
     with pytest.raises(MllabError, match="no lab notebooks"):
-        grading.find_submissions(tmp_path / "subs", {TOY.name})
+        grading.find_submissions(tmp_path / "subs", {LAB.name})
     with pytest.raises(MllabError, match="not a folder"):
-        grading.find_submissions(tmp_path / "nothing", {TOY.name})
+        grading.find_submissions(tmp_path / "nothing", {LAB.name})
 
 
-def test_tables_escape_and_total(tmp_path: Path):
+def test_tables_escape_total_and_summarise(tmp_path: Path):
     rows = [
-        grading.GradeRow("ann<", "01", "ex01_x", 1.0, 2.0, "<script>"),
+        grading.GradeRow(
+            "ann<", "01", "ex01_x", 1.0, 2.0, "g: on a case: <script>", "«S»", ["✗ g"]
+        ),
         grading.GradeRow("ann<", "01", "ex01_y", 2.0, 2.0, grading.PASSED),
+        grading.GradeRow("bob", "01", "ex01_x", 0.0, 2.0, "g: on another case: 3"),
+        grading.GradeRow("bob", "01", "ex01_y", 0.0, 2.0, grading.NOT_DONE),
     ]
-    files = write_tables(rows, {}, tmp_path)
+    files = write_tables(rows, tmp_path)
     html = Path(files["html"]).read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Total: 3 / 4 points" in Path(files["student:ann<"]).read_text()
+    with open(files["summary_csv"]) as handle:
+        summary = {row["exercise"]: row for row in csv.DictReader(handle)}
+    assert summary["ex01_x"]["common_reasons"] == "g (2)"
+    assert (summary["ex01_x"]["partial"], summary["ex01_x"]["zero"]) == ("1", "1")
+    assert "summary.html" in html and Path(files["summary_html"]).exists()
+
+
+def test_histogram_and_alike_reasons():
+    assert histogram([0.0, 2.0, 2.0], 2.0) == "0:█ 1:· 2:██"
+    assert reason_kind("g: on a sweep at 12 ms: expected 3") == reason_kind("g: on 7: x") == "g"
+    assert reason_kind("timed out in the self-check: 8 s") == "timed out in the self-check: N s"
+    assert reason_kind("the kernel died in ex00_diff_check") == "the kernel died in ex00_diff_check"

@@ -1,0 +1,146 @@
+"""Hidden tests: the notebooks' own solutions earn every group on several seeds, an unfinished
+answer none, a partly right answer part (the failed case named in words), an answer that calls
+the kit's own answer 0 with that reason; and in a fresh process (``python -m
+mllab.exercises.hidden``) an answer cell that patches the checker scores 0 with the names it
+replaced, one that kills the process or loops scores 0 with the reason."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mllab.core.errors import MllabError
+from mllab.exercises import hidden, lab00
+from mllab.exercises.check import Check
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_run import changed, run_groups, snapshot, unavailable
+from mllab.report.grade_run import hidden_outside
+
+LABS = {"ex00": "00", "ex01_fit": "04", "ex02_n_star": "04", "ex01_lc": "06", "ex01_next": "07"}
+NAMES = {"np": np, "math": math, "re": re}
+
+
+def _lab(grade_id: str) -> str:
+    return next(lab for prefix, lab in LABS.items() if grade_id.startswith(prefix))
+
+
+def _score(grade_id: str, function, seed: int = 0) -> hidden.HiddenResult:
+    spec = SPECS[grade_id]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), function)
+
+
+@pytest.mark.parametrize("grade_id", sorted(SPECS))
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_the_notebooks_solutions_earn_every_group(solution, grade_id, seed):
+    result = _score(grade_id, solution(_lab(grade_id), grade_id, dict(NAMES)), seed)
+    assert result.share == 1.0, result.reason
+    assert len(result.groups) >= 2 and all(g.passed for g in result.groups)
+    assert abs(sum(g.share for g in result.groups) - 1) < 1e-9
+
+
+@pytest.mark.parametrize("grade_id", sorted(SPECS))
+def test_an_unfinished_answer_earns_nothing(not_done, grade_id):
+    result = _score(grade_id, not_done)
+    assert (result.share, result.reason) == (0.0, "not done")
+
+
+def test_the_cases_change_with_the_seed_and_stay_with_it():
+    spec = SPECS["ex01_fit"]
+    labels = [
+        [c.label for g in spec.groups(np.random.default_rng(s)) for c in g.cases] for s in (0, 0, 1)
+    ]
+    assert labels[0] == labels[1] != labels[2]
+
+
+def test_a_partly_right_answer_earns_part_and_hears_which_case(solution):
+    result = _score("ex00_cuda", lambda c, d: c <= d)  # strings: "12.10" < "12.9"
+    assert 0 < result.share < 1
+    assert "two-digit" in result.reason and "expected False, got True" in result.reason
+    median = solution("04", "ex02_n_star")  # the median instead of p99: one group of four lost
+
+    def by_median(stats, fit, bound):
+        return median([replace(s, p99_ms=s.p50_ms) for s in stats], fit, bound)
+
+    result = _score("ex02_n_star", by_median)
+    assert result.share == 0.75 and result.reason.startswith("p99 within the bound")
+
+
+def test_calling_the_kits_own_answer_scores_zero_with_the_reason():
+    def delegating(e1, e2):
+        return lab00.reference_differing_fields(e1, e2)
+
+    def hiding_it(e1, e2):  # catching the refusal does not help
+        try:
+            return lab00.reference_differing_fields(e1, e2)
+        except Exception:  # noqa: BLE001
+            return []
+
+    for answer in (delegating, hiding_it):
+        result = _score("ex00_diff", answer)
+        assert result.share == 0.0
+        assert "kit's own answer" in result.reason and "differing_fields" in result.reason
+    assert lab00.reference_differing_fields({"a": 1}, {"a": 2}) == ["a"]  # put back after
+
+
+def test_the_references_are_refused_also_in_the_students_namespace():
+    namespace = {"rule": lab00.reference_cuda_compatible}
+    with unavailable([lab00.reference_cuda_compatible], [namespace]) as called:
+        with pytest.raises(MllabError, match="kit's own answer"):
+            namespace["rule"]("12.0", "12.1")
+    assert called and namespace["rule"] is lab00.reference_cuda_compatible
+
+
+def test_a_replaced_name_of_the_kit_is_seen():
+    before = snapshot()
+    original = lab00.check_cuda_rule
+    try:
+        lab00.check_cuda_rule = lambda *a: None  # type: ignore[assignment]
+        assert "mllab.exercises.lab00.check_cuda_rule" in changed(before, snapshot())
+    finally:
+        lab00.check_cuda_rule = original
+    assert changed(before, snapshot()) == []
+
+
+def test_in_the_kernel_an_unfinished_or_interrupted_check_is_not_run_again(capsys):
+    def never(*_args):
+        raise AssertionError("must not run")
+
+    for done, message in ((False, "not done"), (True, "interrupted (stop button)")):
+        checked = Check("ex00_cuda", done, False, message, "section")
+        assert hidden.hidden_tests(checked, never) == 0.0
+    assert "hidden cases: 0%" in capsys.readouterr().out
+
+
+CUDA = "def cuda_compatible(container_cuda, driver_max_cuda):\n    {}\n"
+RIGHT = "return Version(container_cuda) <= Version(driver_max_cuda)"
+PRELUDE = "from mllab.labs import lab00\nfrom packaging.version import Version"
+
+
+def _outside(tmp_path: Path, body: str, *, prefix: str = "", timeout: int = 60) -> dict:
+    return hidden_outside(
+        "ex00_cuda", prefix + CUDA.format(body), PRELUDE, 3, timeout, tmp_path / "work"
+    )
+
+
+def test_outside_the_kernel_patches_kills_and_loops_score_zero(tmp_path, monkeypatch):
+    assert _outside(tmp_path, RIGHT)["share"] == 1.0
+    patch = (
+        "import mllab.exercises.check as check\ncheck.self_check = lambda *a, **k: None\n"
+        "lab00.hidden_tests = lambda *a: 1.0\n"
+    )
+    patched = _outside(tmp_path, RIGHT, prefix=patch)
+    assert patched["share"] == 0.0 and "mllab.exercises.check.self_check" in patched["reason"]
+    killed = _outside(tmp_path, "import os; os._exit(0)")
+    assert killed["share"] == 0.0 and "ended the Python process" in killed["reason"]
+    monkeypatch.setenv(hidden.LIMIT_ENV, "2")
+    looped = _outside(tmp_path, "while True: pass")
+    assert looped["share"] == 0.0 and "timed out" in looped["reason"]
+    wrecker = "import os, shutil\nshutil.rmtree(os.getcwd())\nos.chdir('/')\n"
+    assert _outside(tmp_path, RIGHT, prefix=wrecker)["share"] == 1.0
+    broken = _outside(tmp_path, "return (", prefix="")
+    assert broken["share"] == 0.0 and "SyntaxError" in broken["reason"]
