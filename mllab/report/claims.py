@@ -6,8 +6,11 @@ registries and CI/CD that lab 07 measures. One judge per claim
 (:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_behaviour`,
 :mod:`mllab.report.judges_delivery`) reads the exact
 typed records of a run (``mllab.core.records.load_all()``) and gives a
-:class:`~mllab.report.verdict.Verdict`: ``holds``, ``does not hold``, or
-``not measured here: <why>`` when a record is missing or its measurement did not run.
+:class:`~mllab.report.verdict.Verdict`: ``holds``, ``holds in part`` (a named part of the
+claim was not measured or not established here), ``does not hold``, or
+``not measured here: <why>`` when a record is missing or its measurement did not run. Each
+judge's docstring gives the claim's falsifiable design: "Fails when", "Control" and
+"No difference".
 
 In a notebook::
 

@@ -3,7 +3,10 @@ the lecture's Flask service and ``docker stats`` (C2, C9–C13).
 
 Each judge takes a run's :class:`~mllab.core.records.Results`, reads the exact record fields
 named in its docstring, and returns a :class:`~mllab.report.verdict.Judgement`. A missing
-record, field or run raises :class:`~mllab.report.verdict.NotMeasured`.
+record, field or run raises :class:`~mllab.report.verdict.NotMeasured`. Each docstring gives
+the claim's falsifiable design in three sentences: "Fails when" (the result that makes it not
+hold), "Control" (what separates the lecture's cause from other causes, or that this run has
+none) and "No difference" (what counts as the same).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from mllab.report.verdict import (
 
 #: the error ONNX Runtime / CUDA report when the container's CUDA is newer than the driver
 INSUFFICIENT = "driver version is insufficient"
+#: CPU % points (a tenth of one core) a loaded server must read above an idle container (C13)
+LOAD_MARGIN = 10.0
 
 
 def _same(part: Evidence) -> str:
@@ -42,7 +47,13 @@ def _comparison(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
 def judge_c2(results: Results) -> Judgement:
     """05 ``Rebuilds``: docker_nocache, buildah, base_tar, each a ``RebuildComparison``
     (outcome, same, identity, differing_fields). The verdict is docker's plain rebuild;
-    buildah's reproducible build is said beside it."""
+    buildah's reproducible build is said beside it.
+
+    Fails when: ``docker build --no-cache`` of the same Dockerfile twice gives another image
+    ID. Control: buildah with ``--timestamp 0`` (and ``SOURCE_DATE_EPOCH``) on the same inputs
+    pins the build times, so a difference it removes comes from time stamps, not content; the
+    mmdebstrap base tar rebuilt twice does the same for the base. No difference: an identity is
+    equal or not (no spread: the IDs are digests)."""
     r = evidence(results, "05", "Rebuilds", outcome=None)
     docker = r.part("docker_nocache")
     same = bool(docker.need("same"))
@@ -83,7 +94,12 @@ def _version(text: Any) -> tuple[int, ...] | None:
 def judge_c9(results: Results) -> Judgement:
     """00 ``CudaCompatibility``: container_cuda, driver_max_cuda, observed (an Outcome: a CUDA
     session actually attempted) and error. Only an observed attempt decides: the version
-    strings alone say what should happen, not what did."""
+    strings alone say what should happen, not what did.
+
+    Fails when: a CUDA session ran although the container's CUDA is newer than the driver's,
+    or failed with "driver version is insufficient" although it is not. Control: none in this
+    run (one container CUDA against one driver); a session that failed for another reason is
+    not measured. No difference: versions compare exactly, component by component."""
     r = evidence(results, "00", "CudaCompatibility", outcome=None)
     container, driver = r.get("container_cuda"), r.get("driver_max_cuda")
     measured = (
@@ -124,7 +140,12 @@ def judge_c9(results: Results) -> Judgement:
 
 def judge_c10(results: Results) -> Judgement:
     """05 ``CacheEffects``: outcome, model_change_pip_cached, model_change_rebuilt,
-    before_change_cached, lock_change_pip_rerun (no missing bool is taken as a hit)."""
+    before_change_cached, lock_change_pip_rerun (no missing bool is taken as a hit).
+
+    Fails when: a model change reruns ``pip install`` or a step before the change, or a lock
+    change leaves ``pip install`` cached. Control: the lock change, the one input that must
+    rerun pip: a cache that never reran anything would fail it. No difference: a step is a
+    cache hit or not, as the builder reports it."""
     r = evidence(results, "05", "CacheEffects")
     pip_cached = bool(r.need("model_change_pip_cached"))
     before_cached = bool(r.need("before_change_cached"))
@@ -154,9 +175,10 @@ def judge_c11(results: Results) -> Judgement:
     """05 ``ModelLayer``: outcome, ids_differ, changed_layers, model_layer, only_model_layer,
     same_build_args.
 
-    What would make it fail: the same image ID after only the model file changed. The control:
-    both builds get the same build arguments (the model's sha256 label held fixed), so a new ID
-    can come from the file alone; where they did not, the verdict holds only in part."""
+    Fails when: the image ID stays the same after the model file changed. Control: both builds
+    get the same build arguments (the model's sha256 label held fixed), so a new ID can come
+    from the file alone; where the arguments changed too (``same_build_args`` not True), the
+    verdict holds in part. No difference: the image IDs are equal (a digest: no spread)."""
     r = evidence(results, "05", "ModelLayer")
     ids_differ = bool(r.need("ids_differ"))
     only = r.get("only_model_layer")
@@ -197,7 +219,12 @@ def _corrected(r: Evidence) -> tuple[str, str]:
 def judge_c12(results: Results) -> Judgement:
     """02 ``LectureFlask``: as_written and corrected, each a ``FlaskRun`` (outcome, exited,
     exit_code, listening, port, status, log_tail). The verdict is the as-written run's; the
-    corrected run says whether adding ``app.run()`` is all it lacks."""
+    corrected run says whether adding ``app.run()`` is all it lacks.
+
+    Fails when: the script as written does not answer a JSON prediction with HTTP 200 on port
+    8080. Control: the same script with ``app.run()`` added, which separates "the code is
+    incomplete" from "the environment cannot serve". No difference: an HTTP status is 200 or
+    not."""
     r = evidence(results, "02", "LectureFlask", outcome=None)
     run = r.part("as_written")
     listening, port, code = bool(run.need("listening")), run.get("port"), run.get("exit_code")
@@ -223,39 +250,115 @@ def judge_c12(results: Results) -> Judgement:
     return Judgement(measured, Verdict.does_not_hold(text + corrected_text))
 
 
-def _stats(results: Results) -> Evidence:
-    """05 ``DockerStats`` when its ``docker stats`` answered, else 06's."""
-    problems = []
-    for lab in ("05", "06"):
-        try:
-            r = evidence(results, lab, "DockerStats", outcome=None)
-        except NotMeasured as missing:
-            problems.append(str(missing))
-            continue
-        if r.get("returncode") == 0:
-            return r
-        problems.append(f"{r.where}: docker stats failed: {r.get('error') or 'no return code'}")
-    if all(p.startswith("DockerStats not recorded") for p in problems):
-        raise NotMeasured("DockerStats not recorded: run lab 05 (or 06)")
-    raise NotMeasured("; ".join(problems))
+def _percent(text: Any) -> float | None:
+    """``"180.5%"`` -> 180.5; None for a cell that is not a percentage (``"--"``, missing)."""
+    try:
+        return float(str(text).strip().rstrip("%"))
+    except ValueError:
+        return None
+
+
+def _stats(results: Results, lab: str) -> tuple[Evidence | None, str]:
+    """Lab ``lab``'s ``DockerStats`` when its ``docker stats`` answered, else why not."""
+    try:
+        r = evidence(results, lab, "DockerStats", outcome=None)
+    except NotMeasured as missing:
+        return None, str(missing)
+    if r.get("returncode") == 0:
+        return r, ""
+    return None, f"{r.where}: docker stats failed: {r.get('error') or 'no return code'}"
+
+
+def _load(results: Results) -> Evidence | None:
+    """Lab 06's ``LoadResult``, if recorded."""
+    try:
+        return evidence(results, "06", "LoadResult", outcome=None)
+    except NotMeasured:
+        return None
+
+
+def _answered(load: Evidence | None) -> int:
+    """How many requests of lab 06's load were answered (0 without a load)."""
+    if load is None:
+        return 0
+    return int(load.get("requests") or 0) - int(load.get("failures") or 0)
+
+
+def _under_load(loaded: Evidence | None, load: Evidence | None, idle: Evidence | None) -> str:
+    """Why the readings do not show CPU use under load ("" when they do)."""
+    if loaded is None:
+        return "only an idle container was read (run lab 06 for the server under load)"
+    if _answered(load) <= 0:
+        return "lab 06 recorded no answered load beside its reading"
+    if idle is None:
+        return "no idle container was read beside the loaded one (run lab 05)"
+    busy, rest = _percent(loaded.get("cpu_percent")), _percent(idle.get("cpu_percent"))
+    if busy is None or rest is None:
+        return "a CPU % cell was not a percentage"
+    if busy - rest <= LOAD_MARGIN:
+        return (
+            f"the loaded server's {busy:g} % is within {LOAD_MARGIN:g} points of idle "
+            f"{rest:g} %: no measurable difference"
+        )
+    return ""
 
 
 def judge_c13(results: Results) -> Judgement:
-    """05 ``DockerStats`` (else 06's): returncode, error, columns, gpu_column, gpu_fields,
-    cpu_percent, mem_usage. A failed ``docker stats`` is not an empty table."""
-    r = _stats(results)
-    gpu_column = bool(r.need("gpu_column"))
-    gpu = ", ".join(r.get("gpu_fields") or []) or "none"
+    """06 ``DockerStats`` (``docker stats --no-stream`` of the server that served lab 06's load)
+    with 06 ``LoadResult`` (requests, failures), and 05 ``DockerStats`` (an idle container):
+    returncode, error, columns, gpu_column, gpu_fields, cpu_percent, mem_usage.
+
+    Fails when: the header ``docker stats`` prints has no CPU %, no memory or no GPU memory
+    column (a failed ``docker stats`` is not an empty table: not measured). Control: the idle
+    container of lab 05 beside the loaded server of lab 06: a CPU % column shows CPU use only
+    where the loaded reading rises above the idle one; an idle reading alone, or a loaded one
+    without the idle control, holds in part at best. No difference: one reading each, no
+    run-to-run spread recorded, so a loaded CPU % within :data:`LOAD_MARGIN` points of the
+    idle one counts as the same."""
+    loaded, why_06 = _stats(results, "06")
+    idle, why_05 = _stats(results, "05")
+    shown = loaded or idle
+    if shown is None:
+        if why_05.startswith("DockerStats not recorded") and why_06.startswith("DockerStats not"):
+            why = "DockerStats not recorded: run lab 05 (an idle container) and 06 (under load)"
+            raise NotMeasured(why)
+        raise NotMeasured(f"{why_05}; {why_06}")
+    columns = [str(c) for c in shown.need("columns")]
+    gpu_column = bool(shown.need("gpu_column"))
+    load = _load(results) if loaded is not None else None
+    readings = []
+    if loaded is not None:
+        cpu = loaded.get("cpu_percent") or "?"
+        if load is not None:
+            served = f"{_answered(load)} of {load.need('requests')} requests answered {load.source}"
+            readings.append(f"{cpu} for the server of lab 06's load ({served})")
+            readings[-1] += f" {loaded.source}"
+        else:
+            readings.append(f"{cpu} for lab 06's server (no load answered) {loaded.source}")
+    if idle is not None:
+        readings.append(f"{idle.get('cpu_percent') or '?'} for an idle container {idle.source}")
+    gpu = ", ".join(shown.get("gpu_fields") or []) or "none"
     measured = (
-        f"columns: {', '.join(r.need('columns'))}; CPU {r.get('cpu_percent') or '?'}, memory "
-        f"{r.get('mem_usage') or '?'}; GPU fields in the stats API: {gpu} {r.source}"
+        f"columns: {', '.join(columns)}; CPU: {', '.join(readings)}; memory "
+        f"{shown.get('mem_usage') or '?'}; GPU fields in the stats API: {gpu}"
     )
-    if gpu_column:
-        return Judgement(measured, Verdict.holds("CPU, memory and GPU memory are shown"))
+    missing = [
+        name
+        for name, word in (("CPU %", "cpu"), ("memory", "mem"))
+        if not any(word in c.lower() and "gpu" not in c.lower() for c in columns)
+    ]
+    if missing:
+        text = f"docker stats printed no {' and no '.join(missing)} column"
+        return Judgement(measured, Verdict.does_not_hold(text))
+    short_of_load = _under_load(loaded, load, idle)
+    if not gpu_column:
+        text = "CPU % and memory columns yes, but no GPU memory column (GPU memory comes from "
+        text += "nvidia-smi); " + (f"CPU use not shown: {short_of_load}" if short_of_load else "")
+        text += "" if short_of_load else "CPU % rose under load"
+        return Judgement(measured, Verdict.does_not_hold(text))
+    if short_of_load:
+        text = f"CPU %, memory and GPU memory columns shown; CPU use not shown: {short_of_load}"
+        return Judgement(measured, Verdict.holds_in_part(text))
     return Judgement(
-        measured,
-        Verdict.does_not_hold(
-            "CPU % and memory yes, but docker stats has no GPU memory column "
-            "(GPU memory comes from nvidia-smi)"
-        ),
+        measured, Verdict.holds("CPU %, memory and GPU memory shown; CPU % rose under load")
     )

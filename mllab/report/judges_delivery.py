@@ -4,7 +4,8 @@ lab 07).
 
 Each judge takes a run's :class:`~mllab.core.records.Results`, reads the exact record fields
 named in its docstring, and returns a :class:`~mllab.report.verdict.Judgement`. A missing
-record, field or run raises :class:`~mllab.report.verdict.NotMeasured`.
+record, field or run raises :class:`~mllab.report.verdict.NotMeasured`. Each docstring gives
+the claim's falsifiable design in three sentences: "Fails when", "Control" and "No difference".
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def judge_c14(results: Results) -> Judgement:
     by_digest_id (pulled by the tag, by the first digest); 07 ``PullBack``: reference,
     built_id, pulled_id, same_id, absent_before_pull, layers_downloaded, layers_present.
     Each resolution of the tag gives one digest, pull by digest gives the image that was
-    built; the verdict says that the tag moved and the digest did not."""
+    built; the verdict says whether the tag moved (``first`` and ``second`` digests differ).
+
+    Fails when: the registry's tag does not name the digest pushed last, pull by tag gives
+    another image, pull by the first digest no longer gives the first image, or an image
+    removed and pulled back by digest has another ID. Control: the second push under the same
+    tag: a tag that held one image only could not be seen to move (then the verdict says so).
+    No difference: digests and image IDs are equal strings or not (no spread)."""
     moving = evidence(results, "07", "MovingTag", outcome=None)
     back = evidence(results, "07", "PullBack", outcome=None)
     first = moving.part("first", outcome=None)
@@ -98,7 +105,12 @@ def judge_c15(results: Results) -> Judgement:
     """07 ``RegistryRebuilds``: docker and buildah, each a ``RegistryRebuild`` (outcome,
     digests, same_digest): the same Dockerfile and files built twice and pushed, their registry
     digests compared. The verdict is docker's plain ``--no-cache`` rebuild; buildah's
-    ``--timestamp`` build is said beside it."""
+    ``--timestamp`` build is said beside it.
+
+    Fails when: the two pushes of docker's ``--no-cache`` builds have different digests.
+    Control: buildah with ``--timestamp`` on the same inputs, which pins the build times: a
+    difference it removes comes from time stamps, not from the files. No difference: the
+    digests are equal strings (no spread: a digest is a hash)."""
     r = evidence(results, "07", "RegistryRebuilds", outcome=None)
     docker_text, docker_same = _builder(r, "docker", "docker build --no-cache twice")
     buildah_text, buildah_same = _builder(r, "buildah", "buildah --timestamp twice")
@@ -141,7 +153,16 @@ def judge_c16(results: Results) -> Judgement:
     """07 ``PipelineRun``: git_commit, dirty, model_sha256, model_version, tag, digest,
     stages (the push stage must have run), labels (the pushed image's, read back from the
     registry by digest: :data:`REVISION_LABEL`, :data:`MODEL_LABEL`) and deployed_sha256 (what
-    the deployed service answered; None when the deploy stage did not run)."""
+    the deployed service answered; None when the deploy stage did not run).
+
+    Fails when: the revision label is not git HEAD, the model label is not the model file's
+    sha256, ``model_version`` does not name both, the tree was dirty, or the deployed service
+    answers another model sha256. Control: none in this run: the labels were written by this
+    run's own build and read back, so they show the kit is consistent with itself, not that
+    the commit rebuilds the image. That needs a rebuild from a clean checkout of the labelled
+    commit giving the same digest, and no record of the kit holds one: this judge therefore
+    never says "holds"; "holds in part" is its best. No difference: hashes and commits are
+    equal strings or not."""
     r = evidence(results, "07", "PipelineRun", outcome=None)
     _require_stage(r, "push")
     commit, model = str(r.need("git_commit")), str(r.need("model_sha256"))
@@ -179,11 +200,12 @@ def judge_c16(results: Results) -> Judgement:
         )
     if wrong:
         return Judgement(measured, Verdict.does_not_hold("; ".join(wrong)))
-    where = "and the deployed service answered the same" if deployed else "(deploy not run)"
+    where = "the deployed service answered the same" if deployed else "deploy not run"
     return Judgement(
         measured,
-        Verdict.holds(
-            f"the image the registry holds under its digest carries git HEAD and the model's "
-            f"sha256 as labels, its version names both, {where}"
+        Verdict.holds_in_part(
+            f"the image under its digest carries git HEAD and the model's sha256 as labels that "
+            f"this run wrote, its version names both ({where}); not established: that a clean "
+            f"checkout of {commit[:12]} rebuilds this digest (no such rebuild was recorded)"
         ),
     )

@@ -22,7 +22,7 @@ from mllab.core.records import SCHEMA_KEY, Results
 
 Kind = Literal["holds", "holds in part", "does not hold", "not measured here"]
 KINDS: tuple[Kind, ...] = ("holds", "holds in part", "does not hold", "not measured here")
-#: the record schema version every judge here reads
+#: the record schema version a judge reads unless it names another (``evidence(schema=...)``)
 SCHEMA = 1
 
 
@@ -136,21 +136,27 @@ class Evidence:
             raise NotMeasured(f"{self.where} {problem}")
 
 
-def evidence(results: Results, lab: str, name: str, outcome: str | None = "outcome") -> Evidence:
-    """The record ``name`` that lab ``lab`` wrote, of the schema the judges read, that ran.
+def evidence(
+    results: Results,
+    lab: str,
+    name: str,
+    outcome: str | None = "outcome",
+    schema: int = SCHEMA,
+) -> Evidence:
+    """The record ``name`` that lab ``lab`` wrote, of the schema the judge reads, that ran.
 
     ``outcome`` names the record's :class:`~mllab.core.outcome.Outcome` field (None for a
-    record without one). Raises :class:`NotMeasured` saying which lab records it, or why the
-    measurement did not run.
+    record without one); ``schema`` the version the judge was written for. Raises
+    :class:`NotMeasured` saying which lab records it, or why the measurement did not run.
     """
     fields = results.get(lab, name)
     if fields is None:
         raise NotMeasured(f"{name} not recorded: run lab {lab}")
     found = Evidence(f"{lab}:{name}", fields)
     version = fields.get(SCHEMA_KEY)
-    if version != SCHEMA:
+    if version != schema:
         raise NotMeasured(
-            f"{found.where} has schema version {version}, the judge reads version {SCHEMA}"
+            f"{found.where} has schema version {version}, the judge reads version {schema}"
         )
     if outcome is not None:
         found.require_ran(outcome)
