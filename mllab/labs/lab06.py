@@ -3,7 +3,9 @@ notebook uses it.
 
 The lab measures what ``docker run --cpus/--memory`` does to the slim server image: latency
 and CFS throttling under a quota, ONNX Runtime's thread pool sized from the host against the
-quota, the lecture's L(c) ~ 1/min(c, c_opt) (claim C8), an OOM kill; the overhead
+quota, the lecture's L(c) ~ 1/min(c, c_opt) (claim C8) with the CFS counters of each point,
+memory limits above the need (no swap) and below it with swap where the host allows, an OOM
+kill; the overhead
 η = T_container / T_native (C5); ``docker stats`` under a locust load (C13); and N replicas
 behind nginx.
 
@@ -14,6 +16,7 @@ scale-out; records, tables and claims; the exercise checks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from mllab.containers.base import image_size_mb
 from mllab.containers.docker_stats import StatsMonitor, plot_stats
@@ -21,11 +24,14 @@ from mllab.containers.engine import ensure_engine
 from mllab.containers.run import run as run_container
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab06 import check_lc_fit, check_limits
+from mllab.exercises.lab06 import quota_latencies as _quota_latencies
 from mllab.experiments.resources.container_limits import slim_image
 from mllab.experiments.resources.cpu_sweep import CpuSweep, cpu_sweep
 from mllab.experiments.resources.cpu_sweep import plot_sweep as plot_cpu_sweep
 from mllab.experiments.resources.lc_fit import LcFit, fit_sweep
+from mllab.experiments.resources.memory_limits import memory_limits, memory_lines
 from mllab.experiments.resources.oom import oom_demo
 from mllab.experiments.resources.overhead import overhead, plot_overhead
 from mllab.experiments.resources.scaleout import plot_scale, scale_out
@@ -43,13 +49,17 @@ __all__ = [
     "default_model",
     "slim_image",
     "image_size_mb",
-    # limits: the --cpus sweep and L(c) (C8), threads vs the quota, an OOM kill
+    # limits: the --cpus sweep and L(c) (C8), threads vs the quota
     "cpu_sweep",
     "fit_policy",
     "fit_policies",
     "law_lines",
+    "lc_rows",
     "plot_cpu_sweep",
     "threads_vs_quota",
+    # memory: limits above the need (no swap), below it with swap, an OOM kill
+    "memory_limits",
+    "memory_lines",
     "oom_demo",
     # overhead: η = T_container / T_native (C5)
     "overhead",
@@ -73,6 +83,8 @@ __all__ = [
     # the exercise checks
     "check_lc_fit",
     "check_limits",
+    "quota_latencies",
+    "hidden_tests",
 ]
 
 
@@ -88,6 +100,12 @@ def fit_policies(sweep: CpuSweep, policies: Iterable[str | int]) -> dict[str | i
     return {policy: fit_policy(sweep, policy) for policy in policies}
 
 
+def quota_latencies(sweep: CpuSweep, policy: str | int) -> dict[float, list[float]]:
+    """Exercise 2's measurement: the latency (ms) of every timed call at each ``--cpus`` quota
+    of ``sweep``, for one thread ``policy``."""
+    return _quota_latencies(sweep.runs, policy)
+
+
 def law_lines(fits: Mapping[str | int, LcFit]) -> str:
     """One line per policy: its fitted law and R², whether c_opt was identified (not when the
     best c_opt is the largest c measured), or why there is no law."""
@@ -100,3 +118,35 @@ def law_lines(fits: Mapping[str | int, LcFit]) -> str:
         law = f"L(c) = {fit.scale_ms:.1f} ms / min(c, {fit.c_opt:.2f})"
         lines.append(f"{policy!s:>5}: {law}, R² = {fit.r2:.3f}{note}")
     return "\n".join(lines)
+
+
+def _share(throttled: int | None, periods: int | None) -> str:
+    if throttled is None or periods is None:
+        return "unreadable"
+    share = f" ({100 * throttled / periods:.0f} %)" if periods else ""
+    return f"{throttled}/{periods}{share}"
+
+
+def lc_rows(fits: Mapping[str | int, LcFit]) -> list[dict[str, Any]]:
+    """The L(c) table: per policy and quota the measured mean, the fitted law there and how far
+    apart they are, beside the container's CFS counters over that point's timed calls
+    (throttled periods / all periods, and the time spent throttled)."""
+    rows: list[dict[str, Any]] = []
+    for policy, fit in fits.items():
+        for i, (c, latency) in enumerate(zip(fit.cpus, fit.latency_ms, strict=True)):
+            throttled = fit.nr_throttled[i] if i < len(fit.nr_throttled) else None
+            periods = fit.nr_periods[i] if i < len(fit.nr_periods) else None
+            waited = fit.throttled_ms[i] if i < len(fit.throttled_ms) else None
+            law = float(fit.predict(c)) if fit.outcome.ok else None
+            rows.append(
+                {
+                    "policy": policy,
+                    "--cpus": c,
+                    "L ms": round(latency, 1),
+                    "law ms": "" if law is None else round(law, 1),
+                    "off by": "" if law is None else f"{100 * (latency / law - 1):+.0f} %",
+                    "throttled periods": _share(throttled, periods),
+                    "throttled ms": "" if waited is None else round(waited),
+                }
+            )
+    return rows

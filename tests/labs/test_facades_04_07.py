@@ -5,6 +5,7 @@ built from records), checked without Docker or a model run."""
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,25 @@ def test_law_lines_give_each_policy_its_law_or_why_not():
     assert (knee.c_opt, knee.scale_ms) == pytest.approx((1.0, 200.0))
     assert lines[0] == "    1: L(c) = 200.0 ms / min(c, 1.00), R² = 1.000"
     assert lines[1] == " host: not run: one point only"
+
+
+def test_the_lc_table_puts_each_point_beside_its_cfs_counters():
+    knee = fit_lc([0.5, 1, 2], [400.0, 200.0, 220.0])
+    knee = replace(knee, nr_periods=[40, 20, 10], nr_throttled=[30, 0, None])
+    knee = replace(knee, throttled_ms=[900.4, 0.0, None])
+    lost = LcFit(Outcome.not_run("one point only"), [1.0], [90.0])
+    rows = lab06.lc_rows({1: knee, "host": lost})
+    assert [(r["policy"], r["--cpus"]) for r in rows] == [
+        (1, 0.5),
+        (1, 1.0),
+        (1, 2.0),
+        ("host", 1.0),
+    ]
+    assert rows[0]["throttled periods"] == "30/40 (75 %)" and rows[0]["throttled ms"] == 900
+    assert rows[1]["throttled periods"] == "0/20 (0 %)"
+    assert rows[2]["throttled periods"] == "unreadable" and rows[2]["throttled ms"] == ""
+    assert rows[2]["off by"] == f"{100 * (220.0 / knee.predict(2.0) - 1):+.0f} %"
+    assert rows[3]["law ms"] == "" and rows[3]["throttled periods"] == "unreadable"
 
 
 def test_registry_rows_list_every_tag_with_its_digest():

@@ -1,14 +1,16 @@
 """The lecture's law L(c) ~ 1/min(c, c_opt) (claim C8), fitted to latencies under ``--cpus``.
 
 c_opt is the number of CPUs the model's threads can use: below it, latency falls as 1/c; above
-it, more quota cannot help.
+it, more quota cannot help. Beside each point the fit keeps the container's CFS counters over its
+timed calls (``cpu.stat``: periods, throttled periods, throttled time), so that a reader sees
+whether the quota was what held latency back at that point.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -26,6 +28,10 @@ class LcFit:
     fell all the way, so c_opt is only known to be at least that (a host cannot grant a
     ``--cpus`` above its own cores). ``outcome`` says whether the fit could be made; the
     figures are None when it could not.
+
+    ``nr_periods``, ``nr_throttled`` and ``throttled_ms`` run beside ``cpus``: the container's
+    CFS counters over each point's timed calls (None where ``cpu.stat`` was unreadable; empty
+    lists for a fit made from bare numbers, :func:`fit_lc`).
     """
 
     outcome: Outcome
@@ -36,8 +42,23 @@ class LcFit:
     r2: float | None = None
     identified: bool | None = None
     policy: str | int | None = None  # the probe's thread policy the points were measured with
+    nr_periods: list[int | None] = field(default_factory=list)  # CFS periods, per point
+    nr_throttled: list[int | None] = field(default_factory=list)  # periods the quota ran out
+    throttled_ms: list[float | None] = field(default_factory=list)  # time spent throttled
 
-    SCHEMA_VERSION: ClassVar[int] = 1
+    #: 2: the CFS counters of each point (``nr_periods``, ``nr_throttled``, ``throttled_ms``)
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    def throttled_share(self) -> list[float | None]:
+        """Per point: the share of CFS periods in which the quota ran out (None: unreadable)."""
+        return [
+            None
+            if periods is None or throttled is None
+            else throttled / periods
+            if periods
+            else 0.0
+            for periods, throttled in zip(self.nr_periods, self.nr_throttled, strict=True)
+        ]
 
     def predict(self, c: float | np.ndarray) -> float | np.ndarray:
         """The fitted law at ``c`` CPUs."""
@@ -84,12 +105,19 @@ def fit_sweep(
     outcome is "not run" (with the reason) when those points cannot be fitted.
 
     The mean (= 1/throughput) is fitted, not the median: throttling shows in the mean and the
-    tail, and the lecture's L is the mean, (T_end − T_start)/N.
+    tail, and the lecture's L is the mean, (T_end − T_start)/N. Each point's CFS counters
+    (read by the probe before and after its timed calls) go into the fit beside it.
     """
     points = [r for r in runs if r.policy == policy and r.cpus is not None]
     cpus = [float(r.cpus) for r in points if r.cpus is not None]
     latency = [float(getattr(r, stat)) for r in points]
     outcome, fit = attempt(fit_lc, cpus, latency, expected=(InputError,))
     if fit is None:
-        return LcFit(Outcome.not_run(outcome.reason), cpus, latency, policy=policy)
-    return dataclasses.replace(fit, policy=policy)
+        fit = LcFit(Outcome.not_run(outcome.reason), cpus, latency)
+    return dataclasses.replace(
+        fit,
+        policy=policy,
+        nr_periods=[r.nr_periods for r in points],
+        nr_throttled=[r.nr_throttled for r in points],
+        throttled_ms=[r.throttled_ms for r in points],
+    )

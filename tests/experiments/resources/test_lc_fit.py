@@ -70,3 +70,16 @@ def test_fit_sweep_says_why_when_a_policy_cannot_be_fitted():
     assert fit.c_opt is None and fit.r2 is None and fit.identified is None
     with pytest.raises(InputError):
         fit.predict(1.0)
+
+
+def test_fit_sweep_keeps_each_points_cfs_counters_beside_it():
+    runs = [_run(0.5, 200.0), _run(1.0, 100.0), _run(2.0, 100.0)]
+    runs[0].nr_periods, runs[0].nr_throttled, runs[0].throttled_ms = 40, 30, 900.0
+    runs[1].nr_periods, runs[1].nr_throttled, runs[1].throttled_ms = 20, 0, 0.0
+    fit = fit_sweep(runs, "quota")
+    assert fit.nr_periods == [40, 20, None]
+    assert fit.nr_throttled == [30, 0, None]
+    assert fit.throttled_ms == [900.0, 0.0, None]
+    assert fit.throttled_share() == [0.75, 0.0, None]
+    flat = fit_sweep([runs[0]], "quota")  # one point: no law, the counters are kept all the same
+    assert not flat.outcome.ok and flat.nr_throttled == [30]
