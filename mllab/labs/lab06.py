@@ -15,12 +15,16 @@ scale-out; records, tables and claims; the exercise checks.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mllab.containers.base import image_size_mb
-from mllab.containers.docker_stats import StatsMonitor, plot_stats
+from mllab.containers.docker_stats import DockerStats, StatsMonitor, plot_stats
 from mllab.containers.engine import ensure_engine
+from mllab.containers.run import RunningContainer
 from mllab.containers.run import run as run_container
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
@@ -36,7 +40,7 @@ from mllab.experiments.resources.oom import oom_demo
 from mllab.experiments.resources.overhead import overhead, plot_overhead
 from mllab.experiments.resources.scaleout import plot_scale, scale_out
 from mllab.experiments.resources.threads import threads_vs_quota
-from mllab.measure.load import gevent_effect, plot_load, run_load
+from mllab.measure.load import LoadResult, gevent_effect, plot_load, run_load
 from mllab.model.artifacts import default_model
 from mllab.report.claims import judge
 from mllab.runtime.cgroup import usable_cpus
@@ -70,6 +74,7 @@ __all__ = [
     "StatsMonitor",
     "load_request",
     "run_load",
+    "load_with_stats",
     "plot_stats",
     "plot_load",
     # scale-out: N replicas behind nginx
@@ -86,6 +91,40 @@ __all__ = [
     "quota_latencies",
     "hidden_tests",
 ]
+
+
+STATS_AFTER_S = 4.0  # `docker stats --no-stream` this long into the load (locust is up by then)
+
+
+@dataclass
+class LoadWithStats:
+    """A locust load on one server, the stats API sampled throughout, and one ``docker stats
+    --no-stream`` taken while the load ran (C13 is about a server under load, not an idle one)."""
+
+    load: LoadResult
+    monitor: StatsMonitor
+    docker_stats: DockerStats
+    during_load: bool  # False: the load ended before `docker stats` had its reading
+
+
+def load_with_stats(
+    server: RunningContainer, request: Any, max_seconds: float, **settings: Any
+) -> LoadWithStats:
+    """``run_load(server.url, request, ...)`` with the stats API sampled throughout and ``docker
+    stats --no-stream`` read ``STATS_AFTER_S`` into the load, beside it in a thread."""
+    taken: dict[str, DockerStats] = {}
+
+    def snapshot() -> None:
+        time.sleep(STATS_AFTER_S)
+        taken["stats"] = server.docker_stats()
+
+    with StatsMonitor(server.container) as monitor:
+        reader = threading.Thread(target=snapshot, name="mllab-docker-stats", daemon=True)
+        reader.start()
+        load = run_load(server.url, request, max_seconds=max_seconds, **settings)
+        during_load = not reader.is_alive()
+        reader.join()
+    return LoadWithStats(load, monitor, taken["stats"], during_load)
 
 
 def fit_policy(sweep: CpuSweep, policy: str | int) -> LcFit:
