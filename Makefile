@@ -1,5 +1,6 @@
 # Commands for a fresh machine (see README.md):
 #   make student   set up, make the student editions into workspace/ and open JupyterLab there
+#                  (make student LANG=ru: the Russian edition)
 #   make labs   set up the environment and run every lab (the main job)
 #   make test   set up the environment and run the test suite (what CI runs)
 #   make test-quick   the fast tier: no Docker, no notebooks (a developer's loop)
@@ -35,16 +36,24 @@ $(OVERRIDES): jupyter/overrides.json $(VENV)/.installed
 engine:
 	docker/engine/ensure-engine
 
-# JupyterLab refuses to start as root without --allow-root (a course VM, a container).
-LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+# JupyterLab refuses to start as root without --allow-root (a course VM, a container);
+# LAB_ARGS: more options of yours for `jupyter lab` (--port=8899, --no-browser, ...).
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+
+# The edition's language: `make student LANG=ru` for the Russian edition. LANG is also the
+# locale variable (en_US.UTF-8, C.UTF-8, ...): only the values ru and en choose an edition.
+STUDENT_LANG ?= $(if $(filter ru en,$(LANG)),$(LANG),en)
+# `LANG=ru` is no locale: the commands of the target get a real one (UTF-8) instead
+STUDENT_LOCALE := $(if $(filter ru en,$(LANG)),LANG=C.UTF-8)
 
 # The student's path: nbgrader's student editions in a git-ignored workspace, opened in
 # JupyterLab there, so that running and saving a lab never writes labs/. Work already in the
 # workspace is kept (mllab labs student --force replaces it).
 student: setup
 	-docker/engine/ensure-engine
-	$(BIN)/mllab labs student --out $(WORKSPACE)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(LAB_ARGS)
+	$(STUDENT_LOCALE) $(BIN)/mllab labs student --out $(WORKSPACE) --lang $(STUDENT_LANG)
+	$(STUDENT_LOCALE) $(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(ROOT_ARGS) $(LAB_ARGS)
 
 labs: setup
 	-docker/engine/ensure-engine

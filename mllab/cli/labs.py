@@ -1,5 +1,6 @@
 """``mllab labs run [--only 00,03] [-p KEY=VALUE ...] [--out DIR]``, ``mllab labs list``,
-``mllab labs student [--out DIR]`` (student editions) and ``mllab labs grade SUBMISSIONS_DIR``."""
+``mllab labs student [--out DIR] [--lang ru]`` (student editions) and
+``mllab labs grade SUBMISSIONS_DIR``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from mllab.core.errors import LabFailed
+from mllab.report.edition_language import DEFAULT, LANGUAGES
 from mllab.report.editions import GRADE_CELL_TIMEOUT_S, WORKSPACE, make_student_editions
 from mllab.report.grading import grade_submissions
 from mllab.report.runner import discover, parse_parameters, run_labs
@@ -28,10 +30,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _student(args: argparse.Namespace) -> int:
-    editions = make_student_editions(args.only, args.out, force=args.force)
+    editions = make_student_editions(args.only, args.out, force=args.force, lang=args.lang)
     for edition in editions:
         print(f"{edition.notebook}: {edition.status} (exercises: {edition.exercises})")
-    print(f"student editions in {Path(editions[0].path).parent}")
+    print(f"student editions ({args.lang}) in {Path(editions[0].path).parent}")
     return 0
 
 
@@ -69,6 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     student.add_argument("--out", help=f"workspace folder (default {WORKSPACE.name}/, git-ignored)")
     student.add_argument(
         "--force", action="store_true", help="replace notebooks already there (loses the work)"
+    )
+    student.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT,
+        help=f"the language of the text, prompts and self-check messages (default {DEFAULT})",
     )
     student.set_defaults(func=_student)
     grade = actions.add_parser("grade", help="grade handed-in labs with nbgrader")

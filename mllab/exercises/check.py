@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mllab.exercises.messages import render
+
 Compare = Callable[[Any, Any], "str | None"]
 
 PASS, FAIL, TODO = "✓", "✗", "…"
@@ -59,14 +61,9 @@ class Check:
     SCHEMA_VERSION: ClassVar[int] = 1
 
     def __str__(self) -> str:
-        if self.passed:
-            return f"{PASS} {self.exercise}: passed — {self.message}"
-        if not self.done:
-            return f"{TODO} {self.exercise}: {NOT_DONE}.\n  Lecture: {self.section}"
-        return (
-            f"{FAIL} {self.exercise}: {self.message}\n"
-            f"  Reread the lecture: {self.section}\n  {FALLBACK[0].upper()}{FALLBACK[1:]}."
-        )
+        # in the student's language (MLLAB_LANG); ``message`` itself stays English for graders
+        marks = (PASS, FAIL, TODO)
+        return render(self.exercise, self.done, self.passed, self.message, self.section, marks)
 
 
 def _one_line(text: str) -> str:

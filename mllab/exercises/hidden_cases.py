@@ -1,4 +1,6 @@
-"""The hidden cases of the exercises whose answers are plain functions (labs 00, 04, 06, 07).
+"""The hidden cases of the exercises whose answers are plain functions (labs 00, 01, 03, 04,
+06, 07; those of labs 01, 03 and 07 are drawn in ``mllab.exercises.labNN``);
+those judged by a measurement (labs 02, 05, 06) are in :mod:`mllab.exercises.hidden_measured`.
 
 Each exercise draws its cases from a seeded generator (the grader picks the seed, so the cases
 differ from the visible self-check's fixed ones and from one grading to the next), in groups
@@ -20,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from mllab.exercises import lab00, lab04, lab06, lab07
+from mllab.exercises import lab00, lab01, lab03, lab04, lab06, lab07
 from mllab.exercises.check import show
+from mllab.exercises.hidden_measured import specs as measured_specs
 from mllab.exercises.hidden_run import Case, Group, Spec
 from mllab.experiments.environment import fingerprint as env
 from mllab.experiments.resources import lc_fit
-from mllab.measure import batching
+from mllab.measure import batching, drift
+from mllab.model import artifacts, export
 
 Rng = np.random.Generator
 
@@ -298,40 +302,6 @@ def _lc_groups(rng: Rng) -> list[Group]:
     ]
 
 
-# --- lab 07 -----------------------------------------------------------------------------------
-
-
-def _version_cases(rng: Rng) -> list[Group]:
-    major, minor = int(rng.integers(1, 4)), int(rng.integers(0, 10))
-    release = f"{major}.{minor}.{int(rng.integers(0, 10))}"
-    other = f"{major}.{minor + 1}.0"
-    top = int(rng.integers(10, 30))
-    tags = [f"{release}-build.{n}" for n in (2, 9, top)] + [f"{other}-build.{top + 40}", "latest"]
-    kept = int(rng.choice([2, 9, top]))
-    cases: dict[str, list[tuple[list[str], str, int | None]]] = {
-        "build numbers compared as numbers": [(tags, release, None), (tags[:2], release, None)],
-        "an existing tag is never reused": [(tags, release, kept), (tags, release, top + 1)],
-        "a release that is not MAJOR.MINOR.PATCH": [
-            (tags, f"{major}.{minor}", None),
-            (tags, f"v{release}", 5),
-        ],
-        "other releases' builds do not count": [([*tags[3:], "2.0"], release, None)],
-    }
-    compare, rule = _equal("the next tag"), lab07.reference_next_version
-    return [
-        Group(
-            name,
-            0.25,
-            [
-                Case(f"tags {t}, release {r!r}, build {b}", (t, r, b), rule(t, r, b))
-                for t, r, b in rows
-            ],
-            compare,
-        )
-        for name, rows in cases.items()
-    ]
-
-
 def _spec(grade_id: str, function: str, section: str, *references: Any, groups: Any) -> Spec:
     return Spec(grade_id, function, section, tuple(references), groups)
 
@@ -383,10 +353,54 @@ SPECS: dict[str, Spec] = {
             "next_version",
             lab07.SECTION_TAGS,
             lab07.reference_next_version,
-            groups=_version_cases,
+            groups=lab07.hidden_version_groups,
+        ),
+        # labs 01, 03 and 07's second: the case builders live with the exercise
+        _spec(
+            "ex01_export",
+            "export_with_dynamic_batch",
+            lab01.SECTION_EXPORT,
+            export.export_onnx,
+            export._export_with_torch,
+            export._export_torchscript,
+            artifacts.default_model,
+            groups=lab01.hidden_export_groups,
+        ),
+        _spec(
+            "ex01_delta",
+            "lecture_delta",
+            lab01.SECTION_DELTA,
+            drift.compare,
+            drift.per_sample_l2,
+            groups=lab01.hidden_delta_groups,
+        ),
+        _spec(
+            "ex03_order",
+            "cache_friendly_order",
+            lab03.SECTION_CACHE,
+            lab03.reference_order,
+            lab03.lecture_order,
+            groups=lab03.hidden_order_groups,
+        ),
+        _spec(
+            "ex03_interface",
+            "interface_part",
+            lab03.SECTION_INTERFACE,
+            lab03.reference_interface,
+            groups=lab03.hidden_interface_groups,
+        ),
+        _spec(
+            "ex02_rollout_verdict",
+            "rollout_verdict",
+            lab07.SECTION_ROLLOUT,
+            lab07.reference_rollout_verdict,
+            groups=lab07.hidden_verdict_groups,
         ),
     )
 }
+
+#: the exercises judged by a measurement (labs 02, 05, 06): :mod:`.hidden_measured`
+SPECS.update({spec.grade_id: spec for spec in measured_specs()})
 
 
 def covered() -> Sequence[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from mllab.exercises.check import Check, expect_cases, expect_equal, over_cases, self_check
+from mllab.exercises.messages import localize
 from mllab.experiments.environment import fingerprint as env
 
 SECTION_E = (
@@ -149,12 +150,12 @@ def check_cuda_rule(
 def predict(
     rule: Callable[[str, str], bool], container_cuda: str | None, driver: str | None
 ) -> str:
-    """What a rule predicts for this machine's two versions, in words."""
+    """What a rule predicts for this machine's two versions, in words (the student's language)."""
     if not container_cuda or not driver:
-        return "nothing: a version is unknown here (no NVIDIA driver, or no CUDA build)"
+        return localize("nothing: a version is unknown here (no NVIDIA driver, or no CUDA build)")
     try:
         Version(container_cuda), Version(driver)
     except InvalidVersion:
-        return f"nothing: {container_cuda!r} or {driver!r} is not a version"
+        return localize(f"nothing: {container_cuda!r} or {driver!r} is not a version")
     runs = rule(container_cuda, driver)
-    return "a CUDA session should run" if runs else "a CUDA session should fail"
+    return localize("a CUDA session should run" if runs else "a CUDA session should fail")

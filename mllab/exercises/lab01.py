@@ -6,6 +6,10 @@
 * ``ex01_delta`` — ``lecture_delta(f1, f2)``: Δ = ‖f1(x) − f2(x)‖₂ for one input x; for a batch,
   per sample and the worst one (the convention of :mod:`mllab.measure.drift`, whose
   ``compare(a, b).l2`` is the reference).
+
+The hidden cases (``hidden_*_groups``, graded by :mod:`mllab.exercises.hidden`): small networks
+other than ResNet-50 exported at batches the visible check does not use; Δ on vectors, batches
+and outputs that agree, of other sizes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import onnx
 
 from mllab.exercises.check import Check, expect_cases, over_cases, self_check
+from mllab.exercises.hidden_run import Case, Group
 from mllab.measure.drift import LECTURE_DELTA, compare
 from mllab.model.checks import run
 from mllab.runtime.sessions import create_session
@@ -164,3 +169,177 @@ def check_delta(
     )
     last = checked.value[-1]
     return replace(checked, value=float(last if checked.passed else last[0]))
+
+
+# --- the hidden cases (drawn by the grader's seed; see mllab.exercises.hidden) ----------------
+# While the student's function runs the kit's references (drift.compare, the kit's exports)
+# refuse to answer, so the comparisons below use numpy only, on values computed beforehand.
+
+
+def _delta_expected(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """(Δ, ‖a − b‖₂ of the whole batch, max |a − b|) of two outputs, before the answer runs."""
+    drift = compare(a, b)
+    return drift.l2, drift.l2_batch, drift.max_abs
+
+
+def _hidden_delta_compare(answer: Any, expected: tuple[float, float, float]) -> str | None:
+    delta, whole, largest = expected
+    if answer is None or np.asarray(answer).size != 1:
+        return f"expected one number, got {np.shape(answer) if answer is not None else None}"
+    value = float(np.asarray(answer, dtype=np.float64).reshape(-1)[0])
+    if np.isclose(value, delta, rtol=1e-6, atol=1e-12):
+        return None
+    hints = {
+        "the whole batch's norm; Δ is per input x: the worst row": whole,
+        "max |a − b|, one element; Δ is an L2 norm over a sample's outputs": largest,
+        "a squared norm: take the square root": delta**2,
+    }
+    hint = next((h for h, g in hints.items() if np.isclose(value, g, rtol=1e-6)), "")
+    return f"expected Δ = {delta:.6g}, got {value:.6g}" + (f": that is {hint}" if hint else "")
+
+
+def hidden_delta_groups(rng: Any) -> list[Group]:
+    """``ex01_delta``'s hidden cases: vectors, batches and outputs that (almost) agree, of
+    sizes and values the visible check does not use."""
+
+    def case(label: str, a: np.ndarray, b: np.ndarray) -> Case:
+        return Case(f"{label} of shape {a.shape}", (a, b), _delta_expected(a, b))
+
+    def vector() -> Case:
+        n = int(rng.integers(4, 2000))
+        a = rng.standard_normal(n) * float(rng.uniform(0.1, 10))
+        return case("one output vector f(x)", a, a + rng.standard_normal(n) * 1e-3)
+
+    def batch() -> Case:
+        n, k = int(rng.integers(3, 9)), int(rng.integers(5, 1000))
+        a = rng.standard_normal((n, k))
+        scale = rng.uniform(1e-5, 1e-2, size=(n, 1))  # rows drift by different amounts
+        return case("a batch", a, a + rng.standard_normal((n, k)) * scale)
+
+    def agreeing() -> Case:
+        n, k = int(rng.integers(2, 6)), int(rng.integers(10, 1000))
+        a = rng.standard_normal((n, k)).astype(np.float32)
+        b = a.copy()
+        b[int(rng.integers(n))] += np.float32(1e-4) * rng.standard_normal(k).astype(np.float32)
+        return case("float32 logits equal in all rows but one", a, b)
+
+    same = rng.standard_normal((int(rng.integers(1, 5)), 1000))
+    return [
+        Group(
+            "one input x: Δ = ‖f1(x) − f2(x)‖₂", 0.3, [vector(), vector()], _hidden_delta_compare
+        ),
+        Group(
+            "a batch: the worst sample's Δ (not the batch's norm, not one element)",
+            0.4,
+            [batch(), batch(), batch()],
+            _hidden_delta_compare,
+        ),
+        Group(
+            "outputs that agree: Δ = 0 when equal, one row's drift when only it moved",
+            0.3,
+            [case("identical outputs", same, same.copy()), agreeing()],
+            _hidden_delta_compare,
+        ),
+    ]
+
+
+#: batches the hidden export cases run at: none of the visible check's (1, 3)
+HIDDEN_EXPORT_BATCHES = (2, 5, 8)
+
+
+def _tiny_classifier(seed: int, classes: int, width: int) -> torch.nn.Module:
+    """A small (N, 3, 224, 224) → (N, classes) network other than the lab's ResNet-50 (a
+    strided conv keeps an export to about a second)."""
+    import torch  # deferred: only the export's hidden cases need torch
+
+    torch.manual_seed(seed)
+    layers = [torch.nn.Conv2d(3, width, 5, stride=4), torch.nn.BatchNorm2d(width)]
+    layers += [torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, classes)).eval()
+
+
+def _export_expected(model: torch.nn.Module, path: Path, seed: int) -> dict[str, Any]:
+    """What the file at ``path`` must do: torch's logits at :data:`HIDDEN_EXPORT_BATCHES`."""
+    rng = np.random.default_rng(seed)
+    inputs = {
+        b: rng.standard_normal((b, 3, 224, 224), dtype=np.float32) for b in HIDDEN_EXPORT_BATCHES
+    }
+    logits = {b: _torch_logits(model, x) for b, x in inputs.items()}
+    return {"path": path, "inputs": inputs, "logits": logits}
+
+
+def _file_problem(expected: dict[str, Any], batches: tuple[int, ...], names: bool) -> str | None:
+    """What is wrong with the exported file (numpy and ONNX Runtime only, no kit reference)."""
+    path: Path = expected["path"]
+    if not path.is_file():
+        return f"no file at the path given ({path.name}): export to `path`"
+    if names:
+        outside = _external_data(path)
+        if outside:
+            return f"the weights are not inside the one file ({outside[:2]})"
+        session = create_session(path, device="cpu")
+        found = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+        if found != (["input"], ["logits"]):
+            return f"inputs, outputs {found}: the server feeds 'input' and reads 'logits'"
+    session = create_session(path, device="cpu")
+    feed = session.get_inputs()[0].name
+    for batch in batches:
+        x, want = expected["inputs"][batch], expected["logits"][batch]
+        try:
+            got = session.run(None, {feed: x})[0]
+        except Exception as error:  # noqa: BLE001 — ORT's own error types for a bad shape
+            return f"ONNX Runtime cannot run it at batch {batch}: {type(error).__name__}"
+        if np.shape(got) != np.shape(want):
+            return f"at batch {batch} the logits have shape {np.shape(got)}, not {want.shape}"
+        delta = float(np.linalg.norm((got - want).astype(np.float64), axis=1).max())
+        if not delta <= LECTURE_DELTA:
+            return f"at batch {batch}, Δ against torch is {delta:.3g} > {LECTURE_DELTA:g}"
+    return None
+
+
+def _export_compare(batches: tuple[int, ...], names: bool) -> Callable[[Any, Any], str | None]:
+    def check(_answer: Any, expected: dict[str, Any]) -> str | None:
+        try:
+            return _file_problem(expected, batches, names)
+        finally:  # the hidden file is not kept (nor is it when the answer raised: the
+            expected["folder"].cleanup()  # folder goes with the case)
+
+    return check
+
+
+def hidden_export_groups(rng: Any) -> list[Group]:
+    """``ex01_export``'s hidden cases: small networks other than the lab's (with their own
+    number of classes), exported to a fresh folder each and run at batches the visible check
+    does not use; a group per idea (the model given, the free batch axis, one file)."""
+    import tempfile
+
+    def case(what: str) -> Case:
+        seed, classes, width = (int(v) for v in rng.integers((0, 3, 4), (2**16, 40, 12)))
+        model = _tiny_classifier(seed, classes, width)
+        folder = tempfile.TemporaryDirectory(prefix="mllab-hidden-", ignore_cleanup_errors=True)
+        path = Path(folder.name) / "model.onnx"
+        label = f"a small {classes}-class network (not the lab's ResNet-50), {what}"
+        expected = {**_export_expected(model, path, seed), "folder": folder}
+        return Case(label, (model, path), expected)
+
+    first = HIDDEN_EXPORT_BATCHES[:1]
+    return [
+        Group(
+            "the model given is the one exported (Δ to torch ≤ 1e-3)",
+            0.4,
+            [case(f"at batch {first[0]}"), case(f"at batch {first[0]}")],
+            _export_compare(first, names=False),
+        ),
+        Group(
+            "the batch axis stays free: batches the export never saw",
+            0.3,
+            [case(f"at batches {HIDDEN_EXPORT_BATCHES}")],
+            _export_compare(HIDDEN_EXPORT_BATCHES, names=False),
+        ),
+        Group(
+            "one self-contained file with the input and output the server uses",
+            0.3,
+            [case("its weights inside the one file, input 'input', output 'logits'")],
+            _export_compare(first, names=True),
+        ),
+    ]

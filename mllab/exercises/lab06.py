@@ -5,23 +5,24 @@ it tells a server to run with.
   least squares to the measured mean latencies. The kit's reference is
   :func:`mllab.experiments.resources.lc_fit.fit_lc`; the check runs the student's function on
   an exact made-up sweep (c_opt = 1.5) and compares the fitted curve on the measured one.
-* ``ex02_limits`` — ``choose_limits(fit) -> (cpus, threads)``: ``--cpus`` at c_opt (more quota
-  buys no latency, less costs it) and one ONNX Runtime thread per CPU the quota grants,
-  ⌈cpus⌉ (what :func:`mllab.runtime.cgroup.usable_cpus` reads inside the container; the
-  host's core count would start threads the quota cannot feed). The kit's rule is
-  :func:`reference_limits`, on made-up fits and on the measured one.
+* ``ex02_limits`` — ``choose_limits(latencies) -> (cpus, threads)``: from the measured
+  latencies of every timed call at each ``--cpus`` quota of the sweep, the smallest quota that
+  no larger one beats by more than the calls' own spread (a larger quota buys no latency this
+  measurement can see), and the ONNX Runtime threads that quota lets run at once. The
+  spread is each quota's interquartile range (p25–p75); an answer that reads it as the
+  p5–p95 range is right too. Made-up measurements (a knee inside the sweep, a flat tail whose
+  fastest median is only noise, fractional quotas) and the measured one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from mllab.core.outcome import Outcome
 from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
 from mllab.experiments.resources.lc_fit import LcFit
 
@@ -125,7 +126,12 @@ def check_lc_fit(
     return replace(checked, value=with_law(fit, *_pair(checked.value[-1])))
 
 
-# --- ex02: the limits the law tells a server to run with --------------------------------------
+# --- ex02: the limits the measurement tells a server to run with ---------------------------
+
+#: the spreads an answer may read: each quota's calls between these percentiles
+SPREADS = ((25.0, 75.0), (5.0, 95.0))
+
+Latencies = Mapping[float, Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -134,82 +140,149 @@ class ServerLimits:
 
     cpus: float
     threads: int
-    c_opt: float | None = None  # the fitted c_opt the kit chose from (None: the student's)
 
     def command(self, image: str) -> str:
         """The ``docker run`` line that applies these limits to the server image."""
         return f"docker run --cpus={self.cpus:g} -e THREADS={self.threads} -p 8080:8080 {image}"
 
 
-def reference_limits(fit: LcFit) -> ServerLimits:
-    """The kit's rule: ``--cpus`` = c_opt to the nearest :data:`QUOTA_STEP` (at least one step,
-    at most the largest c measured), threads = ⌈cpus⌉."""
-    if fit.c_opt is None:
-        raise ValueError(f"no L(c) law to choose limits from: {fit.outcome}")
-    cpus = math.floor(fit.c_opt / QUOTA_STEP + 0.5) * QUOTA_STEP
-    cpus = min(max(cpus, QUOTA_STEP), max(fit.cpus))
-    return ServerLimits(cpus, math.ceil(cpus - 1e-9), fit.c_opt)
+def quota_latencies(runs: Sequence[Any], policy: str | int) -> dict[float, list[float]]:
+    """The latency (ms) of every timed call at each ``--cpus`` quota of the sweep's ``runs``
+    (:class:`~mllab.experiments.resources.probe_runs.ProbeRun`) of one thread ``policy``."""
+    return {
+        float(run.cpus): list(run.samples_ms)
+        for run in sorted(runs, key=lambda r: r.cpus or 0.0)
+        if run.policy == policy and run.cpus is not None and run.samples_ms
+    }
 
 
-def made_up_fits() -> list[LcFit]:
-    """Fitted laws with a known choice: a knee at 1 CPU, one between steps, a small one, and
-    latency still falling at the largest quota (c_opt not identified)."""
-    cpus = [0.5, 1.0, 2.0, 3.0]
-    laws = [(1.0, 200.0, True), (1.3, 180.0, True), (0.6, 300.0, True), (3.0, 150.0, False)]
-    return [
-        LcFit(Outcome.ran(), cpus, list(_curve(c_opt, s, cpus)), c_opt, s, 1.0, known)
-        for c_opt, s, known in laws
-    ]
+def smallest_unbeaten(latencies: Latencies, spread: tuple[float, float] = SPREADS[0]) -> float:
+    """The smallest quota no larger quota beats beyond the spread: a larger quota beats it when
+    its calls' upper percentile is below this quota's lower one (the ranges do not overlap)."""
+    low, high = spread
+    bands = {
+        float(c): np.percentile(np.asarray(v, dtype=np.float64), [low, high])
+        for c, v in latencies.items()
+    }
+    quotas = sorted(bands)
+    for c in quotas:
+        if not any(bands[d][1] < bands[c][0] for d in quotas if d > c):
+            return c
+    return quotas[-1]
 
 
-def _limits_compare(answer: Any, reference: ServerLimits) -> str | None:
+def reference_limits(latencies: Latencies) -> ServerLimits:
+    """The kit's answer to ``ex02_limits``: the smallest unbeaten quota (interquartile
+    spread) and one thread per CPU it grants, ⌈cpus⌉."""
+    if len(latencies) < 2:
+        raise ValueError(f"limits need at least two measured quotas, not {len(latencies)}")
+    cpus = smallest_unbeaten(latencies)
+    return ServerLimits(cpus, max(1, math.ceil(cpus - 1e-9)))
+
+
+def _band(values: Sequence[float]) -> str:
+    p25, p50, p75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+    return f"{p50:.0f} ms, p25–p75 {p25:.0f}–{p75:.0f}"
+
+
+def accepted_quotas(latencies: Latencies) -> list[float]:
+    """The quotas an answer may choose: the smallest unbeaten one under each of :data:`SPREADS`."""
+    return sorted({smallest_unbeaten(latencies, spread) for spread in SPREADS})
+
+
+def limits_problem(
+    answer: Any, latencies: Latencies, right: Sequence[float] | None = None
+) -> str | None:
+    """What is wrong with ``answer`` as the limits the measured ``latencies`` give (None: right);
+    ``right``: :func:`accepted_quotas`, when already computed."""
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         return f"return (cpus, threads), not {show(answer)}"
-    cpus, threads = answer
-    c_opt = reference.c_opt if reference.c_opt is not None else reference.cpus
-    if abs(float(cpus) - c_opt) > QUOTA_STEP / 2 + 1e-9:
-        side = (
-            "more quota than c_opt buys no latency (L(c) stops falling there)"
-            if float(cpus) > c_opt
-            else "latency still falls up to c_opt: a smaller quota costs latency"
+    cpus, threads = float(answer[0]), answer[1]
+    right = list(right) if right is not None else accepted_quotas(latencies)
+    if cpus not in right:
+        chosen = min(right, key=lambda c: abs(c - cpus))
+        if cpus < chosen:
+            faster = min((c for c in latencies if c > cpus), default=chosen)
+            near = min(latencies, key=lambda c: abs(c - cpus))
+            return (
+                f"--cpus = {cpus:g}: a larger quota is faster beyond the spread of the calls "
+                f"({near:g}: {_band(latencies[near])}; {faster:g}: {_band(latencies[faster])})"
+            )
+        return (
+            f"--cpus = {cpus:g}: a lower median alone is noise — {chosen:g} CPUs are as fast "
+            f"within the spread of the calls ({_band(latencies[chosen])})"
         )
-        kit = f"the kit: {reference.cpus:g}"
-        return f"--cpus = {float(cpus):g} with c_opt = {c_opt:.3g} ({kit}): {side}"
-    want = max(1, math.ceil(float(cpus) - 1e-9))
+    want = max(1, math.ceil(cpus - 1e-9))
     if threads != want:
         return (
-            f"threads = {show(threads)} with --cpus = {float(cpus):g}: one thread per CPU the "
-            f"quota grants, ⌈cpus⌉ = {want} (os.cpu_count() in a container is the host's)"
+            f"threads = {show(threads)} with --cpus = {cpus:g}: how many threads can a quota of "
+            f"{cpus:g} CPUs run at once? (os.cpu_count() in a container is the host's)"
         )
     return None
 
 
-def _fit_label(fit: LcFit) -> tuple:
-    return (f"L(c) = {fit.scale_ms:.4g}/min(c, {fit.c_opt:.3g}) ms for c in {fit.cpus}",)
+def made_up_latencies(
+    seed: int,
+    knee: float,
+    quotas: Sequence[float],
+    noise: float,
+    tail: float = 0.0,
+    calls: int = 20,
+) -> dict[float, list[float]]:
+    """Made-up calls: L(c) = 200 ms / min(c, knee), each call off by ``noise`` (a share, at
+    random), and beyond the knee each larger quota ``tail`` (a share) faster than the last."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, c in enumerate(quotas):
+        steps = sum(1 for q in quotas[: i + 1] if q > knee)
+        center = 200.0 / min(c, knee) * (1 - tail) ** steps
+        out[float(c)] = [float(v) for v in center * (1 + noise * rng.standard_normal(calls))]
+    return out
 
 
-def check_limits(choose_limits: Callable[[LcFit], tuple[float, int]], fit: LcFit) -> Check:
-    """``ex02_limits``: the student's choice on :func:`made_up_fits` and, when it has a law, on
-    the measured ``fit``. ``value``: :class:`ServerLimits` for the measured fit (the student's
-    if right, else the kit's), None when the measured fit has no law."""
-    measured = fit.c_opt is not None and fit.scale_ms is not None
-    fits = [*made_up_fits(), *([fit] if measured else [])]
+def made_up_measurements() -> list[dict[float, list[float]]]:
+    """Measurements with a known choice: a knee at 1 CPU, one at 1.7 (so that 2 CPUs still
+    pay), a flat tail whose fastest median is at 3 CPUs (noise), and a knee at 1.5."""
+    return [
+        made_up_latencies(1, 1.0, [0.5, 1.0, 2.0, 3.0], 0.02),
+        made_up_latencies(2, 1.7, [0.5, 1.0, 1.5, 2.0, 3.0], 0.01),
+        made_up_latencies(3, 1.0, [0.5, 1.0, 2.0, 3.0], 0.05, tail=0.01),
+        made_up_latencies(4, 1.5, [0.5, 1.0, 1.5, 2.0], 0.02),
+    ]
+
+
+def check_limits(
+    choose_limits: Callable[[Latencies], tuple[float, int]], latencies: Latencies
+) -> Check:
+    """``ex02_limits``: the student's choice on :func:`made_up_measurements` and, when the sweep
+    measured two quotas or more, on ``latencies``. ``value``: :class:`ServerLimits` for the
+    measured calls (the student's if right, else the kit's), None when nothing was measured."""
+    measured = len(latencies) >= 2
+    cases: list[dict[float, list[float]]] = made_up_measurements()
+    if measured:
+        cases.append({float(c): list(v) for c, v in latencies.items()})
     checked = self_check(
         "ex02_limits",
-        over_cases(choose_limits, [(f,) for f in fits]),
-        reference=lambda: [reference_limits(f) for f in fits],
-        compare=expect_cases("choose_limits", [_fit_label(f) for f in fits], _limits_compare),
+        over_cases(choose_limits, [(c,) for c in cases]),
+        reference=lambda: [(reference_limits(c), c) for c in cases],
+        compare=expect_cases(
+            "choose_limits",
+            [(c,) for c in cases],
+            lambda answer, kit: limits_problem(answer, kit[1]),
+            labels=[f"made-up calls {i + 1}" for i in range(len(cases) - measured)]
+            + ["the measured calls"] * measured,
+        ),
         section=SECTION,
         blame=choose_limits,
         passed=lambda answers: (
-            "--cpus={:g} and {} threads for the measured L(c)".format(*answers[-1])
+            "--cpus={:g} and {} threads for the measured calls".format(*answers[-1])
             if measured
-            else f"right on {len(fits)} made-up laws (no measured law: {fit.outcome})"
+            else f"right on {len(cases)} made-up measurements (none measured here)"
         ),
     )
     if not measured:
         return replace(checked, value=None)
     if not checked.passed:
-        return replace(checked, value=checked.value[-1])
+        return replace(checked, value=checked.value[-1][0])
     cpus, threads = checked.value[-1]
     return replace(checked, value=ServerLimits(float(cpus), int(threads)))

@@ -15,6 +15,7 @@ from the answers the clients got.
   ``new`` answered in the last second with answers), ``"rolled back"`` (``new`` did not answer
   then) or ``"mixed"``. Checked on made-up timelines and on the lab's rolling update and
   rollback (:func:`exercise_timeline` turns a rollout's timeline into the exercise's rows).
+  Its hidden cases (:func:`hidden_verdict_groups`): updates between build tags ending each way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
+from mllab.exercises.hidden_run import Case, Group
 from mllab.experiments.delivery.versions import RELEASE
 
 SECTION_TAGS = (
@@ -211,3 +213,114 @@ def check_rollout_verdict(
         ),
     )
     return replace(checked, value=[tuple(v) for v in checked.value[len(cases) - len(measured) :]])
+
+
+# --- the hidden cases of ex02 (drawn by the grader's seed; see mllab.exercises.hidden) --------
+
+
+def _hidden_update(rng: Any, old: str, new: str, end: str) -> list[dict[str, Any]]:
+    """A made-up update from ``old`` to ``new`` that ends ``end`` ("updated", "rolled back",
+    "mixed", "never"), with failures scattered and sometimes trailing seconds without answers."""
+    steps = int(rng.integers(3, 7))
+    timeline = [row(t, **{old: int(rng.integers(5, 15))}) for t in range(steps)]
+    for t in range(steps, steps + int(rng.integers(2, 5))):  # both answer while it rolls
+        both = {old: int(rng.integers(1, 8)), new: int(rng.integers(1, 8))}
+        timeline.append(row(t, int(rng.integers(0, 3)), **(both if end != "never" else {old: 3})))
+    last = len(timeline)
+    final = {
+        "updated": {old: 0, new: int(rng.integers(5, 15))},  # a zero count is no answer
+        "rolled back": {old: int(rng.integers(5, 15)), new: 0},
+        "mixed": {old: int(rng.integers(1, 8)), new: int(rng.integers(1, 8))},
+        "never": {old: int(rng.integers(5, 15))},
+    }[end]
+    timeline.append(row(last, int(rng.integers(0, 2)), **final))
+    for t in range(last + 1, last + 1 + int(rng.integers(0, 3))):  # the load stopped first
+        timeline.append(row(t, int(rng.integers(0, 3))))
+    return timeline
+
+
+def _failed_only(answer: Any, reference: tuple[int, str]) -> str | None:
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return f"return (failed, outcome), not {show(answer)}"
+    if answer[0] != reference[0]:
+        return f"failed = {show(answer[0])}, but the rows' failures add up to {reference[0]}"
+    return None
+
+
+def _outcome_only(answer: Any, reference: tuple[int, str]) -> str | None:
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return f"return (failed, outcome), not {show(answer)}"
+    if answer[1] != reference[1]:
+        return (
+            f"outcome {show(answer[1])}, expected {reference[1]!r}: read the last second in "
+            "which any version answered (a version with 0 answers did not answer)"
+        )
+    return None
+
+
+def hidden_verdict_groups(rng: Any) -> list[Group]:
+    """``ex02_rollout_verdict``'s hidden cases: updates between build tags (not "old"/"new"),
+    ending each way, with zero counts and trailing silent seconds; a group per idea."""
+
+    major, minor = int(rng.integers(1, 4)), int(rng.integers(0, 9))
+    build = int(rng.integers(5, 90))
+    old, new = f"{major}.{minor}.0-build.{build}", f"{major}.{minor + 1}.0-build.{build + 7}"
+
+    def case(end: str) -> Case:
+        timeline = _hidden_update(rng, old, new, end)
+        label = f"an update from {old} to {new} over {len(timeline)} s that ended {end!r}"
+        return Case(label, (timeline, new), reference_rollout_verdict(timeline, new))
+
+    ends = {
+        "the failed requests of every second added up": ["mixed", "rolled back", "never"],
+        "updated: only the new build answered in the last second with answers": ["updated"] * 2,
+        "rolled back: the new build no longer answered at the end": ["rolled back", "never"],
+        "mixed: both builds still answered at the end": ["mixed"] * 2,
+    }
+    return [
+        Group(
+            name,
+            0.25,
+            [case(end) for end in rows],
+            _failed_only if name.startswith("the failed") else _outcome_only,
+        )
+        for name, rows in ends.items()
+    ]
+
+
+def hidden_version_groups(rng: Any) -> list[Group]:
+    """Hidden cases of ex01_next_version: release and build tags drawn from ``rng``."""
+    major, minor = int(rng.integers(1, 4)), int(rng.integers(0, 10))
+    release = f"{major}.{minor}.{int(rng.integers(0, 10))}"
+    other = f"{major}.{minor + 1}.0"
+    top = int(rng.integers(10, 30))
+    tags = [f"{release}-build.{n}" for n in (2, 9, top)] + [f"{other}-build.{top + 40}", "latest"]
+    kept = int(rng.choice([2, 9, top]))
+    cases: dict[str, list[tuple[list[str], str, int | None]]] = {
+        "build numbers compared as numbers": [(tags, release, None), (tags[:2], release, None)],
+        "an existing tag is never reused": [(tags, release, kept), (tags, release, top + 1)],
+        "a release that is not MAJOR.MINOR.PATCH": [
+            (tags, f"{major}.{minor}", None),
+            (tags, f"v{release}", 5),
+        ],
+        "other releases' builds do not count": [([*tags[3:], "2.0"], release, None)],
+    }
+    rule = reference_next_version
+
+    def compare(answer: Any, expected: Any) -> str | None:
+        if answer == expected and (answer is None) == (expected is None):
+            return None
+        return f"the next tag: expected {show(expected)}, got {show(answer)}"
+
+    return [
+        Group(
+            name,
+            0.25,
+            [
+                Case(f"tags {t}, release {r!r}, build {b}", (t, r, b), rule(t, r, b))
+                for t, r, b in rows
+            ],
+            compare,
+        )
+        for name, rows in cases.items()
+    ]

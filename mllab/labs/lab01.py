@@ -30,6 +30,7 @@ from mllab.core.errors import IntegrityError
 from mllab.core.paths import artifact
 from mllab.core.records import record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab01 import check_delta, check_export
 from mllab.measure.drift import LECTURE_DELTA, TUTORIAL_ATOL, TUTORIAL_RTOL
 from mllab.model.artifacts import default_model
@@ -88,6 +89,7 @@ __all__ = [
     # the exercises (ex01_export, ex01_delta)
     "check_export",
     "check_delta",
+    "hidden_tests",
     # tables and the record
     "format_table",
     "record",

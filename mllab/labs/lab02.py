@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab02 import check_binary_client, check_flask_fix
 from mllab.experiments.serving.batching import batching_sweep, plot_batching
 from mllab.experiments.serving.flask_demo import LectureFlask, lecture_source, run_lecture_flask
@@ -70,6 +71,7 @@ __all__ = [
     # the exercises (ex02_binary_client, ex02_flask_fix)
     "check_binary_client",
     "check_flask_fix",
+    "hidden_tests",
     # tables, record, verdict
     "format_table",
     "record",

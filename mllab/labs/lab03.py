@@ -3,8 +3,10 @@
 The lecture's Dockerfile is an engineering contract, D = F(I_1, ..., I_n). The student writes
 the slim one (a builder stage installing from a hash-checked wheelhouse, a runtime stage that
 runs as a non-root user, the model last), lints it and compares it with the kit's files, builds
-it beside the kit's naive and CUDA images, compares sizes and layers against the lecture's
-2–3× (claim C3), and runs it read-only to measure Δ between the container and the host (C4).
+it beside the kit's naive and CUDA images, compares sizes and layers, measures which of the
+lecture's three size principles buys how much against its 2–3× (claim C3: an ablation on one
+dependency set, :mod:`mllab.experiments.images`), and runs it read-only to measure Δ between
+the container and the host (C4).
 
 The kit vocabulary of ``labs/03_dockerfiles.ipynb``, in groups:
 
@@ -13,6 +15,7 @@ The kit vocabulary of ``labs/03_dockerfiles.ipynb``, in groups:
 - lint, and compare with the kit's Dockerfiles
 - build: the student's slim image, then the kit's naive and CUDA images
 - sizes and layers
+- the size ablation: which principle bought how much (C3), and the dependency diet
 - run the slim image, and Δ against the host
 - tables, the record and the verdicts on C3 and C4
 """
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 from mllab.containers.base import base_image, image_size_mb
 from mllab.containers.build import build, build_kind, last_build
-from mllab.containers.buildlog import steps_only
+from mllab.containers.buildlog import LogFile, steps_only
 from mllab.containers.context import build_args, stage_context
 from mllab.containers.dockerfiles import concat_dockerfile, hadolint, instruction_diff
 from mllab.containers.kinds import LogFn
@@ -36,14 +39,17 @@ from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import ARTIFACTS, DOCKER
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab03 import (
-    LECTURE_ORDER,
-    NAIVE_STEPS,
     check_interface,
     check_order,
+    lecture_order,
     order_tradeoff,
     rebuild_table,
 )
+from mllab.experiments.images.ablation import SizeAblation, run_ablation
+from mllab.experiments.images.reading import diet_line, not_built, which_principle
+from mllab.experiments.images.reading import table as ablation_table
 from mllab.measure.drift import LECTURE_DELTA
 from mllab.model.artifacts import default_model
 from mllab.model.preprocess import preprocess_batch, sample_images
@@ -65,6 +71,7 @@ __all__ = [
     "lecture_order",
     "rebuild_table",
     "check_interface",
+    "hidden_tests",
     # lint, and compare with the kit's Dockerfiles
     "concat_dockerfile",
     "hadolint",
@@ -80,6 +87,12 @@ __all__ = [
     "plot_sizes",
     "inspect",
     "image_sizes",
+    # the size ablation (C3) and the dependency diet
+    "size_ablation",
+    "ablation_table",
+    "not_built",
+    "diet_line",
+    "which_principle",
     # run the slim image; Δ against the host
     "run",
     "sample_images",
@@ -118,21 +131,25 @@ class Builds:
     rows: list[BuildRow]
 
 
-def lecture_order() -> list[str]:
-    """The lecture's own order of the exercise's steps (model before code)."""
-    return [NAIVE_STEPS[i] for i in LECTURE_ORDER]
+#: what each of the kit's optional images is, and what building it costs the first time
+#: (later runs reuse it): said wherever a run leaves it out
+WHAT = {
+    "naive": "the torch/CUDA research image, ~10 GB, ~3 min cold",
+    "cuda": "the onnxruntime-gpu image, ~3 GB, ~2 min cold",
+}
 
 
 def wanted_build(name: str, setting: bool | str) -> tuple[bool, str]:
     """Whether to build image ``name`` from its ``BUILD_<NAME>`` setting, and why not when not.
-    ``"auto"`` builds only where an NVIDIA driver answers: the CUDA image (3 GB, ~2 minutes
-    cold) is for a machine that can run it; on a CPU-only machine ``True`` still builds it."""
+    ``"auto"`` builds only where an NVIDIA driver answers: the CUDA image is for a machine that
+    can run it; on a CPU-only machine ``True`` still builds it."""
     parameter = f"BUILD_{name.upper()}"
+    what = f" ({WHAT[name]})" if name in WHAT else ""
     if setting == "auto":
         driver = nvidia_driver()
-        why = f'{parameter} = "auto" and this machine has no NVIDIA driver (True builds it)'
+        why = f'{parameter} = "auto" and this machine has no NVIDIA driver{what}'
         return driver is not None, "" if driver else why
-    return bool(setting), "" if setting else f"{parameter} = False in the parameters"
+    return bool(setting), "" if setting else f"{parameter} = False{what}"
 
 
 def build_images(
@@ -163,3 +180,15 @@ def build_images(
         last = (last_build(name) or {}).get("seconds") if tag else None
         rows.append(BuildRow(name, tag, outcomes[name], seconds, last))
     return Builds(tags, outcomes, rows)
+
+
+def size_ablation(full_base: bool, builds: Builds) -> tuple[SizeAblation, LogFile]:
+    """Claim C3's ablation (:func:`~mllab.experiments.images.ablation.run_ablation`): every
+    combination of the three principles on the slim server's dependencies, the full-base ones
+    only with ``full_base``; the naive image of ``builds`` (when built) for the dependency
+    diet. The build logs go to the run folder (the log's :meth:`~LogFile.summary` says where)."""
+    log = LogFile("size-ablation")
+    naive = None
+    if "naive" in builds.outcomes:
+        naive = (builds.outcomes["naive"], builds.tags.get("naive"))
+    return run_ablation(full_base, naive=naive, on_log=log), log

@@ -27,6 +27,7 @@ from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import DOCKER, artifact
 from mllab.core.records import load_all, record
 from mllab.core.tables import few, format_table
+from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab05 import BuildRecipe, check_deterministic_options, check_reproducible_build
 from mllab.experiments.reproducibility import buildah, integrity_gates, ort_versions, rebuilds
 from mllab.experiments.reproducibility.buildkit import buildkit_rewrite_timestamp
@@ -117,6 +118,7 @@ __all__ = [
     # the exercise checks
     "check_deterministic_options",
     "check_reproducible_build",
+    "hidden_tests",
 ]
 
 

@@ -3,7 +3,8 @@
 ``../shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
 rebuilds, builds bound to a commit and a model) come from the lecture's sections on tags,
 registries and CI/CD that lab 07 measures. One judge per claim
-(:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_behaviour`,
+(:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_images`,
+:mod:`mllab.report.judges_behaviour`,
 :mod:`mllab.report.judges_delivery`) reads the exact
 typed records of a run (``mllab.core.records.load_all()``) and gives a
 :class:`~mllab.report.verdict.Verdict`: ``holds``, ``holds in part`` (a named part of the
@@ -35,6 +36,7 @@ from mllab.core.tables import format_table
 from mllab.report import judges_behaviour as behaviour
 from mllab.report import judges_delivery as delivery
 from mllab.report import judges_figures as figures
+from mllab.report import judges_images as images
 from mllab.report.verdict import Judgement, NotMeasured, Verdict
 
 
@@ -167,7 +169,7 @@ Judge = Callable[[Results], Judgement]
 JUDGES: dict[str, Judge] = {
     "C1": figures.judge_c1,
     "C2": behaviour.judge_c2,
-    "C3": figures.judge_c3,
+    "C3": images.judge_c3,
     "C4": figures.judge_c4,
     "C5": figures.judge_c5,
     "C6": figures.judge_c6,

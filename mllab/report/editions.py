@@ -12,6 +12,10 @@ nbgrader works on a course folder (``source/<assignment>/``, ``release/``, ``sub
 assignment ``labNN``. The editions are then copied into the student's workspace (``workspace/``,
 git-ignored) so that running and saving a lab in JupyterLab never touches ``labs/``. A notebook
 already in the workspace is the student's work: it is kept unless ``force`` is given.
+
+``lang="ru"`` makes the Russian edition from the same source (:mod:`mllab.report.edition_language`:
+each text cell's Russian version is in its metadata; the self-check messages follow
+``MLLAB_LANG``, which the edition's setup cell sets).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from traitlets.config import Config
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import ARTIFACTS, LABS, ROOT
+from mllab.report.edition_language import DEFAULT, check_language, localize
 from mllab.report.runner import KERNEL, discover, lab_id, select
 
 #: where ``mllab labs student`` writes the student editions (git-ignored)
@@ -63,6 +68,9 @@ class Edition:
     path: str
     status: str  # "written" | "replaced" | "kept: ..."
     exercises: int
+    lang: str = DEFAULT
+    #: markdown cells shown in English in a translated edition (no translation yet)
+    untranslated: int = 0
 
 
 def assignment_id(notebook: Path | str) -> str:
@@ -188,10 +196,14 @@ def make_student_editions(
     force: bool = False,
     labs_dir: Path = LABS,
     course: Path = EDITIONS_COURSE,
+    lang: str = DEFAULT,
 ) -> list[Edition]:
-    """Make the student editions of the selected labs into ``out`` (default ``workspace/``).
+    """Make the student editions of the selected labs into ``out`` (default ``workspace/``),
+    in ``lang`` (``en``, the labs as written, or ``ru``).
 
-    A notebook already in ``out`` is kept (it is the student's work) unless ``force``."""
+    A notebook already in ``out`` is kept (it is the student's work) unless ``force``. A text
+    cell without a translation is shown in English, and the edition's status says how many."""
+    check_language(lang)
     notebooks = select(discover(labs_dir), only)
     if not notebooks:
         raise MllabError(f"no lab notebooks in {labs_dir}")
@@ -202,11 +214,21 @@ def make_student_editions(
     for notebook in notebooks:
         edition, target = released(course, notebook), out_dir / notebook.name
         check_edition(edition)
+        nb = nbformat.read(edition, as_version=4)
+        missing = len(localize(nb, lang))
         if target.exists() and not force:
             status = "kept: it holds your work (--force replaces it)"
         else:
             status = "replaced" if target.exists() else "written"
-            shutil.copyfile(edition, target)
+            if lang == DEFAULT:
+                shutil.copyfile(edition, target)  # nbgrader's edition byte for byte
+            else:
+                nbformat.write(nb, target)
+                check_edition(target)
+        if lang != DEFAULT and missing:
+            status += f" ({missing} text cells not yet in {lang}: shown in English)"
         count = len(exercises(notebook))
-        editions.append(Edition(lab_id(notebook), notebook.name, str(target), status, count))
+        editions.append(
+            Edition(lab_id(notebook), notebook.name, str(target), status, count, lang, missing)
+        )
     return editions

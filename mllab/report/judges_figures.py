@@ -1,4 +1,5 @@
-"""Judges of the claims about figures: logits, sizes, Δ, η, ε, T(n) and L(c) (C1, C3–C8).
+"""Judges of the claims about figures: logits, Δ, η, ε, T(n) and L(c) (C1, C4–C8; C3, the
+image sizes: :mod:`mllab.report.judges_images`).
 
 Each judge takes a run's :class:`~mllab.core.records.Results`, reads the exact record fields
 named in its docstring, and returns a :class:`~mllab.report.verdict.Judgement`. A missing
@@ -30,7 +31,6 @@ from mllab.report.verdict import (
 
 ORDER_OF_1E_2 = (1e-3, 1e-1)  # max|Δlogit| "about 1e-2": within an order of magnitude (C1)
 ETA_CPU, ETA_GPU = 0.95, 0.98  # the lecture's container efficiencies (C5)
-SIZE_RATIO = (2.0, 3.0)  # "2–3× smaller" (C3): below 2 fails
 R2_MIN = 0.95  # a T(n) fit this good follows the law (C7)
 LAW_TOLERANCE = 0.25  # every L(c) point within 25 % of scale / min(c, c_opt) (C8)
 
@@ -71,44 +71,6 @@ def judge_c1(results: Results) -> Judgement:
     size = "smaller" if m < ORDER_OF_1E_2[0] else "larger"
     text = f"{g(m)} is orders of magnitude {size} than 1e-2"
     return Judgement(measured, Verdict.does_not_hold(text))
-
-
-def judge_c3(results: Results) -> Judgement:
-    """03 ``ImageSizes``: naive_mb, slim_mb (and outcomes["naive"/"slim"]: built or why not).
-
-    The naive image (``docker/Dockerfile.naive``) differs from the slim one in its
-    dependencies too (torch, CUDA wheels, JupyterLab against ONNX Runtime alone), on the same
-    base, so naive/slim measures the dependency diet and the principles together. Since the
-    diet only removes bytes, that ratio bounds what the principles alone buy from above.
-
-    Fails when: naive/slim, unrounded, is below 2 (1.96× is not within 2–3×): then the
-    principles alone bought less than 2× as well. Control: none in this run: an ablation on
-    one dependency set (single- vs multi-stage, full vs slim base, with vs without cache
-    clean-up) would isolate the principles; without it a ratio of 2× or more is "not measured
-    here", the ratio shown as a labelled upper bound. No difference: image sizes are exact
-    (no run-to-run spread)."""
-    r = evidence(results, "03", "ImageSizes", outcome=None)
-    outcomes = r.get("outcomes") or {}
-    for kind in ("naive", "slim"):
-        problem = outcome_text(outcomes[kind]) if kind in outcomes else None
-        if problem:
-            raise NotMeasured(f"{r.where}: the {kind} image {problem}")
-    naive, slim = float(r.need("naive_mb")), float(r.need("slim_mb"))
-    if slim <= 0:
-        raise NotMeasured(f"{r.where} has slim_mb = {slim}, not a size")
-    ratio = naive / slim
-    measured = (
-        f"naive {naive:.0f} MB / slim {slim:.0f} MB = {ratio:.3g}× (different dependencies "
-        f"too: an upper bound on what the principles alone buy) {r.source}"
-    )
-    if ratio < SIZE_RATIO[0]:
-        text = f"only {ratio:.3g}× smaller even with the dependency diet, so the principles "
-        return Judgement(measured, Verdict.does_not_hold(text + "alone bought less than 2×"))
-    why = (
-        f"{ratio:.3g}× includes the dependency diet; the principles alone (an ablation on one "
-        "dependency set) were not measured"
-    )
-    return Judgement(measured, Verdict.not_measured(why))
 
 
 def _c4_evidence(results: Results) -> tuple[Evidence, str]:

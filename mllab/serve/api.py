@@ -4,8 +4,9 @@
 or raw bytes with ``X-Shape``, the lecture's JSON list); every answer carries ``latency_ms``
 (time in ``session.run``), the model's ``sha256`` and the provider ONNX Runtime really used.
 ``GET /health`` (the process answers), ``/ready`` (warmed up, not draining, and the session
-still answers: :class:`mllab.serve.admission.Readiness`) and ``/metadata`` (model,
-input/output, opsets, provider, threads, limits, versions). Every size a request declares is
+still answers: :class:`mllab.serve.admission.Readiness`), ``/metadata`` (model,
+input/output, opsets, provider, threads, limits, versions) and ``/metrics`` (Prometheus:
+:mod:`mllab.serve.metrics`). Every size a request declares is
 checked by :mod:`mllab.serve.limits` before it is allocated; at most ``MAX_IN_FLIGHT``
 inference requests run at a time (:class:`mllab.serve.admission.Admission`). Client errors
 answer 4xx JSON ``{"error": ..., "detail": ...}``; a bug answers 500 with an error id only, its
@@ -61,8 +62,10 @@ from mllab.serve.config import (
     parse_device,
 )
 from mllab.serve.limits import Limits, check_image, multipart_file, parse_json
+from mllab.serve.metrics import install as install_metrics
+from mllab.serve.metrics import model_info
 from mllab.serve.model import Model
-from mllab.serve.v2 import v2_router
+from mllab.serve.v2 import model_name_from_env, v2_router
 from mllab.serve.version import UNVERSIONED, VersionHeader
 
 log = logging.getLogger("mllab.serve")
@@ -90,9 +93,11 @@ def create_app(
     """
     limits = limits or Limits(max_body_mb=max_body_mb, max_batch=max_batch)
     max_body_mb, max_batch = limits.max_body_mb, limits.max_batch
+    loading = time.perf_counter()
     model = Model(
         model_path, parse_device(device), threads, batch_max_size, batch_max_queue_delay_ms
     )
+    load_seconds = time.perf_counter() - loading
     in_flight = InFlight(limit=max_in_flight, retry_after_s=retry_after_s)
 
     @contextlib.asynccontextmanager
@@ -207,6 +212,9 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=int(max_body_mb * 1024 * 1024))
     app.add_middleware(Admission, state=in_flight)  # added last: outermost, before the body
     app.add_middleware(VersionHeader, version=model_version)  # on refusals (503) too
+    # GET /metrics and its middleware, outermost: it counts the refusals (503) too
+    info = model_info(model, model_name_from_env(), model_version)
+    app.state.metrics = install_metrics(app, model, in_flight, info, load_seconds)
     return app
 
 

@@ -12,15 +12,21 @@ production service needs; the package splits it by concern:
 * :mod:`mllab.serve.admission`: requests in flight, draining, readiness;
 * :mod:`mllab.serve.api`: the FastAPI routes (``/predict``, ``/health``, ``/ready``,
   ``/metadata``) and the JSON error answers;
+* :mod:`mllab.serve.metrics`: ``GET /metrics`` for Prometheus (requests, latencies, queue and
+  compute time, batches, refusals);
+* :mod:`mllab.serve.grpc_server`: with ``GRPC_PORT``, the Open Inference Protocol's gRPC service
+  beside REST, in the same process and event loop;
 * this module: uvicorn serving the app until SIGINT/SIGTERM, then draining it.
 
-Only numpy, Pillow, onnxruntime, fastapi and uvicorn are imported, never torch, onnx or docker.
+Only numpy, Pillow, onnxruntime, fastapi, uvicorn and (when installed) prometheus-client are
+imported, never torch, onnx or docker.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +44,8 @@ from mllab.serve.config import (
     DEFAULT_PORT,
     ServerConfig,
 )
+from mllab.serve.grpc_server import GrpcServer, grpc_port_from_env, grpc_server
+from mllab.serve.v2 import model_name_from_env
 
 log = logging.getLogger("mllab.serve")
 
@@ -47,9 +55,21 @@ class DrainingServer(uvicorn.Server):
     turns 503, new inference requests get 503) and then shuts down gracefully: it stops
     accepting connections and waits up to ``DRAIN_TIMEOUT_S`` for the requests in flight."""
 
-    def __init__(self, config: uvicorn.Config, in_flight: InFlight):
+    def __init__(self, config: uvicorn.Config, in_flight: InFlight, grpc: GrpcServer | None = None):
         super().__init__(config)
         self.in_flight = in_flight
+        self.grpc = grpc  # the OIP gRPC service beside REST, in the same event loop
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.grpc is not None and not self.should_exit:
+            await self.grpc.start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # gRPC drains first: the HTTP shutdown ends with the lifespan, which closes the model
+        if self.grpc is not None:
+            await self.grpc.stop(self.config.timeout_graceful_shutdown)
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if not self.in_flight.draining:
@@ -95,10 +115,17 @@ def serve_config(config: ServerConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     app = create_app_from_config(config)
     loaded = app.state.model
+    grpc_port = grpc_port_from_env()  # GRPC_PORT: the OIP gRPC service beside REST
+    grpc = (
+        None
+        if grpc_port is None
+        else grpc_server(app, model_name_from_env(), grpc_port, config.host)
+    )
     print(
         f"mllab.serve.app: {loaded.path} sha256 {loaded.sha256[:12]}… on {loaded.provider} "
         f"({loaded.threads} threads, {config.max_in_flight} requests in flight), "
-        f"listening on http://{config.host}:{config.port}",
+        f"listening on http://{config.host}:{config.port}"
+        + ("" if grpc is None else f" and grpc://{config.host}:{grpc_port}"),
         file=sys.stderr,
         flush=True,
     )
@@ -110,7 +137,7 @@ def serve_config(config: ServerConfig) -> None:
         # uvicorn annotates an int but only hands it to asyncio.wait_for, which takes seconds
         timeout_graceful_shutdown=config.drain_timeout_s,  # type: ignore[arg-type]
     )
-    DrainingServer(uvicorn_config, app.state.in_flight).run()
+    DrainingServer(uvicorn_config, app.state.in_flight, grpc).run()
 
 
 def main() -> int:

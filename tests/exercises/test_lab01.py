@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from mllab.exercises import lab01
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_run import run_groups
+from mllab.measure import drift
 from mllab.measure.drift import compare
+from mllab.report.grade_run import hidden_outside
 
 torch = pytest.importorskip("torch")
 
@@ -125,3 +129,79 @@ def test_delta_not_done(not_done):
 def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
     cited, headings = cited_headings(section)
     assert cited and set(cited) <= headings
+
+
+# --- the hidden cases: other networks, other batches, other arrays ----------------------------
+
+
+def _hidden(grade_id, function, seed=0):
+    spec = SPECS[grade_id]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), function)
+
+
+def _legacy(names=True, model_of=lambda given: given):
+    """A TorchScript-exporter answer at 224×224 (fast); ``model_of`` picks what it exports."""
+
+    def export(model, path):
+        kwargs = {"input_names": ["input"], "output_names": ["logits"]} if names else {}
+        axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if names else None
+        example = (torch.randn(2, 3, 224, 224),)
+        torch.onnx.export(
+            model_of(model), example, str(path), dynamo=False, dynamic_axes=axes, **kwargs
+        )
+
+    return export
+
+
+def test_hidden_export_the_solution_earns_all_and_a_partial_answer_part(solution):
+    assert _hidden("ex01_export", solution("01", "ex01_export")).share == 1.0
+    unnamed = _hidden("ex01_export", _legacy(names=False))  # the batch axis stays fixed
+    assert 0 < unnamed.share < 1 and "input 'input'" in unnamed.reason
+    passed = {g.name: g.passed for g in unnamed.groups}
+    assert passed["the model given is the one exported (Δ to torch ≤ 1e-3)"]
+
+
+def test_hidden_export_of_another_network_than_the_given_fails_that_group(tiny_net):
+    result = _hidden("ex01_export", _legacy(model_of=lambda _given: tiny_net))
+    assert result.share < 1 and result.reason.startswith("the model given is the one exported")
+
+
+def test_hidden_export_that_calls_the_kits_exporter_scores_zero():
+    from mllab.model import export
+
+    result = _hidden(
+        "ex01_export", lambda m, p: export._export_with_torch(m, p, "dynamo", None, True)
+    )
+    assert result.share == 0.0 and "_export_with_torch" in result.reason
+    assert "kit's own answer" in result.reason
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_hidden_delta_partial_credit_names_the_idea(seed):
+    whole = _hidden("ex01_delta", lambda a, b: float(np.linalg.norm(np.subtract(a, b))), seed)
+    assert 0 < whole.share < 1 and "the whole batch's norm" in whole.reason
+    delegating = _hidden("ex01_delta", lambda a, b: drift.compare(a, b).l2, seed)
+    assert delegating.share == 0.0 and "mllab.measure.drift.compare" in delegating.reason
+
+
+DELTA = (
+    "def lecture_delta(f1, f2):\n"
+    "    return float(np.linalg.norm(np.atleast_2d(f1 - f2), axis=1).max())\n"
+)
+
+
+def test_outside_the_kernel_a_patched_checker_or_a_delegation_scores_zero(tmp_path):
+    prelude = "import numpy as np\nfrom mllab.labs import lab01"
+
+    def outside(source):
+        return hidden_outside("ex01_delta", source, prelude, 5, 120, tmp_path / "work")
+
+    assert outside(DELTA)["share"] == 1.0
+    patch = "import mllab.exercises.hidden_run as h\nh.score = lambda *a, **k: None\n"
+    patched = outside(patch + DELTA)
+    assert patched["share"] == 0.0 and "mllab.exercises.hidden_run.score" in patched["reason"]
+    delegated = outside(
+        "from mllab.measure.drift import compare\n"
+        "def lecture_delta(f1, f2):\n    return compare(f1, f2).l2\n"
+    )
+    assert delegated["share"] == 0.0 and "drift.compare" in delegated["reason"]

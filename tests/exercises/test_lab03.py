@@ -3,11 +3,15 @@ runtime stage's interface, against docker/Dockerfile."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mllab.containers.dockerfiles import instructions
 from mllab.core.paths import DOCKER
 from mllab.exercises import lab03
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_run import run_groups
+from mllab.report.grade_run import hidden_outside
 
 
 def test_the_solutions_pass_and_write_the_kits_instructions(solution, tmp_path, capsys):
@@ -91,3 +95,83 @@ def test_not_done_writes_the_kits_part(not_done, tmp_path, capsys):
 def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
     cited, headings = cited_headings(section)
     assert cited and set(cited) <= headings
+
+
+# --- the hidden cases: other orders and writings; the interface's four points -----------------
+
+
+def _hidden(grade_id, function, seed=0):
+    spec = SPECS[grade_id]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), function)
+
+
+#: the right order of the visible steps, written out: what an answer returning text returns
+FIXED = [lab03.NAIVE_STEPS[i] for i in lab03.REFERENCE_ORDER]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hidden_orders_take_the_rule_not_fixed_indices_or_text(solution, seed):
+    assert _hidden("ex03_order", solution("03", "ex03_order"), seed).share == 1.0
+    indices = _hidden("ex03_order", lambda s: [s[i] for i in lab03.REFERENCE_ORDER], seed)
+    assert indices.share == 0.0 and "other orders" in indices.reason
+    text = _hidden("ex03_order", lambda _s: list(FIXED), seed)
+    assert text.share == 0.5 and text.reason.startswith("the same Dockerfile written otherwise")
+
+
+def test_hidden_order_that_calls_the_kits_order_scores_zero():
+    for answer in (lambda _steps: lab03.lecture_order(), lambda _s: lab03.reference_order()):
+        result = _hidden("ex03_order", answer)
+        assert result.share == 0.0 and "kit's own answer" in result.reason
+
+
+RIGHT = lab03.reference_interface()
+
+
+@pytest.mark.parametrize(
+    ("text", "share", "hint"),
+    [
+        (RIGHT, 1.0, ""),
+        (RIGHT.replace("USER 10001:10001", "USER mllab"), 1.0, ""),  # the stage creates it
+        (RIGHT.replace("USER 10001:10001", "USER app"), 0.75, "no such user"),
+        (RIGHT.replace("EXPOSE 8080", "EXPOSE 80"), 0.75, "listens on 8080"),
+        (
+            "USER 10001\nEXPOSE 8080\nHEALTHCHECK CMD curl -f http://localhost:8080/ready\n"
+            'CMD ["python", "-m", "mllab.serve.app"]\n',
+            0.75,
+            "calls curl",
+        ),
+        (RIGHT.replace("/ready", "/"), 0.75, "ask the server itself"),
+        (
+            RIGHT.replace(
+                'CMD ["python", "-m", "mllab.serve.app"]',
+                'CMD ["sh", "-c", "python -m mllab.serve.app"]',
+            ),
+            0.75,
+            "a shell is PID 1",
+        ),
+        (RIGHT + "STOPSIGNAL SIGKILL\n", 0.75, "STOPSIGNAL"),
+    ],
+)
+def test_hidden_interface_points_each_a_share(text, share, hint):
+    result = _hidden("ex03_interface", lambda: text)
+    assert result.share == share and hint in result.reason
+    assert all("not measured here" in g.name for g in result.groups)
+
+
+def test_hidden_interface_the_solution_earns_all_and_the_kits_part_zero(solution):
+    assert _hidden("ex03_interface", solution("03", "ex03_interface")).share == 1.0
+    result = _hidden("ex03_interface", lambda: lab03.reference_interface())
+    assert result.share == 0.0 and "reference_interface" in result.reason
+
+
+def test_outside_the_kernel_a_patched_check_scores_zero(solution, tmp_path):
+    body = "def interface_part():\n    return " + repr(RIGHT) + "\n"
+    prelude = "from mllab.labs import lab03"
+
+    def outside(source):
+        return hidden_outside("ex03_interface", source, prelude, 2, 120, tmp_path / "work")
+
+    assert outside(body)["share"] == 1.0
+    patch = "import mllab.exercises.lab03 as kit\nkit.interface_problem = lambda text: None\n"
+    patched = outside(patch + body)
+    assert patched["share"] == 0.0 and "interface_problem" in patched["reason"]

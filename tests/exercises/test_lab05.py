@@ -13,6 +13,9 @@ import pytest
 
 from mllab.core.paths import DOCKER
 from mllab.exercises import lab05
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_measured import conv_model
+from mllab.exercises.hidden_run import run_groups
 from mllab.experiments.reproducibility.buildah import reproducible_dockerfile
 
 
@@ -35,21 +38,69 @@ def kit_dockerfile(dockerfile):
 
 
 @pytest.fixture(scope="module")
-def tiny_and_x(tiny):
-    """The tiny classifier (tests/conftest.py; its digest file is not read: the check runs
-    ONNX Runtime directly) and three inputs for it."""
-    return tiny, np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32)
+def conv_and_x():
+    """A model of convolutions (the hidden cases' kind) on which ONNX Runtime's default graph is
+    more than ε from the graph as written, and two inputs for it."""
+    rng = np.random.default_rng(0)
+    model = conv_model(rng, 32, batch_norm=False)
+    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
 
 
-def test_deterministic_reference_passes(tiny_and_x, capsys, deterministic_options):
-    model, x = tiny_and_x
+@pytest.fixture(scope="module")
+def bn_and_x():
+    """The same with a BatchNormalization that every optimisation level folds."""
+    rng = np.random.default_rng(1)
+    model = conv_model(rng, 64, batch_norm=True)
+    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+
+
+def options_of(**settings):
+    """An answer that sets ``settings`` on fresh SessionOptions."""
+
+    def answer(threads):
+        options = ort.SessionOptions()
+        for name, value in settings.items():
+            setattr(options, name, value)
+        return options
+
+    return answer
+
+
+LEVEL = ort.GraphOptimizationLevel
+
+
+def test_the_control_is_off_by_more_than_epsilon(conv_and_x, bn_and_x):
+    for model, x in (conv_and_x, bn_and_x):
+        trial = lab05.try_options(lab05.default_options(2), model, x, 2)
+        assert trial.control_to_graph > lab05.LECTURE_EPSILON and trial.credited == []
+
+
+def test_deterministic_reference_passes(conv_and_x, capsys, deterministic_options):
+    model, x = conv_and_x
     checked = lab05.check_deterministic_options(deterministic_options, model, x, threads=2)
     assert checked.passed and checked.value.intra_op_num_threads == 2
-    assert "✓ ex01_deterministic: passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "✓ ex01_deterministic: passed" in out and "credited: graph_optimization_level" in out
 
 
-def test_deterministic_not_done_goes_on_with_the_kit(tiny_and_x, capsys, not_done):
-    model, x = tiny_and_x
+@pytest.mark.parametrize(
+    "answer",
+    [
+        options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL),
+        lab05.reference_options,
+    ],
+    ids=["the-lectures-two-options", "the-kits-config"],
+)
+def test_the_lectures_own_options_pass(conv_and_x, bn_and_x, capsys, answer):
+    for model, x in (conv_and_x, bn_and_x):
+        checked = lab05.check_deterministic_options(answer, model, x, threads=2)
+        assert checked.passed, checked.message
+    out = capsys.readouterr().out
+    assert "not credited: enable_mem_pattern = False" in out  # on a CPU it changes nothing
+
+
+def test_deterministic_not_done_goes_on_with_the_kit(conv_and_x, capsys, not_done):
+    model, x = conv_and_x
     checked = lab05.check_deterministic_options(not_done, model, x, threads=2)
     assert not checked.done and not checked.passed
     assert not checked.value.enable_mem_pattern  # the kit's deterministic options
@@ -57,35 +108,59 @@ def test_deterministic_not_done_goes_on_with_the_kit(tiny_and_x, capsys, not_don
 
 
 @pytest.mark.parametrize(
-    ("change", "hint"),
+    ("answer", "hint"),
     [
-        (
-            {"graph_optimization_level": ort.GraphOptimizationLevel.ORT_ENABLE_ALL},
-            "ORT_DISABLE_ALL",
-        ),
-        ({"enable_mem_pattern": True}, "enable_mem_pattern is True"),
-        ({"use_deterministic_compute": False}, "deterministic variant"),
-        ({"intra_op_num_threads": 0}, "a fixed pool"),
+        (options_of(enable_mem_pattern=False), "change nothing here"),
+        (options_of(use_deterministic_compute=True, intra_op_num_threads=2), "change nothing"),
+        (options_of(), "change nothing here"),
+        (options_of(graph_optimization_level=LEVEL.ORT_ENABLE_ALL), "change nothing here"),
     ],
+    ids=["mem-pattern-only", "deterministic-compute-and-threads", "defaults", "level-all"],
 )
-def test_deterministic_wrong_answer_fails_with_its_hint(tiny_and_x, capsys, change, hint):
-    model, x = tiny_and_x
-
-    def wrong(threads):
-        options = lab05.reference_options(threads)
-        for name, value in change.items():
-            setattr(options, name, value)
-        return options
-
-    checked = lab05.check_deterministic_options(wrong, model, x, threads=2)
+def test_an_option_that_changes_nothing_is_not_credited(conv_and_x, capsys, answer, hint):
+    model, x = conv_and_x
+    checked = lab05.check_deterministic_options(answer, model, x, threads=2)
     assert checked.done and not checked.passed
     out = capsys.readouterr().out
     assert hint in out and "Воспроизводимость численных результатов" in out
     assert "Traceback" not in out
 
 
-def test_deterministic_answer_of_the_wrong_type(tiny_and_x, capsys):
-    model, x = tiny_and_x
+def test_a_fusion_left_on_is_caught_on_a_batch_norm(bn_and_x, capsys):
+    model, x = bn_and_x
+    basic = options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC)
+    checked = lab05.check_deterministic_options(basic, model, x, threads=2)
+    assert checked.done and not checked.passed
+    assert "still" in checked.message and "from the graph as the file writes it" in checked.message
+
+
+def matmul_model() -> bytes:
+    """One MatMul: nothing for any optimisation level to rewrite."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.eye(4, 3, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+def test_a_model_that_cannot_tell_options_apart_says_so(capsys):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    trial = lab05.try_options(lab05.default_options(2), matmul_model(), x, 2)
+    assert trial.control_to_graph == 0.0
+    checked = lab05.check_deterministic_options(options_of(), matmul_model(), x, threads=2)
+    assert checked.passed and "does not tell options apart" in capsys.readouterr().out
+
+
+def test_deterministic_answer_of_the_wrong_type(conv_and_x, capsys):
+    model, x = conv_and_x
     checked = lab05.check_deterministic_options(lambda t: {"threads": t}, model, x, threads=1)
     assert not checked.passed and "return an onnxruntime.SessionOptions" in checked.message
 
@@ -159,3 +234,22 @@ def test_a_fixed_time_other_than_zero_is_right_too():
 def test_the_sections_cited_are_lecture_headings(section, cited_headings):
     cited, headings = cited_headings(section)
     assert cited and set(cited) <= headings
+
+
+def _hidden(answer, seed: int = 0):
+    spec = SPECS["ex01_deterministic"]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), answer)
+
+
+def test_hidden_cases_give_the_lecture_full_points_and_the_idle_options_none():
+    lecture = options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL)
+    assert _hidden(lecture).share == 1.0
+    idle = _hidden(options_of(enable_mem_pattern=False, use_deterministic_compute=True))
+    assert idle.share == 0.0 and "change nothing here" in idle.reason
+    basic = _hidden(options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC))
+    assert basic.share == 0.5 and basic.reason.startswith("a BatchNormalization")
+
+
+def test_hidden_cases_refuse_the_kits_own_options():
+    result = _hidden(lambda threads: lab05.reference_options(threads))
+    assert result.share == 0.0 and "kit's own answer" in result.reason

@@ -10,6 +10,8 @@ import pytest
 
 from mllab.core.outcome import Outcome
 from mllab.exercises import lab06
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_run import run_groups
 from mllab.experiments.resources.lc_fit import LcFit, fit_lc
 
 
@@ -22,7 +24,7 @@ def fit_l_of_c(solution):
 @pytest.fixture
 def choose_limits(solution):
     """The notebook's reference solution of ex02_limits."""
-    return solution("06", "ex02_limits", {"math": math})
+    return solution("06", "ex02_limits", {"math": math, "np": np})
 
 
 @pytest.fixture
@@ -78,47 +80,98 @@ def test_fit_without_a_measured_law_checks_the_exact_sweep(fit_l_of_c, capsys):
     assert "could not be fitted: not run: no Docker engine" in capsys.readouterr().out
 
 
-def test_limits_reference_passes(choose_limits, measured, capsys):
-    checked = lab06.check_limits(choose_limits, measured)
+def measured_calls() -> dict[float, list[float]]:
+    """'Measured' calls of a one-thread pool: the knee near 1 CPU, 2 CPUs within the noise."""
+    return lab06.made_up_latencies(9, 1.0, [0.5, 1.0, 2.0], 0.03)
+
+
+def test_limits_reference_passes(choose_limits, capsys):
+    checked = lab06.check_limits(choose_limits, measured_calls())
     assert checked.passed and checked.value == lab06.ServerLimits(1.0, 1)
     assert "--cpus=1 -e THREADS=1" in checked.value.command("mllab/serve:slim")
     assert "✓ ex02_limits: passed — --cpus=1 and 1 threads" in capsys.readouterr().out
 
 
-def test_limits_not_done_goes_on_with_the_kit_choice(measured, capsys, not_done):
-    checked = lab06.check_limits(not_done, measured)
-    assert not checked.done and checked.value == lab06.reference_limits(measured)
+def test_limits_not_done_goes_on_with_the_kit_choice(capsys, not_done):
+    checked = lab06.check_limits(not_done, measured_calls())
+    assert not checked.done and checked.value == lab06.reference_limits(measured_calls())
     assert "not done yet" in capsys.readouterr().out
+
+
+def fastest_median(latencies):
+    cpus = min(latencies, key=lambda c: np.median(latencies[c]))
+    return cpus, math.ceil(cpus)
+
+
+def the_old_prompts_rule(latencies):  # the fitted c_opt, rounded to half a CPU
+    fit = fit_lc(list(latencies), [float(np.median(v)) for v in latencies.values()])
+    cpus = max(0.5, math.floor(fit.c_opt * 2 + 0.5) / 2)
+    return cpus, math.ceil(cpus)
 
 
 @pytest.mark.parametrize(
     ("wrong", "hint"),
-    [  # the largest quota measured; half of c_opt; the host's cores; threads without ceil
-        (lambda f: (max(f.cpus), math.ceil(max(f.cpus))), "more quota than c_opt buys no latency"),
-        (lambda f: (f.c_opt / 2, 1), "a smaller quota costs latency"),
-        (lambda f: (f.c_opt, 16), "one thread per CPU the quota grants"),
-        (lambda f: (f.c_opt, int(f.c_opt)), "⌈cpus⌉ = 2"),
-        (lambda f: f.c_opt, "return (cpus, threads)"),
+    [
+        (fastest_median, "a lower median alone is noise"),
+        (the_old_prompts_rule, "a larger quota is faster beyond the spread"),
+        (lambda m: (max(m), math.ceil(max(m))), "as fast within the spread"),
+        (lambda m: (min(m), 1), "a larger quota is faster beyond the spread"),
+        (lambda m: (lab06.reference_limits(m).cpus, 16), "os.cpu_count() in a container"),
+        (lambda m: (lab06.reference_limits(m).cpus, 1), "how many threads can a quota of"),
+        (lambda m: lab06.reference_limits(m).cpus, "return (cpus, threads)"),
+    ],
+    ids=[
+        "fastest-median",
+        "old-rounding-rule",
+        "largest",
+        "smallest",
+        "host-cores",
+        "floor",
+        "one",
     ],
 )
-def test_limits_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
-    checked = lab06.check_limits(wrong, measured)
+def test_limits_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
+    checked = lab06.check_limits(wrong, measured_calls())
     assert checked.done and not checked.passed
-    assert checked.value == lab06.reference_limits(measured)
+    assert checked.value == lab06.reference_limits(measured_calls())
     out = capsys.readouterr().out
     assert hint in out and "Reread the lecture" in out and "Traceback" not in out
 
 
-def test_limits_without_a_measured_law(choose_limits):
-    checked = lab06.check_limits(choose_limits, LcFit(Outcome.not_run("no Docker"), [], []))
+def test_limits_read_either_spread():
+    def wide(latencies):
+        cpus = lab06.smallest_unbeaten(latencies, (5.0, 95.0))
+        return cpus, math.ceil(cpus)
+
+    assert lab06.check_limits(wide, measured_calls()).passed
+
+
+def test_limits_without_a_measurement(choose_limits):
+    checked = lab06.check_limits(choose_limits, {})
     assert checked.passed and checked.value is None
 
 
-def test_the_kit_rule_on_the_made_up_laws():
-    chosen = [lab06.reference_limits(f) for f in lab06.made_up_fits()]
-    assert [(c.cpus, c.threads) for c in chosen] == [(1.0, 1), (1.5, 2), (0.5, 1), (3.0, 3)]
+def test_the_kit_choice_on_the_made_up_measurements():
+    chosen = [lab06.reference_limits(m) for m in lab06.made_up_measurements()]
+    assert [(c.cpus, c.threads) for c in chosen] == [(1.0, 1), (2.0, 2), (1.0, 1), (1.5, 2)]
+    flat = lab06.made_up_measurements()[2]  # the fastest median is noise there
+    assert min(flat, key=lambda c: np.median(flat[c])) == 3.0
 
 
 def test_the_sections_cited_are_lecture_headings(cited_headings):
     cited, headings = cited_headings(lab06.SECTION)
     assert len(cited) == 2 and set(cited) <= headings
+
+
+def _hidden(answer, seed: int = 0):
+    spec = SPECS["ex02_limits"]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), answer)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hidden_cases_partial_points_for_the_plausible_wrong_answers(choose_limits, seed):
+    assert _hidden(choose_limits, seed).share == 1.0
+    noise = _hidden(fastest_median, seed)  # a median lower within the spread is noise
+    assert noise.share < 1 and "is noise" in noise.reason
+    assert _hidden(the_old_prompts_rule, seed).share < 1
+    assert _hidden(lambda m: lab06.reference_limits(m), seed).share == 0.0

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from mllab.exercises import lab07
+from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_run import run_groups
 
 
 @pytest.fixture
@@ -178,3 +181,41 @@ def test_a_wrong_reading_of_a_measured_update_names_it(rollout_verdict):
 def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
     cited, headings = cited_headings(section)
     assert cited and set(cited) <= headings
+
+
+# --- the hidden cases of ex02: updates between build tags, ending each way --------------------
+
+
+def _hidden(function, seed=0):
+    spec = SPECS["ex02_rollout_verdict"]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), function)
+
+
+def _by_keys(timeline, new):
+    """Reads the versions present in the last row with answers, zero counts included."""
+    failed = sum(r["failures"] for r in timeline)
+    answered = [r["versions"] for r in timeline if r["versions"]]
+    last = set(answered[-1]) if answered else set()
+    return failed, "updated" if last == {new} else ("mixed" if new in last else "rolled back")
+
+
+def _answered_rows_only(timeline, new):
+    """Counts the failures of the seconds with answers only."""
+    rows = [r for r in timeline if sum(r["versions"].values())]
+    last = {v for v, n in rows[-1]["versions"].items() if n}
+    outcome = "updated" if last == {new} else ("mixed" if new in last else "rolled back")
+    return sum(r["failures"] for r in rows), outcome
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_hidden_verdicts_give_part_to_a_partly_right_reading(rollout_verdict, seed):
+    assert _hidden(rollout_verdict, seed).share == 1.0
+    keys = _hidden(_by_keys, seed)
+    assert keys.share == 0.5 and "a version with 0 answers did not answer" in keys.reason
+    failures = _hidden(_answered_rows_only, seed)
+    assert failures.share == 0.75 and failures.reason.startswith("the failed requests")
+
+
+def test_hidden_verdict_that_calls_the_kits_reading_scores_zero():
+    result = _hidden(lambda timeline, new: lab07.reference_rollout_verdict(timeline, new))
+    assert result.share == 0.0 and "reference_rollout_verdict" in result.reason

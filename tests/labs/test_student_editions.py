@@ -31,7 +31,7 @@ CHEAP: dict[str, dict[str, object]] = {
     "00": {"CONTAINER": False},
     "01": {"EXPORTERS": ["dynamo"], "BATCH": 2, "REPEATS": 2},
     "02": {"REPEATS": 2, "CONCURRENCIES": [1, 2], "BATCH_REQUESTS": 4, "BURST": 6},
-    "03": {"BUILD_NAIVE": False, "BUILD_CUDA": False, "N_IMAGES": 1},
+    "03": {"BUILD_NAIVE": False, "BUILD_CUDA": False, "FULL_BASE": False, "N_IMAGES": 1},
     "04": {
         "BATCHES": [1, 2],
         "WARMUP": 1,
@@ -59,6 +59,7 @@ CHEAP: dict[str, dict[str, object]] = {
         "ETA_REPEATS": 5,
         "LOAD_REQUESTS": 60,
         "REPLICAS": [1],
+        "MEMORY_REQUESTS": 4,
     },
     "07": {"UPDATE_SECONDS": 40, "LOAD_SECONDS": 8, "SCALE": [1]},
 }

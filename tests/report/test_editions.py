@@ -95,3 +95,42 @@ def test_an_edition_without_parameters_tag_is_refused(tmp_path: Path):
     nbformat.write(nb, path)
     with pytest.raises(MllabError, match="parameters"):
         editions.check_edition(path)
+
+
+def test_the_russian_edition_swaps_text_cells_and_sets_the_message_language(
+    labs: Path, tmp_path: Path, course: Path
+):
+    """One source: the Russian text of a cell is in its metadata; the edition shows it, adds the
+    setup cell after the parameters, and keeps a cell without a translation in English (said in
+    the status). The English edition is nbgrader's, untouched."""
+    nb = nbformat.read(labs / TOY.name, as_version=4)
+    nb.cells[0].metadata["mllab"] = {"ru": "# Учебная лабораторная 90: два упражнения"}
+    nb.cells[3].metadata["mllab"] = {"ru": "**Упражнение 1.** Умножьте число на `SCALE`."}
+    nbformat.write(nb, labs / TOY.name)
+    [english] = make(labs, tmp_path / "en", course)
+    assert (english.lang, english.untranslated) == ("en", 0)  # English: the source itself
+    assert "%env" not in _sources(Path(english.path)) and "Toy lab 90" in _sources(
+        Path(english.path)
+    )
+    [russian] = make(labs, tmp_path / "ru", course, lang="ru")
+    assert (russian.lang, russian.untranslated) == ("ru", 1)
+    assert russian.status == "written (1 text cells not yet in ru: shown in English)"
+    edition = nbformat.read(russian.path, as_version=4)
+    editions.check_edition(Path(russian.path))
+    texts = [c.source for c in edition.cells if c.cell_type == "markdown"]
+    assert texts == [
+        "# Учебная лабораторная 90: два упражнения",
+        "**Упражнение 1.** Умножьте число на `SCALE`.",
+        "**Exercise 2.** Square a number.",
+    ]
+    assert edition.cells[2].source.endswith("%env MLLAB_LANG=ru"), "right after the parameters"
+    assert edition.cells[2].metadata.jupyter.source_hidden
+    english_code = [c.source for c in nbformat.read(english.path, 4).cells if c.cell_type == "code"]
+    russian_code = [c.source for c in edition.cells if c.cell_type == "code"]
+    assert russian_code[:1] + russian_code[2:] == english_code, "the code cells exist once"
+    assert (labs / TOY.name).read_text().count('"ru"') == 2, "the source is never rewritten"
+
+
+def test_an_unknown_language_is_refused(labs: Path, tmp_path: Path, course: Path):
+    with pytest.raises(MllabError, match="choose one of en, ru"):
+        make(labs, tmp_path, course, lang="de")
