@@ -58,30 +58,9 @@ def tiny_resnet_interface(path: Path) -> Path:
     """ResNet-50's interface (``input`` (N, 3, 224, 224) -> ``logits`` (N, 1000)) in three
     nodes (GlobalAveragePool, Flatten, Gemm 3 -> 1000), seeded, with its sha256 file: what the
     server tests serve instead of the 100 MB model."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from mllab.exercises.lab02_wire import interface_model
 
-    from mllab.model.integrity import write_digest
-
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.standard_normal((3, 1000)).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.standard_normal(1000).astype(np.float32), "B")
-    graph = helper.make_graph(
-        [
-            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["flat"]),
-            helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
-        ],
-        "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-        [weights, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    write_digest(path)
-    return path
+    return interface_model(Path(path), seed=0, name="tiny")
 
 
 def flip_bit(path: Path, offset: int = -5, mask: int = 0x01) -> Path:

@@ -138,7 +138,7 @@ class StandIn:
     """The hidden cases' server (see the module's text): ``url`` is the proxy's."""
 
     def __init__(self, folder: Path) -> None:
-        self.model = _interface_model(folder / "stand-in.onnx")
+        self.model = interface_model(folder / "stand-in.onnx")
         self._stack = contextlib.ExitStack()
         server = self._stack.enter_context(start_server(self.model))
         self.proxy = self._stack.enter_context(RecordingProxy(server.url))
@@ -171,12 +171,12 @@ def stand_in_server() -> StandIn:
     return _STAND_IN[0]
 
 
-def _interface_model(path: Path) -> Path:
+def interface_model(path: Path, seed: int = 2, name: str = "stand-in") -> Path:
     """ResNet-50's interface (``input`` (N, 3, 224, 224) → ``logits`` (N, 1000)) in three
-    nodes, seeded, with its sha256 file."""
+    nodes, seeded, with its sha256 file (also the server tests' tiny model)."""
     from onnx import TensorProto, helper, numpy_helper, save  # the onnx package: cases only
 
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     weights = numpy_helper.from_array(rng.standard_normal((3, 1000)).astype(np.float32), "W")
     bias = numpy_helper.from_array(rng.standard_normal(1000).astype(np.float32), "B")
     graph = helper.make_graph(
@@ -185,7 +185,7 @@ def _interface_model(path: Path) -> Path:
             helper.make_node("Flatten", ["pooled"], ["flat"]),
             helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
         ],
-        "stand-in",
+        name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
         [weights, bias],
