@@ -132,6 +132,16 @@ def _compare(rebuild: RegistryRebuild, registry: str, repository: str) -> Regist
     return rebuild
 
 
+def _next_second() -> None:
+    """Wait until the wall clock has passed into the next second.
+
+    The legacy builder stamps the RUN layer's files with the build time at one-second
+    precision (layer tars hold whole seconds), and one build here takes under a second: two
+    builds in the same second can share every layer by chance. A real rebuild happens later,
+    so the second build starts in a later second than the first one ended."""
+    time.sleep(1.05 - time.time() % 1.0)
+
+
 def docker_twice(context: Path, base: str, registry: str) -> RegistryRebuild:
     """``docker build --no-cache`` twice, each pushed; the registry's digests compared."""
     command = "docker build --no-cache --build-arg BASE_IMAGE=... (legacy builder)"
@@ -139,6 +149,8 @@ def docker_twice(context: Path, base: str, registry: str) -> RegistryRebuild:
     repository = REPOSITORY.format(builder="docker")
     for run in ("run1", "run2"):
         tag = f"{LOCAL}/docker:{run}"
+        if run == "run2":
+            _next_second()
         try:
             result = build(
                 context / "Dockerfile",
