@@ -5,7 +5,7 @@ single-stage image (``docker/Dockerfile.naive``) and the multi-stage slim one
 (``docker/Dockerfile``), optionally the CUDA one, and prints their sizes, layer counts and
 naive/slim beside the issue's goal (≥ 10×). The verdict on the lecture's claim (multi-stage +
 slim base + cache cleanup make an image 2–3× smaller, claim C3) is the report's judge of the
-same ``ImageSizes`` record lab 03 writes; nothing is asserted here.
+same ``ImageSizes`` record lab 04 writes; nothing is asserted here.
 
     python benchmarks/bench_images.py [--no-build] [--cuda] [--json]
 """
@@ -51,9 +51,9 @@ def measure(build: bool, cuda: bool) -> tuple[ImageSizes, list[dict]]:
 
 
 def c3_verdict(sizes: ImageSizes) -> str:
-    """The report's judgement of claim C3 on these sizes (as if lab 03 had recorded them)."""
+    """The report's judgement of claim C3 on these sizes (as if lab 04 had recorded them)."""
     fields = {SCHEMA_KEY: ImageSizes.SCHEMA_VERSION, **as_fields(sizes)}
-    return str(judge("C3", Results(Path("."), {"03": {"ImageSizes": fields}})))
+    return str(judge("C3", Results(Path("."), {"04": {"ImageSizes": fields}})))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Container overhead η and the server under load: the figures of lab 06, measured in one run.
+"""Container overhead η and the server under load: the figures of lab 07, measured in one run.
 
 η = T_container / T_native (lecture, "Сравнение инференса внутри и вне контейнера": 0.95 on CPU,
 0.98 on GPU): the same ``session.run`` probe on the same model file with the same threads, in
@@ -42,7 +42,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"image": tag, "overhead": eta}
     if args.no_load:
         return result
-    with run(tag, name="mllab06-bench-load", read_only=True) as server:
+    with run(tag, name="mllab07-bench-load", read_only=True) as server:
         with StatsMonitor(server.container) as monitor:
             load = run_load(server.url, load_request("npy"), args.users, requests=args.requests)
     result["load"] = load
@@ -53,7 +53,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def c5_verdict(eta: Any) -> str:
     """Claim C5 judged by ``mllab.report`` on this run's ``Overhead`` record alone."""
     fields = {SCHEMA_KEY: schema_version(eta), **as_fields(eta)}
-    return str(judge("C5", Results(Path("."), {"06": {"Overhead": fields}})))
+    return str(judge("C5", Results(Path("."), {"07": {"Overhead": fields}})))
 
 
 def main(argv: list[str] | None = None) -> int:

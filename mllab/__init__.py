@@ -10,7 +10,7 @@ imports only from those below it; ``docs/ARCHITECTURE.md``, enforced by import-l
 - ``serve``        the FastAPI inference server, its client and its process
 - ``containers``   the Docker engine, images (base, locks, wheelhouses, build, run), docker stats
 - ``experiments``  one subpackage per lab topic: environment, serving, batching,
-                   reproducibility, resources, delivery (lab 07: registry, pipeline, swarm)
+                   reproducibility, resources, delivery (lab 08: registry, pipeline, swarm)
 - ``report``       the lecture's claims, one judge each; the lab runner and its report
 - ``cli``          the ``mllab`` command
 """

@@ -83,7 +83,7 @@ class ExecutedLab:
 
 @pytest.fixture(scope="session")
 def executed_lab(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ExecutedLab]:
-    """``executed_lab("07")``: lab 07 run once per session, whichever test asks first (issue 17:
+    """``executed_lab("08")``: lab 08 run once per session, whichever test asks first (issue 17:
     each lab executes once per CI run). The Docker tests of a lab's experiments check what
     that run recorded instead of repeating the experiment; ``tests/labs/test_labs.py`` checks
     that it passed."""

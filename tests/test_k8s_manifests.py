@@ -73,7 +73,7 @@ def test_the_deployment_does_what_the_stack_does(docs, stack_server):
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert "/ready" in " ".join(stack_server["healthcheck"]["test"])
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
-    assert "${MLLAB07_CPUS:-1}" in swarm["resources"]["limits"]["cpus"]
+    assert "${MLLAB08_CPUS:-1}" in swarm["resources"]["limits"]["cpus"]
     assert "1g" in swarm["resources"]["limits"]["memory"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["MAX_IN_FLIGHT"] == stack_server["environment"]["MAX_IN_FLIGHT"]

@@ -1,4 +1,4 @@
-"""``mllab deploy up|update|scale|down|ps``: lab 07's stack ``mllab07`` on Docker Swarm.
+"""``mllab deploy up|update|scale|down|ps``: lab 08's stack ``mllab08`` on Docker Swarm.
 
 ``up`` makes a one-node swarm when the engine is in none (and remembers that the kit made it),
 builds the kit's nginx image if missing and deploys ``docker/swarm/stack.yml``; ``down``
@@ -83,7 +83,7 @@ def _positive(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """``mllab deploy up|update|scale|down|ps``."""
-    parser = sub.add_parser("deploy", help="the model server on Docker Swarm (stack mllab07)")
+    parser = sub.add_parser("deploy", help="the model server on Docker Swarm (stack mllab08)")
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="swarm init if none, then N replicas behind nginx")
     up.add_argument("image", help="host:port/repo@sha256:… (or a local tag on one node)")

@@ -1,4 +1,4 @@
-"""``mllab labs run [--only 00,03] [-p KEY=VALUE ...] [--out DIR]``, ``mllab labs list``,
+"""``mllab labs run [--only 00,04] [-p KEY=VALUE ...] [--out DIR]``, ``mllab labs list``,
 ``mllab labs student [--out DIR] [--lang ru]`` (student editions) and
 ``mllab labs grade SUBMISSIONS_DIR``."""
 
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = labs.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="run the labs in order into a run folder")
-    run.add_argument("--only", help="comma-separated lab numbers, e.g. 00,03")
+    run.add_argument("--only", help="comma-separated lab numbers, e.g. 00,04")
     run.add_argument(
         "-p",
         "--parameter",
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     student = actions.add_parser(
         "student", help="make the student editions (nbgrader) into a workspace"
     )
-    student.add_argument("--only", help="comma-separated lab numbers, e.g. 00,03")
+    student.add_argument("--only", help="comma-separated lab numbers, e.g. 00,04")
     student.add_argument("--out", help=f"workspace folder (default {WORKSPACE.name}/, git-ignored)")
     student.add_argument(
         "--force", action="store_true", help="replace notebooks already there (loses the work)"

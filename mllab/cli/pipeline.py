@@ -1,4 +1,4 @@
-"""``mllab pipeline run [--to STAGE] [--release X.Y.Z] [--model PATH] [--json]``: lab 07's
+"""``mllab pipeline run [--to STAGE] [--release X.Y.Z] [--model PATH] [--json]``: lab 08's
 Build → Test → Tag → Push → Deploy (``deploy/ci/*.yml`` call the same command, one job per
 stage).
 
@@ -51,7 +51,7 @@ def _positive(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """``mllab pipeline run``."""
-    group = sub.add_parser("pipeline", help="lab 07: build -> test -> tag -> push -> deploy")
+    group = sub.add_parser("pipeline", help="lab 08: build -> test -> tag -> push -> deploy")
     commands = group.add_subparsers(dest="pipeline_command", required=True)
     run = commands.add_parser(
         "run",
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "<= 1e-3, top-1, the model's sha256 in the image = the file's = the label), tag it "
             "(never overwriting a version), push it to the registry (REGISTRY=host:port, else "
             "the kit's, started and stopped) and deploy it by digest on the swarm stack "
-            "mllab07. A failing stage blocks the ones after it."
+            "mllab08. A failing stage blocks the ones after it."
         ),
     )
     run.add_argument("--to", choices=STAGES, default="deploy", help="the last stage to run")

@@ -1,4 +1,4 @@
-"""``mllab registry up|down|ls``: the kit's Docker registry on 127.0.0.1 (lab 07).
+"""``mllab registry up|down|ls``: the kit's Docker registry on 127.0.0.1 (lab 08).
 
 ``up`` starts Debian's ``docker-registry`` with its storage under ``artifacts/registry`` (or
 reports the registry that already answers, or the one ``REGISTRY=host:port`` names); ``down``
@@ -72,7 +72,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """``mllab registry up|down|ls``."""
-    parser = sub.add_parser("registry", help="the kit's Docker registry on 127.0.0.1 (lab 07)")
+    parser = sub.add_parser("registry", help="the kit's Docker registry on 127.0.0.1 (lab 08)")
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start docker-registry (storage under artifacts/registry)")
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")

@@ -1,5 +1,5 @@
 """``mllab repro matrix [--repeats N] [--image TAG]`` and ``mllab repro versions X``: the drift
-matrix and framework-version drift (lab 05)."""
+matrix and framework-version drift (lab 06)."""
 
 from __future__ import annotations
 

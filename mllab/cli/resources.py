@@ -1,4 +1,4 @@
-"""``mllab resources cpus|oom|overhead|scale``: lab 06's experiments from the command line.
+"""``mllab resources cpus|oom|overhead|scale``: lab 07's experiments from the command line.
 
 Heavy modules (the docker SDK, onnxruntime) are imported when a handler runs, so that
 ``mllab --help`` stays instant.

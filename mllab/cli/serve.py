@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-max-size",
         type=int,
-        help="dynamic batching: rows per batch, e.g. lab 04's n* (0: off; default: BATCH_MAX_SIZE, "
+        help="dynamic batching: rows per batch, e.g. lab 05's n* (0: off; default: BATCH_MAX_SIZE, "
         "else off on CPU, 8 on a GPU)",
     )
     parser.add_argument("--batch-max-queue-delay-ms", type=float, help="wait for company, ms")

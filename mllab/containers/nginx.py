@@ -1,5 +1,5 @@
 """The kit's offline nginx image (``mllab/nginx:bookworm``): the load balancer in front of the
-server's replicas, with docker-compose in lab 06 and on Docker Swarm in lab 07.
+server's replicas, with docker-compose in lab 07 and on Docker Swarm in lab 08.
 
 Images cannot be pulled here, so ``docker/nginx/build-nginx-base`` makes it with mmdebstrap
 from Debian's nginx and imports it; the configuration is not baked in (compose mounts it, the

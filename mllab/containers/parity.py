@@ -1,5 +1,5 @@
 """Does the server in a container compute what ONNX Runtime computes on the host? (claim C4,
-lab 03's fallback for it: lab 05 compares the runtimes without the server in between).
+lab 04's fallback for it: lab 06 compares the runtimes without the server in between).
 
 The same preprocessed batch goes to the container's ``/predict`` as ``.npy`` (no text rounding
 either way) and through a host session on the same model file; :func:`mllab.measure.drift.compare`

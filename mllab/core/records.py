@@ -4,7 +4,7 @@ Each measurement is a small dataclass (a batch fit, a Flask run, docker stats, .
 ``SCHEMA_VERSION`` class attribute. One call writes it, under its type name, into this run's
 results::
 
-    record("04", fit, profile)          # -> <results>/04.json {"BatchFit": {...}, ...}
+    record("05", fit, profile)          # -> <results>/05.json {"BatchFit": {...}, ...}
 
 Recording a type again merges deeply into what is there, so a lab may fill a record in parts.
 The file keeps each record's schema version beside its fields (``"_schema": 1``), and a reader

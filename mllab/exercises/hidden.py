@@ -3,7 +3,7 @@
 In the instructor edition each graded cell of an exercise with hidden cases ends with::
 
     ### BEGIN HIDDEN TESTS
-    lab04.hidden_tests(checked, fit_t_of_n)
+    lab05.hidden_tests(checked, fit_t_of_n)
     ### END HIDDEN TESTS
 
 which runs the student's function on the hidden cases (:mod:`mllab.exercises.hidden_cases`) in

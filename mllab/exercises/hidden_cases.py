@@ -1,6 +1,6 @@
-"""The hidden cases of the exercises whose answers are plain functions (labs 00, 01, 03, 04,
-06, 07; those of labs 01, 03 and 07 are drawn in ``mllab.exercises.labNN``);
-those judged by a measurement (labs 02, 05, 06) are in :mod:`mllab.exercises.hidden_measured`.
+"""The hidden cases of the exercises whose answers are plain functions (labs 00, 01, 04, 05,
+07, 08; those of labs 01, 04 and 08 are drawn in ``mllab.exercises.labNN``);
+those judged by a measurement (labs 02, 06, 07) are in :mod:`mllab.exercises.hidden_measured`.
 
 Each exercise draws its cases from a seeded generator (the grader picks the seed, so the cases
 differ from the visible self-check's fixed ones and from one grading to the next), in groups
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mllab.exercises import lab00, lab01, lab03, lab04, lab06, lab07
+from mllab.exercises import lab00, lab01, lab04, lab05, lab07, lab08
 from mllab.exercises.check import show
 from mllab.exercises.hidden_measured import specs as measured_specs
 from mllab.exercises.hidden_run import Case, Group, Spec
@@ -157,7 +157,7 @@ def _diff_groups(rng: Rng) -> list[Group]:
     ]
 
 
-# --- lab 04 -----------------------------------------------------------------------------------
+# --- lab 05 -----------------------------------------------------------------------------------
 
 
 def _sweep(rng: Rng, noise: float) -> tuple[list[int], list[float], float, float]:
@@ -198,7 +198,7 @@ def _fit_groups(rng: Rng) -> list[Group]:
 
     return [
         group("exact sweeps T(n) = 1000·n/(a + b·n)", 0.0, 1e-6),
-        group("noisy sweeps (least squares on L(n) = a + b·n)", 0.05, lab04.FIT_TOLERANCE),
+        group("noisy sweeps (least squares on L(n) = a + b·n)", 0.05, lab05.FIT_TOLERANCE),
     ]
 
 
@@ -226,7 +226,7 @@ def _n_star_case(rng: Rng, scenario: str) -> Case:
     elif scenario == "none":
         bound = min(p50) * 0.5
     rows = [(n, t, m, m * k) for n, t, m, k in zip(batches, throughput, p50, tail, strict=True)]
-    stats = lab04.made_up_stats(rows)
+    stats = lab05.made_up_stats(rows)
     label = (
         f"a sweep at batches {batches} (fastest: {batches[fastest]}), fitted a = {fit.a_ms:.3g}, "
         f"b = {fit.b_ms:.3g} ms, bound {bound:.3g} ms"
@@ -255,7 +255,7 @@ def _n_star_groups(rng: Rng) -> list[Group]:
     ]
 
 
-# --- lab 06 -----------------------------------------------------------------------------------
+# --- lab 07 -----------------------------------------------------------------------------------
 
 
 def _lc_case(rng: Rng, where: str, noise: float) -> Case:
@@ -298,7 +298,7 @@ def _lc_groups(rng: Rng) -> list[Group]:
     return [
         group("exact sweeps L(c) = s/min(c, c_opt)", 0.4, "inside", 0.0, 0.01),
         group("latency still falling at the largest quota", 0.3, "end", 0.0, 0.01),
-        group("noisy sweeps (least squares)", 0.3, "inside", 0.03, lab06.CURVE_TOLERANCE),
+        group("noisy sweeps (least squares)", 0.3, "inside", 0.03, lab07.CURVE_TOLERANCE),
     ]
 
 
@@ -327,7 +327,7 @@ SPECS: dict[str, Spec] = {
         _spec(
             "ex01_fit",
             "fit_t_of_n",
-            lab04.SECTION,
+            lab05.SECTION,
             batching.fit_throughput,
             batching.fit_sweep,
             groups=_fit_groups,
@@ -335,15 +335,15 @@ SPECS: dict[str, Spec] = {
         _spec(
             "ex02_n_star",
             "choose_n_star",
-            lab04.SECTION,
+            lab05.SECTION,
             batching.best_batch,
-            lab04.reference_n_star,
+            lab05.reference_n_star,
             groups=_n_star_groups,
         ),
         _spec(
             "ex01_lc_fit",
             "fit_l_of_c",
-            lab06.SECTION,
+            lab07.SECTION,
             lc_fit.fit_lc,
             lc_fit.fit_sweep,
             groups=_lc_groups,
@@ -351,11 +351,11 @@ SPECS: dict[str, Spec] = {
         _spec(
             "ex01_next_version",
             "next_version",
-            lab07.SECTION_TAGS,
-            lab07.reference_next_version,
-            groups=lab07.hidden_version_groups,
+            lab08.SECTION_TAGS,
+            lab08.reference_next_version,
+            groups=lab08.hidden_version_groups,
         ),
-        # labs 01, 03 and 07's second: the case builders live with the exercise
+        # labs 01, 04 and 08's second: the case builders live with the exercise
         _spec(
             "ex01_export",
             "export_with_dynamic_batch",
@@ -375,31 +375,31 @@ SPECS: dict[str, Spec] = {
             groups=lab01.hidden_delta_groups,
         ),
         _spec(
-            "ex03_order",
+            "ex04_order",
             "cache_friendly_order",
-            lab03.SECTION_CACHE,
-            lab03.reference_order,
-            lab03.lecture_order,
-            groups=lab03.hidden_order_groups,
+            lab04.SECTION_CACHE,
+            lab04.reference_order,
+            lab04.lecture_order,
+            groups=lab04.hidden_order_groups,
         ),
         _spec(
-            "ex03_interface",
+            "ex04_interface",
             "interface_part",
-            lab03.SECTION_INTERFACE,
-            lab03.reference_interface,
-            groups=lab03.hidden_interface_groups,
+            lab04.SECTION_INTERFACE,
+            lab04.reference_interface,
+            groups=lab04.hidden_interface_groups,
         ),
         _spec(
             "ex02_rollout_verdict",
             "rollout_verdict",
-            lab07.SECTION_ROLLOUT,
-            lab07.reference_rollout_verdict,
-            groups=lab07.hidden_verdict_groups,
+            lab08.SECTION_ROLLOUT,
+            lab08.reference_rollout_verdict,
+            groups=lab08.hidden_verdict_groups,
         ),
     )
 }
 
-#: the exercises judged by a measurement (labs 02, 05, 06): :mod:`.hidden_measured`
+#: the exercises judged by a measurement (labs 02, 06, 07): :mod:`.hidden_measured`
 SPECS.update({spec.grade_id: spec for spec in measured_specs()})
 
 

@@ -1,15 +1,15 @@
-"""The hidden cases of the exercises judged by a measurement (labs 02, 05, 06).
+"""The hidden cases of the exercises judged by a measurement (labs 02, 06, 07).
 
 Like :mod:`mllab.exercises.hidden_cases` (and merged into its ``SPECS``): each exercise draws
 groups of cases from a seeded generator, each group checks one idea of the lecture and carries
 a share of the points, and the expected side of each case is made before the student's
 function runs. Here the comparison itself measures the answer:
 
-* ``ex02_limits`` (lab 06): made-up calls per ``--cpus`` quota; the answer is compared with
-  what the calls show (:func:`mllab.exercises.lab06.limits_problem`).
-* ``ex01_deterministic`` (lab 05): small convolution models made here (with and without a
+* ``ex02_limits`` (lab 07): made-up calls per ``--cpus`` quota; the answer is compared with
+  what the calls show (:func:`mllab.exercises.lab07.limits_problem`).
+* ``ex01_deterministic`` (lab 06): small convolution models made here (with and without a
   BatchNormalization that any graph optimisation folds); the answer's options are run against
-  ONNX Runtime's defaults and the graph as written (:func:`mllab.exercises.lab05.try_options`).
+  ONNX Runtime's defaults and the graph as written (:func:`mllab.exercises.lab06.try_options`).
 * ``ex02_binary_client`` (lab 02): a stand-in server (labelled: ResNet-50's interface in three
   nodes, served by the kit's own server in a subprocess behind the kit's recording proxy);
   the answer is judged by what it sent and by its logits
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mllab.exercises import lab02, lab05, lab06
+from mllab.exercises import lab02, lab06, lab07
 from mllab.exercises.check import show
 from mllab.exercises.hidden_run import Case, Group, Spec
 from mllab.exercises.lab02_wire import stand_in_server
@@ -33,14 +33,14 @@ from mllab.serve import client
 Rng = np.random.Generator
 
 
-# --- lab 06: limits from the measured calls ---------------------------------------------------
+# --- lab 07: limits from the measured calls ---------------------------------------------------
 
 
 def _limits_compare(
     answer: Any, expected: tuple[dict[float, list[float]], list[float]]
 ) -> str | None:
     latencies, right = expected
-    return lab06.limits_problem(answer, latencies, right)
+    return lab07.limits_problem(answer, latencies, right)
 
 
 def _limits_case(rng: Rng, what: str) -> Case:
@@ -48,16 +48,16 @@ def _limits_case(rng: Rng, what: str) -> Case:
     if what == "knee":
         quotas = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
         knee = float(rng.choice([1.0, 1.5, 2.0, 3.0]) + rng.uniform(-0.2, 0.2))
-        calls = lab06.made_up_latencies(seed, knee, quotas, 0.01)
+        calls = lab07.made_up_latencies(seed, knee, quotas, 0.01)
     elif what == "flat":
         quotas = [0.5, 1.0, 2.0, 3.0, 4.0]
-        calls = lab06.made_up_latencies(seed, 1.0, quotas, 0.06, tail=0.015, calls=30)
+        calls = lab07.made_up_latencies(seed, 1.0, quotas, 0.06, tail=0.015, calls=30)
     else:  # fractional quotas: the threads a quota of 1.5 or 2.5 CPUs runs at once
         quotas = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
         knee = float(rng.choice([1.5, 2.5]))
-        calls = lab06.made_up_latencies(seed, knee, quotas, 0.01)
+        calls = lab07.made_up_latencies(seed, knee, quotas, 0.01)
     medians = ", ".join(f"{c:g}: {np.median(v):.0f}" for c, v in calls.items())
-    expected = (calls, lab06.accepted_quotas(calls))
+    expected = (calls, lab07.accepted_quotas(calls))
     return Case(f"calls per --cpus quota (medians, ms: {medians})", (calls,), expected)
 
 
@@ -72,7 +72,7 @@ def _limits_groups(rng: Rng) -> list[Group]:
     ]
 
 
-# --- lab 05: deterministic options against the defaults ---------------------------------------
+# --- lab 06: deterministic options against the defaults ---------------------------------------
 
 
 def conv_model(rng: Rng, channels: int, batch_norm: bool) -> bytes:
@@ -120,9 +120,9 @@ def conv_model(rng: Rng, channels: int, batch_norm: bool) -> bytes:
 
 def _options_compare(answer: Any, expected: tuple[bytes, np.ndarray, int]) -> str | None:
     model, x, threads = expected
-    if not isinstance(answer, lab05.ort.SessionOptions):
+    if not isinstance(answer, lab06.ort.SessionOptions):
         return f"return an onnxruntime.SessionOptions, not {show(answer)}"
-    return lab05.options_problem(lab05.try_options(answer, model, x, threads))
+    return lab06.options_problem(lab06.try_options(answer, model, x, threads))
 
 
 def _options_case(rng: Rng, batch_norm: bool) -> Case:
@@ -132,8 +132,8 @@ def _options_case(rng: Rng, batch_norm: bool) -> Case:
     for _ in range(6):
         model = conv_model(rng, 64 if batch_norm else 32, batch_norm)
         x = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
-        control = lab05.try_options(lab05.default_options(threads), model, x, threads)
-        if control.control_to_graph > 2 * lab05.LECTURE_EPSILON:
+        control = lab06.try_options(lab06.default_options(threads), model, x, threads)
+        if control.control_to_graph > 2 * lab06.LECTURE_EPSILON:
             break
     what = "with a BatchNormalization" if batch_norm else "of convolutions"
     return Case(f"a model {what}, {threads} threads", (threads,), (model, x, threads))
@@ -188,15 +188,15 @@ def specs() -> list[Spec]:
         Spec(
             "ex02_limits",
             "choose_limits",
-            lab06.SECTION,
-            (lab06.reference_limits, lab06.smallest_unbeaten, lab06.accepted_quotas),
+            lab07.SECTION,
+            (lab07.reference_limits, lab07.smallest_unbeaten, lab07.accepted_quotas),
             _limits_groups,
         ),
         Spec(
             "ex01_deterministic",
             "deterministic_options",
-            lab05.SECTION_C6,
-            (lab05.reference_options, sessions.session_options),
+            lab06.SECTION_C6,
+            (lab06.reference_options, sessions.session_options),
             _options_groups,
         ),
         Spec(

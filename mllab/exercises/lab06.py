@@ -1,288 +1,348 @@
-"""Lab 06's exercises: the lecture's L(c) ~ 1/min(c, c_opt) under ``--cpus``, and the limits
-it tells a server to run with.
+"""Lab 06's exercises: numbers that repeat bit for bit, and builds that do.
 
-* ``ex01_lc_fit`` — ``fit_l_of_c(cpus, latency_ms) -> (c_opt, scale_ms)``: the law fitted by
-  least squares to the measured mean latencies. The kit's reference is
-  :func:`mllab.experiments.resources.lc_fit.fit_lc`; the check runs the student's function on
-  an exact made-up sweep (c_opt = 1.5) and compares the fitted curve on the measured one.
-* ``ex02_limits`` — ``choose_limits(latencies) -> (cpus, threads)``: from the measured
-  latencies of every timed call at each ``--cpus`` quota of the sweep, the smallest quota that
-  no larger one beats by more than the calls' own spread (a larger quota buys no latency this
-  measurement can see), and the ONNX Runtime threads that quota lets run at once. The
-  spread is each quota's interquartile range (p25–p75); an answer that reads it as the
-  p5–p95 range is right too. Made-up measurements (a knee inside the sweep, a flat tail whose
-  fastest median is only noise, fractional quotas) and the measured one.
+* ``ex01_deterministic`` — ``deterministic_options(threads) -> ort.SessionOptions``: options
+  under which the model meets the lecture's criterion of C6 — its outputs within ε = 1e-6 of
+  the graph as the model file writes it, on every run and with 1 or ``threads`` threads (the
+  core count is what differs between machines here; the graph ORT optimises for this CPU's
+  instruction set is the other) — judged against a control: ONNX Runtime's default options on
+  the same model and inputs. Each option the answer changes is tried alone against the
+  control; one that leaves the outputs bitwise equal is not credited (it changes nothing
+  here), and an answer none of whose options changes anything fails, whatever it sets.
+* ``ex02_repro_build`` — ``reproducible_build(dockerfile) -> (dockerfile, settings)``: the
+  Dockerfile with ``ARG SOURCE_DATE_EPOCH`` declared in every stage and buildah's
+  ``{"timestamp", "source_date_epoch"}``: one fixed time for the files of every layer and for
+  the RUN steps. Checked statically against the kit's recipe
+  (:func:`mllab.experiments.reproducibility.buildah.reproducible_dockerfile`, ``EPOCH``) on the
+  slim Dockerfile and on a made-up two-stage one; the lab's buildah run then builds with it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
-from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
-from mllab.experiments.resources.lc_fit import LcFit
+from mllab.core.paths import DOCKER
+from mllab.exercises.check import Check, over_cases, self_check, show
+from mllab.experiments.reproducibility.buildah import EPOCH, reproducible_dockerfile
+from mllab.measure.drift import LECTURE_EPSILON
+from mllab.runtime.sessions import SessionConfig, session_options
 
-SECTION = (
-    "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c the "
-    "cores granted, c_opt the threads that can use them) and «Управление ресурсами CPU/GPU "
-    "внутри контейнера» (--cpus is a cgroup quota)"
+SECTION_C6 = (
+    "«Воспроизводимость численных результатов» (what is fixed and what is switched off before "
+    "inference, so that results agree across machines to ε = 1e-6)"
 )
-#: the student's fitted curve may differ from the kit's by this share at a measured point
-CURVE_TOLERANCE = 0.03
-#: --cpus is chosen to this step (a half CPU): the kit rounds c_opt to it; an answer within
-#: half a step of c_opt is right
-QUOTA_STEP = 0.5
-#: an exact made-up sweep: L(c) = 120 ms / min(c, 1.5)
-EXACT_C_OPT, EXACT_SCALE_MS = 1.5, 120.0
-EXACT_CPUS = (0.5, 1.0, 1.5, 2.0, 3.0)
+SECTION_BUILD = (
+    "«Понятие *reproducible build*» and «Проверка детерминированности сборки» "
+    "(Build(S, D, C) = Build(S, D, C) ⇒ H(D₁) = H(D₂): equal image IDs)"
+)
+
+#: the options of ``ort.SessionOptions`` an answer is compared on (each one it changes from the
+#: default is tried alone against the control)
+OPTION_FIELDS = (
+    "graph_optimization_level",
+    "enable_mem_pattern",
+    "enable_mem_reuse",
+    "enable_cpu_mem_arena",
+    "use_deterministic_compute",
+    "intra_op_num_threads",
+    "inter_op_num_threads",
+    "execution_mode",
+    "execution_order",
+)
 
 
-def exact_sweep() -> tuple[list[float], list[float]]:
-    """CPUs and mean latencies (ms) of the exact sweep."""
-    cpus = list(EXACT_CPUS)
-    return cpus, [EXACT_SCALE_MS / min(c, EXACT_C_OPT) for c in cpus]
+def reference_options(threads: int) -> Any:
+    """The kit's answer to ``ex01_deterministic``: ``ort.SessionOptions``."""
+    return session_options(SessionConfig(threads=threads, deterministic=True))
 
 
-def _pair(answer: Any) -> tuple[float, float]:
-    first, second = answer  # a tuple or list of two numbers
-    return float(first), float(second)
+def _run(model: str | Path | bytes, options: Any, x: np.ndarray) -> np.ndarray:
+    source = model if isinstance(model, bytes) else str(model)
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
 
 
-def _curve(c_opt: float, scale: float, cpus: Sequence[float]) -> np.ndarray:
-    return scale / np.minimum(np.asarray(cpus, dtype=np.float64), c_opt)
+def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
 
 
-def _fit_compare(fit: LcFit | None) -> Callable[[Any, Any], str | None]:
+def default_options(threads: int) -> Any:
+    """The control: ONNX Runtime's default options, with ``threads`` intra-op threads."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return options
+
+
+def as_written(model: str | Path | bytes, x: np.ndarray) -> np.ndarray:
+    """The outputs of the graph as the model file writes it: no graph optimisation, one thread
+    (what every machine computes, whatever its instruction set and core count)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    return _run(model, options, x)
+
+
+def changed_options(options: Any) -> dict[str, Any]:
+    """The options of :data:`OPTION_FIELDS` that ``options`` sets otherwise than the default."""
+    default = ort.SessionOptions()
+    return {
+        name: getattr(options, name)
+        for name in OPTION_FIELDS
+        if getattr(options, name) != getattr(default, name)
+    }
+
+
+@dataclass
+class OptionsTrial:
+    """The answer's options on a model, against the control (max|Δ| in the outputs' units).
+
+    ``spread``: across two runs and 1 vs ``threads`` threads with the answer's options;
+    ``to_graph``: the answer's outputs against the graph as written; ``control_to_graph``: the
+    default options' against it (how far the defaults are from the lecture's criterion);
+    ``effects``: each option the answer changed, tried alone on the control, and the max|Δ| it
+    made there (0.0: bitwise equal, it changes nothing here)."""
+
+    threads: int
+    spread: float
+    to_graph: float
+    control_to_graph: float
+    effects: dict[str, float]
+
+    @property
+    def credited(self) -> list[str]:
+        """The options that changed the outputs against the control."""
+        return [name for name, effect in self.effects.items() if effect > 0]
+
+    @property
+    def idle(self) -> list[str]:
+        """The options that changed nothing measurable here."""
+        return [name for name, effect in self.effects.items() if effect == 0]
+
+
+def try_options(
+    options: Any, model: str | Path | bytes, x: np.ndarray, threads: int, control: Any = None
+) -> OptionsTrial:
+    """Measure ``options`` (an answer's) on ``model`` and ``x`` against the default options
+    (``control``, :func:`default_options` unless given) and the graph as written."""
+    graph = as_written(model, x)
+    control = control if control is not None else default_options(threads)
+    baseline = _run(model, control, x)
+    first, again = _run(model, options, x), _run(model, options, x)
+    pool = options.intra_op_num_threads
+    options.intra_op_num_threads = 1  # the same options on a machine with one core
+    try:
+        one_core = _run(model, options, x)
+    finally:
+        options.intra_op_num_threads = pool
+    effects = {}
+    for name, value in changed_options(options).items():
+        alone = default_options(threads)
+        setattr(alone, name, value)
+        effects[f"{name} = {_name(value)}"] = _max_abs(_run(model, alone, x), baseline)
+    return OptionsTrial(
+        threads,
+        spread=max(_max_abs(first, again), _max_abs(first, one_core)),
+        to_graph=max(_max_abs(o, graph) for o in (first, again, one_core)),
+        control_to_graph=_max_abs(baseline, graph),
+        effects=effects,
+    )
+
+
+def options_problem(trial: OptionsTrial) -> str | None:
+    """What the trial says against the answer (None: the lecture's criterion is met and at
+    least one option is shown to matter, or the model cannot tell options apart)."""
+    eps = LECTURE_EPSILON
+    idle = f" (no effect: {', '.join(trial.idle)})" if trial.idle else ""
+    if not trial.credited and trial.control_to_graph > 0:
+        return (
+            f"your options change nothing here: the outputs are bitwise the defaults', "
+            f"{trial.control_to_graph:.2g} from the graph as the file writes it (ε = {eps:g}): "
+            f"what does the lecture switch off?{idle}"
+        )
+    if trial.spread > eps:
+        return (
+            f"with your options two runs or 1 vs {trial.threads} threads differ by "
+            f"max|Δ| = {trial.spread:.2g} > ε = {eps:g}"
+        )
+    if trial.to_graph > eps:
+        return (
+            f"with your options the outputs are still {trial.to_graph:.2g} from the graph as the "
+            f"file writes it (> ε = {eps:g}; the defaults: {trial.control_to_graph:.2g}): which "
+            "optimisation still rewrites the graph?"
+        )
+    return None
+
+
+def trial_line(trial: OptionsTrial) -> str:
+    """One line: what was credited, what changed nothing, and the max|Δ| against ε."""
+    credited = ", ".join(
+        f"{name} (Δ to the defaults {trial.effects[name]:.2g})" for name in trial.credited
+    )
+    idle = f"; changes nothing here, not credited: {', '.join(trial.idle)}" if trial.idle else ""
+    if trial.control_to_graph == 0:
+        return (
+            f"this model does not tell options apart (the defaults are the graph as written){idle}"
+        )
+    return (
+        f"max|Δ| {max(trial.spread, trial.to_graph):.2g} ≤ ε = {LECTURE_EPSILON:g} "
+        f"(the defaults: {trial.control_to_graph:.2g}); credited: {credited}{idle}"
+    )
+
+
+def _name(value: Any) -> str:
+    return getattr(value, "name", None) or repr(value)
+
+
+def check_deterministic_options(
+    deterministic_options: Callable[[int], Any],
+    model: str | Path | bytes,
+    x: np.ndarray,
+    threads: int,
+) -> Check:
+    """``ex01_deterministic``: the student's options on ``model`` and ``x`` against the default
+    options and the graph as written (:func:`try_options`). ``value``: the student's options if
+    right, else the kit's."""
+    trials: list[OptionsTrial] = []
+
+    def compare(answer: Any, reference: Any) -> str | None:
+        if not isinstance(answer, ort.SessionOptions):
+            return f"return an onnxruntime.SessionOptions, not {show(answer)}"
+        trials.append(try_options(answer, model, x, threads))
+        return options_problem(trials[-1])
+
+    return self_check(
+        "ex01_deterministic",
+        deterministic_options,
+        (threads,),
+        reference=lambda: reference_options(threads),
+        compare=compare,
+        section=SECTION_C6,
+        passed=lambda answer: trial_line(trials[-1]),
+    )
+
+
+# --- ex02: a bit-reproducible build ---------------------------------------------------------
+
+#: a made-up two-stage Dockerfile: the ARG must be declared again in the second stage
+TWO_STAGES = """ARG BASE=python:3.11-slim
+FROM ${BASE} AS build
+RUN pip wheel --no-deps --wheel-dir /w numpy==2.1.3
+FROM ${BASE}
+COPY --from=build /w /w
+RUN useradd --uid 10001 app && pip install /w/*.whl
+USER app
+"""
+_ARG = re.compile(r"^\s*ARG\s+SOURCE_DATE_EPOCH(=\d+)?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildRecipe:
+    """What makes two buildah builds of the slim image equal: the Dockerfile and the times."""
+
+    dockerfile: str
+    timestamp: int | None
+    source_date_epoch: int | None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~mllab.experiments.reproducibility.buildah.buildah_twice`."""
+        return {
+            "dockerfile": self.dockerfile,
+            "timestamp": self.timestamp,
+            "source_date_epoch": self.source_date_epoch,
+        }
+
+
+def kit_recipe(source: str | Path = DOCKER / "Dockerfile") -> BuildRecipe:
+    """The kit's reproducible recipe for the Dockerfile at ``source``."""
+    return BuildRecipe(reproducible_dockerfile(source), EPOCH, EPOCH)
+
+
+def dockerfile_problem(original: str, changed: Any) -> str | None:
+    """What is wrong with ``changed`` as the reproducible version of ``original``, or None."""
+    if not isinstance(changed, str):
+        return f"return the Dockerfile as text, not {show(changed)}"
+    lines = changed.splitlines()
+    stage, declared = 0, True
+    for line in lines:
+        word = line.split(maxsplit=1)[0].upper() if line.strip() else ""
+        if word == "FROM":
+            if not declared:
+                break
+            stage, declared = stage + 1, False
+        elif _ARG.match(line):
+            declared = True
+        elif word == "RUN" and not declared:
+            break
+    if not declared or stage == 0:
+        return (
+            f"stage {max(stage, 1)} does not declare ARG SOURCE_DATE_EPOCH after its FROM: an "
+            "ARG reaches only the RUN steps of the stage that declares it"
+        )
+    kept = [line.rstrip() for line in lines if not _ARG.match(line)]
+    before = [line.rstrip() for line in original.splitlines()]
+    if kept != before:
+        pairs = enumerate(zip(kept, before, strict=False))
+        where = next((i for i, (a, b) in pairs if a != b), min(len(kept), len(before)))
+        return f"leave the rest as it was: line {where + 1} differs from the original"
+    return None
+
+
+def settings_problem(settings: Any) -> str | None:
+    """What is wrong with buildah's settings, or None."""
+    if not isinstance(settings, dict) or set(settings) != {"timestamp", "source_date_epoch"}:
+        keys = '{"timestamp": ..., "source_date_epoch": ...}'
+        return f"settings: a dict {keys}, not {show(settings)}"
+    timestamp, epoch = settings["timestamp"], settings["source_date_epoch"]
+    if not isinstance(timestamp, int) or timestamp < 0:
+        return "timestamp: a fixed time (seconds since 1970) for the config and every file's mtime"
+    if not isinstance(epoch, int) or epoch < 0:
+        return "source_date_epoch: a fixed time for the RUN steps (useradd writes today's date)"
+    if timestamp != epoch:
+        return f"one fixed time for both, not timestamp {timestamp} and source_date_epoch {epoch}"
+    return None
+
+
+def _build_compare(originals: list[str]) -> Callable:
     def compare(answers: list, references: list) -> str | None:
-        if not isinstance(answers[0], tuple | list) or len(answers[0]) != 2:
-            return f"return two numbers (c_opt, scale_ms), not {show(answers[0])}"
-        c_opt, scale = _pair(answers[0])
-        if abs(c_opt - EXACT_C_OPT) > 0.01 or abs(scale / EXACT_SCALE_MS - 1) > 1e-3:
-            hint = (
-                " (scan c_opt between the smallest and the largest c; for each, the best scale "
-                "is Σ g·L / Σ g², g = 1/min(c, c_opt))"
-            )
-            return (
-                f"on an exact sweep made with c_opt = {EXACT_C_OPT:g}, scale = "
-                f"{EXACT_SCALE_MS:g} ms your function gives c_opt = {c_opt:.4g}, scale = "
-                f"{scale:.4g} ms{hint}"
-            )
-        if fit is None or fit.c_opt is None or fit.scale_ms is None:  # no measured law to match
-            return None
-        got = _curve(*_pair(answers[1]), fit.cpus)
-        want = _curve(fit.c_opt, fit.scale_ms, fit.cpus)
-        worst = float(np.max(np.abs(got / want - 1)))
-        if not np.isfinite(worst) or worst > CURVE_TOLERANCE:
-            return (
-                f"on the measured sweep your L(c) is up to {worst:.0%} off the kit's "
-                f"(c_opt = {fit.c_opt:.3g}, scale = {fit.scale_ms:.4g} ms)"
-            )
+        names = ("the slim", "a two-stage")
+        for original, answer, name in zip(originals, answers, names, strict=True):
+            if not isinstance(answer, tuple | list) or len(answer) != 2:
+                return f"return (dockerfile, settings), not {show(answer)}"
+            wrong = dockerfile_problem(original, answer[0]) or settings_problem(answer[1])
+            if wrong:
+                return f"on {name} Dockerfile: {wrong}"
         return None
 
     return compare
 
 
-def with_law(fit: LcFit, c_opt: float, scale_ms: float) -> LcFit:
-    """``fit`` with another law s/min(c, c_opt): its R² on the same points and whether c_opt
-    is identified (below the largest c measured)."""
-    latency = np.asarray(fit.latency_ms, dtype=np.float64)
-    sse = float(np.sum((latency - _curve(c_opt, scale_ms, fit.cpus)) ** 2))
-    sst = float(np.sum((latency - latency.mean()) ** 2))
-    identified = bool(c_opt < max(fit.cpus) * (1 - 1e-9))
-    r2 = 1.0 - sse / sst if sst > 0 else 1.0
-    return replace(fit, c_opt=c_opt, scale_ms=scale_ms, r2=r2, identified=identified)
-
-
-def check_lc_fit(
-    fit_l_of_c: Callable[[Sequence[float], Sequence[float]], tuple[float, float]], fit: LcFit
+def check_reproducible_build(
+    reproducible_build: Callable[[str], tuple[str, dict[str, int]]],
+    source: str | Path = DOCKER / "Dockerfile",
 ) -> Check:
-    """``ex01_lc_fit``: the student's fit on the exact sweep and, when the kit's ``fit`` ran,
-    on the measured points. ``value``: ``fit`` with the student's law if right, else ``fit``."""
-    measured = fit if fit.outcome.ok and fit.c_opt is not None else None
-    cases = [exact_sweep()] + ([(fit.cpus, fit.latency_ms)] if measured else [])
+    """``ex02_repro_build``: the student's recipe on the slim Dockerfile at ``source`` and on
+    :data:`TWO_STAGES`, statically. ``value``: a :class:`BuildRecipe` (the student's if right,
+    else the kit's) for the slim Dockerfile."""
+    originals = [Path(source).read_text(), TWO_STAGES]
     checked = self_check(
-        "ex01_lc_fit",
-        over_cases(fit_l_of_c, cases),
-        reference=lambda: (
-            [(EXACT_C_OPT, EXACT_SCALE_MS)] + ([(fit.c_opt, fit.scale_ms)] if measured else [])
-        ),
-        compare=_fit_compare(measured),
-        section=SECTION,
-        blame=fit_l_of_c,
+        "ex02_repro_build",
+        over_cases(reproducible_build, [(text,) for text in originals]),
+        reference=lambda: kit_recipe(source),
+        compare=_build_compare(originals),
+        section=SECTION_BUILD,
+        blame=reproducible_build,
         passed=lambda answers: (
-            "c_opt = {:.3g}, scale = {:.4g} ms on the measured sweep, as the kit's".format(
-                *_pair(answers[-1])
-            )
-            if measured
-            else f"right on the exact sweep (the measured one could not be fitted: {fit.outcome})"
+            f"every stage declares SOURCE_DATE_EPOCH, one fixed time "
+            f"{answers[0][1]['timestamp']} for files and RUN steps"
         ),
     )
-    if not checked.passed or measured is None:
-        return replace(checked, value=fit)
-    return replace(checked, value=with_law(fit, *_pair(checked.value[-1])))
-
-
-# --- ex02: the limits the measurement tells a server to run with ---------------------------
-
-#: the spreads an answer may read: each quota's calls between these percentiles
-SPREADS = ((25.0, 75.0), (5.0, 95.0))
-
-Latencies = Mapping[float, Sequence[float]]
-
-
-@dataclass(frozen=True)
-class ServerLimits:
-    """``--cpus`` and the ONNX Runtime intra-op threads (the server's ``THREADS``)."""
-
-    cpus: float
-    threads: int
-
-    def command(self, image: str) -> str:
-        """The ``docker run`` line that applies these limits to the server image."""
-        return f"docker run --cpus={self.cpus:g} -e THREADS={self.threads} -p 8080:8080 {image}"
-
-
-def quota_latencies(runs: Sequence[Any], policy: str | int) -> dict[float, list[float]]:
-    """The latency (ms) of every timed call at each ``--cpus`` quota of the sweep's ``runs``
-    (:class:`~mllab.experiments.resources.probe_runs.ProbeRun`) of one thread ``policy``."""
-    return {
-        float(run.cpus): list(run.samples_ms)
-        for run in sorted(runs, key=lambda r: r.cpus or 0.0)
-        if run.policy == policy and run.cpus is not None and run.samples_ms
-    }
-
-
-def smallest_unbeaten(latencies: Latencies, spread: tuple[float, float] = SPREADS[0]) -> float:
-    """The smallest quota no larger quota beats beyond the spread: a larger quota beats it when
-    its calls' upper percentile is below this quota's lower one (the ranges do not overlap)."""
-    low, high = spread
-    bands = {
-        float(c): np.percentile(np.asarray(v, dtype=np.float64), [low, high])
-        for c, v in latencies.items()
-    }
-    quotas = sorted(bands)
-    for c in quotas:
-        if not any(bands[d][1] < bands[c][0] for d in quotas if d > c):
-            return c
-    return quotas[-1]
-
-
-def reference_limits(latencies: Latencies) -> ServerLimits:
-    """The kit's answer to ``ex02_limits``: the smallest unbeaten quota (interquartile
-    spread) and one thread per CPU it grants, ⌈cpus⌉."""
-    if len(latencies) < 2:
-        raise ValueError(f"limits need at least two measured quotas, not {len(latencies)}")
-    cpus = smallest_unbeaten(latencies)
-    return ServerLimits(cpus, max(1, math.ceil(cpus - 1e-9)))
-
-
-def _band(values: Sequence[float]) -> str:
-    p25, p50, p75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
-    return f"{p50:.0f} ms, p25–p75 {p25:.0f}–{p75:.0f}"
-
-
-def accepted_quotas(latencies: Latencies) -> list[float]:
-    """The quotas an answer may choose: the smallest unbeaten one under each of :data:`SPREADS`."""
-    return sorted({smallest_unbeaten(latencies, spread) for spread in SPREADS})
-
-
-def limits_problem(
-    answer: Any, latencies: Latencies, right: Sequence[float] | None = None
-) -> str | None:
-    """What is wrong with ``answer`` as the limits the measured ``latencies`` give (None: right);
-    ``right``: :func:`accepted_quotas`, when already computed."""
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        return f"return (cpus, threads), not {show(answer)}"
-    cpus, threads = float(answer[0]), answer[1]
-    right = list(right) if right is not None else accepted_quotas(latencies)
-    if cpus not in right:
-        chosen = min(right, key=lambda c: abs(c - cpus))
-        if cpus < chosen:
-            faster = min((c for c in latencies if c > cpus), default=chosen)
-            near = min(latencies, key=lambda c: abs(c - cpus))
-            return (
-                f"--cpus = {cpus:g}: a larger quota is faster beyond the spread of the calls "
-                f"({near:g}: {_band(latencies[near])}; {faster:g}: {_band(latencies[faster])})"
-            )
-        return (
-            f"--cpus = {cpus:g}: a lower median alone is noise — {chosen:g} CPUs are as fast "
-            f"within the spread of the calls ({_band(latencies[chosen])})"
-        )
-    want = max(1, math.ceil(cpus - 1e-9))
-    if threads != want:
-        return (
-            f"threads = {show(threads)} with --cpus = {cpus:g}: how many threads can a quota of "
-            f"{cpus:g} CPUs run at once? (os.cpu_count() in a container is the host's)"
-        )
-    return None
-
-
-def made_up_latencies(
-    seed: int,
-    knee: float,
-    quotas: Sequence[float],
-    noise: float,
-    tail: float = 0.0,
-    calls: int = 20,
-) -> dict[float, list[float]]:
-    """Made-up calls: L(c) = 200 ms / min(c, knee), each call off by ``noise`` (a share, at
-    random), and beyond the knee each larger quota ``tail`` (a share) faster than the last."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for i, c in enumerate(quotas):
-        steps = sum(1 for q in quotas[: i + 1] if q > knee)
-        center = 200.0 / min(c, knee) * (1 - tail) ** steps
-        out[float(c)] = [float(v) for v in center * (1 + noise * rng.standard_normal(calls))]
-    return out
-
-
-def made_up_measurements() -> list[dict[float, list[float]]]:
-    """Measurements with a known choice: a knee at 1 CPU, one at 1.7 (so that 2 CPUs still
-    pay), a flat tail whose fastest median is at 3 CPUs (noise), and a knee at 1.5."""
-    return [
-        made_up_latencies(1, 1.0, [0.5, 1.0, 2.0, 3.0], 0.02),
-        made_up_latencies(2, 1.7, [0.5, 1.0, 1.5, 2.0, 3.0], 0.01),
-        made_up_latencies(3, 1.0, [0.5, 1.0, 2.0, 3.0], 0.05, tail=0.01),
-        made_up_latencies(4, 1.5, [0.5, 1.0, 1.5, 2.0], 0.02),
-    ]
-
-
-def check_limits(
-    choose_limits: Callable[[Latencies], tuple[float, int]], latencies: Latencies
-) -> Check:
-    """``ex02_limits``: the student's choice on :func:`made_up_measurements` and, when the sweep
-    measured two quotas or more, on ``latencies``. ``value``: :class:`ServerLimits` for the
-    measured calls (the student's if right, else the kit's), None when nothing was measured."""
-    measured = len(latencies) >= 2
-    cases: list[dict[float, list[float]]] = made_up_measurements()
-    if measured:
-        cases.append({float(c): list(v) for c, v in latencies.items()})
-    checked = self_check(
-        "ex02_limits",
-        over_cases(choose_limits, [(c,) for c in cases]),
-        reference=lambda: [(reference_limits(c), c) for c in cases],
-        compare=expect_cases(
-            "choose_limits",
-            [(c,) for c in cases],
-            lambda answer, kit: limits_problem(answer, kit[1]),
-            labels=[f"made-up calls {i + 1}" for i in range(len(cases) - measured)]
-            + ["the measured calls"] * measured,
-        ),
-        section=SECTION,
-        blame=choose_limits,
-        passed=lambda answers: (
-            "--cpus={:g} and {} threads for the measured calls".format(*answers[-1])
-            if measured
-            else f"right on {len(cases)} made-up measurements (none measured here)"
-        ),
-    )
-    if not measured:
-        return replace(checked, value=None)
     if not checked.passed:
-        return replace(checked, value=checked.value[-1][0])
-    cpus, threads = checked.value[-1]
-    return replace(checked, value=ServerLimits(float(cpus), int(threads)))
+        return checked
+    text, settings = checked.value[0]
+    return replace(checked, value=BuildRecipe(text, **settings))

@@ -1,326 +1,288 @@
-"""Lab 07's exercises: version tags that never overwrite a build, and reading a rolling update
-from the answers the clients got.
+"""Lab 07's exercises: the lecture's L(c) ~ 1/min(c, c_opt) under ``--cpus``, and the limits
+it tells a server to run with.
 
-* ``ex01_next_version`` — ``next_version(tags, release, build) -> str | None``: the tag
-  ``MAJOR.MINOR.PATCH-build.N`` for a new build of ``release`` given the tags a registry
-  repository already holds; ``build`` None means one past the highest build of that release
-  (compared as numbers: ``build.10`` is after ``build.9``); None when the release is not
-  ``MAJOR.MINOR.PATCH`` or the tag exists (immutable builds: a published tag is never
-  overwritten). The kit's rule is :func:`reference_next_version` (the tag as
-  :class:`mllab.experiments.delivery.versions.BuildVersion` makes it); checked on made-up tag
-  lists and on the registry's real tags after the pipeline pushed.
-* ``ex02_rollout_verdict`` — ``rollout_verdict(timeline, new) -> (failed, outcome)``: from the
-  per-second answers of a load run during an update (which version answered how often, how
-  many requests failed), the failed requests and whether the service ended ``"updated"`` (only
-  ``new`` answered in the last second with answers), ``"rolled back"`` (``new`` did not answer
-  then) or ``"mixed"``. Checked on made-up timelines and on the lab's rolling update and
-  rollback (:func:`exercise_timeline` turns a rollout's timeline into the exercise's rows).
-  Its hidden cases (:func:`hidden_verdict_groups`): updates between build tags ending each way.
+* ``ex01_lc_fit`` — ``fit_l_of_c(cpus, latency_ms) -> (c_opt, scale_ms)``: the law fitted by
+  least squares to the measured mean latencies. The kit's reference is
+  :func:`mllab.experiments.resources.lc_fit.fit_lc`; the check runs the student's function on
+  an exact made-up sweep (c_opt = 1.5) and compares the fitted curve on the measured one.
+* ``ex02_limits`` — ``choose_limits(latencies) -> (cpus, threads)``: from the measured
+  latencies of every timed call at each ``--cpus`` quota of the sweep, the smallest quota that
+  no larger one beats by more than the calls' own spread (a larger quota buys no latency this
+  measurement can see), and the ONNX Runtime threads that quota lets run at once. The
+  spread is each quota's interquartile range (p25–p75); an answer that reads it as the
+  p5–p95 range is right too. Made-up measurements (a knee inside the sweep, a flat tail whose
+  fastest median is only noise, fractional quotas) and the measured one.
 """
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from mllab.exercises.check import Check, expect_cases, over_cases, self_check, show
-from mllab.exercises.hidden_run import Case, Group
-from mllab.experiments.delivery.versions import RELEASE
+from mllab.experiments.resources.lc_fit import LcFit
 
-SECTION_TAGS = (
-    "«Теги и версии образов», «Immutable builds» (a new build gets a new tag; an old one stays "
-    "in the registry) and «Практика версионирования в CI/CD» (tags like 1.0.3-build.472)"
+SECTION = (
+    "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c the "
+    "cores granted, c_opt the threads that can use them) and «Управление ресурсами CPU/GPU "
+    "внутри контейнера» (--cpus is a cgroup quota)"
 )
-SECTION_ROLLOUT = (
-    "«Immutable builds» (the old image stays in the registry, so the previous state can come "
-    "back) and «Практика версионирования в CI/CD» (Deploy: the stage that puts a version into "
-    "service)"
-)
-#: a build tag as the kit writes it: MAJOR.MINOR.PATCH-build.N
-BUILD_TAG = re.compile(r"^(\d+\.\d+\.\d+)-build\.(\d+)$")
-OUTCOMES = ("updated", "rolled back", "mixed")
+#: the student's fitted curve may differ from the kit's by this share at a measured point
+CURVE_TOLERANCE = 0.03
+#: --cpus is chosen to this step (a half CPU): the kit rounds c_opt to it; an answer within
+#: half a step of c_opt is right
+QUOTA_STEP = 0.5
+#: an exact made-up sweep: L(c) = 120 ms / min(c, 1.5)
+EXACT_C_OPT, EXACT_SCALE_MS = 1.5, 120.0
+EXACT_CPUS = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 
-# --- ex01: the next version tag, never an existing one ---------------------------------------
+def exact_sweep() -> tuple[list[float], list[float]]:
+    """CPUs and mean latencies (ms) of the exact sweep."""
+    cpus = list(EXACT_CPUS)
+    return cpus, [EXACT_SCALE_MS / min(c, EXACT_C_OPT) for c in cpus]
 
 
-def reference_next_version(tags: Sequence[str], release: str, build: int | None) -> str | None:
-    """The kit's rule: ``release-build.N`` (N = ``build``, or one past the highest build of
-    ``release`` among ``tags``); None for a release that is not MAJOR.MINOR.PATCH or a tag that
-    exists already."""
-    if not RELEASE.fullmatch(str(release)):
-        return None
-    if build is None:
-        builds = [int(m[2]) for m in map(BUILD_TAG.fullmatch, tags) if m and m[1] == release]
-        build = max(builds, default=0) + 1
-    tag = f"{release}-build.{build}"
-    return None if tag in tags else tag
+def _pair(answer: Any) -> tuple[float, float]:
+    first, second = answer  # a tuple or list of two numbers
+    return float(first), float(second)
 
 
-#: made-up registry tag lists: (tags, release, build) with a known answer each
-MADE_UP_TAGS: tuple[tuple[list[str], str, int | None], ...] = (
-    ([], "1.0.0", 28),  # a first push
-    (["1.0.0-build.28", "latest"], "1.0.0", 28),  # that build again: refused
-    (["1.0.0-build.9", "1.0.0-build.10", "latest", "1.1.0-build.3"], "1.0.0", None),  # 11
-    (["1.0.0-build.9", "1.0.0-build.10", "latest", "1.1.0-build.3"], "1.1.0", None),  # 4
-    (["v1.0.0-build.4", "1.0.0-build.4x", "demo"], "1.0.0", None),  # no build tag: 1
-    (["1.0.0-build.30"], "1.0.0", 29),  # an older commit's build is new all the same
-    (["1.0.0-build.2"], "1.0", 3),  # not MAJOR.MINOR.PATCH: refused
-    ([], "1.0.0-rc1", None),  # not MAJOR.MINOR.PATCH: refused
-)
+def _curve(c_opt: float, scale: float, cpus: Sequence[float]) -> np.ndarray:
+    return scale / np.minimum(np.asarray(cpus, dtype=np.float64), c_opt)
 
 
-def _tags_label(case: tuple[Sequence[str], str, int | None]) -> str:
-    tags, release, build = case
-    shown = show(list(tags))
-    shown = shown if len(shown) <= 40 else f"{len(tags)} tags"
-    return f"tags={shown}, release={release!r}, build={build!r}"
-
-
-def _version_compare(answer: Any, reference: str | None) -> str | None:
-    if answer == reference:
-        return None
-    if reference is None:
-        return (
-            f"expected None (refused), got {show(answer)}: a tag that exists is never pushed "
-            "again, and a release is MAJOR.MINOR.PATCH"
-        )
-    if answer is None:
-        return f"expected {reference!r}, got None: not pushed yet (build.10 comes after build.9)"
-    same_release = isinstance(answer, str) and answer.split("-")[0] == reference.split("-")[0]
-    hint = " (numbers, not strings: build.10 comes after build.9)"
-    return f"expected {reference!r}, got {show(answer)}{hint if same_release else ''}"
-
-
-def check_next_version(
-    next_version: Callable[[Sequence[str], str, int | None], str | None],
-    tags: Sequence[str],
-    release: str,
-    build: int,
-) -> Check:
-    """``ex01_next_version``: the student's rule on :data:`MADE_UP_TAGS` and on the registry's
-    real ``tags`` (the pipeline pushed ``release`` build ``build``): that build again (refused),
-    the next build of that release, and the same build of the next minor release. ``value``:
-    the answers on the real tags (the student's if right, else the kit's)."""
-    major, minor, _ = str(release).split(".")
-    real = [
-        (list(tags), release, build),
-        (list(tags), release, None),
-        (list(tags), f"{major}.{int(minor) + 1}.0", build),
-    ]
-    cases = [*MADE_UP_TAGS, *real]
-    checked = self_check(
-        "ex01_next_version",
-        over_cases(next_version, cases),
-        reference=lambda: [reference_next_version(*case) for case in cases],
-        compare=expect_cases(
-            "next_version", cases, _version_compare, labels=[_tags_label(c) for c in cases]
-        ),
-        section=SECTION_TAGS,
-        blame=next_version,
-        passed=lambda answers: (
-            f"on the registry's tags: {release}-build.{build} again → {answers[-3]}, the next "
-            f"build → {answers[-2]}, the next release → {answers[-1]}"
-        ),
-    )
-    return replace(checked, value=list(checked.value[-len(real) :]))
-
-
-# --- ex02: what the clients saw during an update ----------------------------------------------
-
-
-def reference_rollout_verdict(timeline: Sequence[Mapping[str, Any]], new: str) -> tuple[int, str]:
-    """The kit's reading: the failed requests of all rows, and the outcome from the last row
-    in which any version answered."""
-    failed = int(sum(row.get("failures", 0) for row in timeline))
-    answered = [row["versions"] for row in timeline if sum(row["versions"].values()) > 0]
-    if not answered:
-        return failed, "rolled back"  # no answer at all: the new version was never in service
-    last = {version: n for version, n in answered[-1].items() if n > 0}
-    if set(last) == {new}:
-        return failed, "updated"
-    return failed, "rolled back" if new not in last else "mixed"
-
-
-def row(t_s: float, failures: int = 0, **versions: int) -> dict[str, Any]:
-    """One made-up second: ``row(3, failures=1, old=5, new=2)``."""
-    return {"t_s": float(t_s), "failures": failures, "versions": dict(versions)}
-
-
-def made_up_timelines() -> list[tuple[list[dict[str, Any]], str]]:
-    """Updates with a known reading: (timeline, new version) each."""
-    clean = [row(t, old=10) for t in range(4)] + [row(t, old=5, new=5) for t in range(4, 7)]
-    clean += [row(t, new=10) for t in range(7, 10)]
-    rollback = [row(0, old=10), row(1, 2, old=6, new=2), row(2, 1, old=9), row(3, old=10)]
-    mixed = [row(0, old=10), row(1, 1, old=6, new=4), row(2, old=5, new=5)]
-    trailing = [*clean, row(10), row(11)]  # the load stopped before the timeline did
-    never = [row(t, old=10) for t in range(5)]  # the new version never answered
-    return [(clean, "new"), (rollback, "new"), (mixed, "new"), (trailing, "new"), (never, "new")]
-
-
-def exercise_timeline(rollout: Any) -> list[dict[str, Any]]:
-    """A rollout's per-second timeline as the exercise's rows (``t_s``, ``failures``,
-    ``versions``: {version: answers})."""
-    return [
-        {"t_s": r["t_s"], "failures": int(r.get("failures", 0)), "versions": dict(r["versions"])}
-        for r in rollout.timeline
-    ]
-
-
-def _verdict_compare(answer: Any, reference: tuple[int, str]) -> str | None:
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        return f"return (failed, outcome), not {show(answer)}"
-    failed, outcome = answer
-    if outcome not in OUTCOMES:
-        return f"the outcome is one of {OUTCOMES}, not {show(outcome)}"
-    if failed != reference[0]:
-        return f"failed = {show(failed)}, but the rows' failures add up to {reference[0]}"
-    if outcome != reference[1]:
-        return (
-            f"outcome {outcome!r}, expected {reference[1]!r}: read the last second in which "
-            "any version answered (rows without answers at the end say nothing)"
-        )
-    return None
-
-
-def check_rollout_verdict(
-    rollout_verdict: Callable[[list[dict[str, Any]], str], tuple[int, str]],
-    measured: Sequence[tuple[list[dict[str, Any]], str]] = (),
-) -> Check:
-    """``ex02_rollout_verdict``: the student's reading of :func:`made_up_timelines` and of the
-    ``measured`` (timeline, new version) pairs (the lab's rolling update and rollback).
-    ``value``: the readings of the measured ones (the student's if right, else the kit's)."""
-    cases = [*made_up_timelines(), *measured]
-    labels = [f"made-up update {i + 1}" for i in range(len(cases) - len(measured))]
-    labels += [f"the measured update to {new}" for _, new in measured]
-    checked = self_check(
-        "ex02_rollout_verdict",
-        over_cases(rollout_verdict, cases),
-        reference=lambda: [reference_rollout_verdict(*case) for case in cases],
-        compare=expect_cases("rollout_verdict", cases, _verdict_compare, labels=labels),
-        section=SECTION_ROLLOUT,
-        blame=rollout_verdict,
-        passed=lambda answers: (
-            "; ".join(
-                f"to {new}: {outcome}, {failed} failed"
-                for (_, new), (failed, outcome) in zip(
-                    measured, answers[len(answers) - len(measured) :], strict=True
-                )
+def _fit_compare(fit: LcFit | None) -> Callable[[Any, Any], str | None]:
+    def compare(answers: list, references: list) -> str | None:
+        if not isinstance(answers[0], tuple | list) or len(answers[0]) != 2:
+            return f"return two numbers (c_opt, scale_ms), not {show(answers[0])}"
+        c_opt, scale = _pair(answers[0])
+        if abs(c_opt - EXACT_C_OPT) > 0.01 or abs(scale / EXACT_SCALE_MS - 1) > 1e-3:
+            hint = (
+                " (scan c_opt between the smallest and the largest c; for each, the best scale "
+                "is Σ g·L / Σ g², g = 1/min(c, c_opt))"
             )
-            or f"right on {len(cases)} made-up updates"
+            return (
+                f"on an exact sweep made with c_opt = {EXACT_C_OPT:g}, scale = "
+                f"{EXACT_SCALE_MS:g} ms your function gives c_opt = {c_opt:.4g}, scale = "
+                f"{scale:.4g} ms{hint}"
+            )
+        if fit is None or fit.c_opt is None or fit.scale_ms is None:  # no measured law to match
+            return None
+        got = _curve(*_pair(answers[1]), fit.cpus)
+        want = _curve(fit.c_opt, fit.scale_ms, fit.cpus)
+        worst = float(np.max(np.abs(got / want - 1)))
+        if not np.isfinite(worst) or worst > CURVE_TOLERANCE:
+            return (
+                f"on the measured sweep your L(c) is up to {worst:.0%} off the kit's "
+                f"(c_opt = {fit.c_opt:.3g}, scale = {fit.scale_ms:.4g} ms)"
+            )
+        return None
+
+    return compare
+
+
+def with_law(fit: LcFit, c_opt: float, scale_ms: float) -> LcFit:
+    """``fit`` with another law s/min(c, c_opt): its R² on the same points and whether c_opt
+    is identified (below the largest c measured)."""
+    latency = np.asarray(fit.latency_ms, dtype=np.float64)
+    sse = float(np.sum((latency - _curve(c_opt, scale_ms, fit.cpus)) ** 2))
+    sst = float(np.sum((latency - latency.mean()) ** 2))
+    identified = bool(c_opt < max(fit.cpus) * (1 - 1e-9))
+    r2 = 1.0 - sse / sst if sst > 0 else 1.0
+    return replace(fit, c_opt=c_opt, scale_ms=scale_ms, r2=r2, identified=identified)
+
+
+def check_lc_fit(
+    fit_l_of_c: Callable[[Sequence[float], Sequence[float]], tuple[float, float]], fit: LcFit
+) -> Check:
+    """``ex01_lc_fit``: the student's fit on the exact sweep and, when the kit's ``fit`` ran,
+    on the measured points. ``value``: ``fit`` with the student's law if right, else ``fit``."""
+    measured = fit if fit.outcome.ok and fit.c_opt is not None else None
+    cases = [exact_sweep()] + ([(fit.cpus, fit.latency_ms)] if measured else [])
+    checked = self_check(
+        "ex01_lc_fit",
+        over_cases(fit_l_of_c, cases),
+        reference=lambda: (
+            [(EXACT_C_OPT, EXACT_SCALE_MS)] + ([(fit.c_opt, fit.scale_ms)] if measured else [])
+        ),
+        compare=_fit_compare(measured),
+        section=SECTION,
+        blame=fit_l_of_c,
+        passed=lambda answers: (
+            "c_opt = {:.3g}, scale = {:.4g} ms on the measured sweep, as the kit's".format(
+                *_pair(answers[-1])
+            )
+            if measured
+            else f"right on the exact sweep (the measured one could not be fitted: {fit.outcome})"
         ),
     )
-    return replace(checked, value=[tuple(v) for v in checked.value[len(cases) - len(measured) :]])
+    if not checked.passed or measured is None:
+        return replace(checked, value=fit)
+    return replace(checked, value=with_law(fit, *_pair(checked.value[-1])))
 
 
-# --- the hidden cases of ex02 (drawn by the grader's seed; see mllab.exercises.hidden) --------
+# --- ex02: the limits the measurement tells a server to run with ---------------------------
+
+#: the spreads an answer may read: each quota's calls between these percentiles
+SPREADS = ((25.0, 75.0), (5.0, 95.0))
+
+Latencies = Mapping[float, Sequence[float]]
 
 
-def _hidden_update(rng: Any, old: str, new: str, end: str) -> list[dict[str, Any]]:
-    """A made-up update from ``old`` to ``new`` that ends ``end`` ("updated", "rolled back",
-    "mixed", "never"), with failures scattered and sometimes trailing seconds without answers."""
-    steps = int(rng.integers(3, 7))
-    timeline = [row(t, **{old: int(rng.integers(5, 15))}) for t in range(steps)]
-    for t in range(steps, steps + int(rng.integers(2, 5))):  # both answer while it rolls
-        both = {old: int(rng.integers(1, 8)), new: int(rng.integers(1, 8))}
-        timeline.append(row(t, int(rng.integers(0, 3)), **(both if end != "never" else {old: 3})))
-    last = len(timeline)
-    final = {
-        "updated": {old: 0, new: int(rng.integers(5, 15))},  # a zero count is no answer
-        "rolled back": {old: int(rng.integers(5, 15)), new: 0},
-        "mixed": {old: int(rng.integers(1, 8)), new: int(rng.integers(1, 8))},
-        "never": {old: int(rng.integers(5, 15))},
-    }[end]
-    timeline.append(row(last, int(rng.integers(0, 2)), **final))
-    for t in range(last + 1, last + 1 + int(rng.integers(0, 3))):  # the load stopped first
-        timeline.append(row(t, int(rng.integers(0, 3))))
-    return timeline
+@dataclass(frozen=True)
+class ServerLimits:
+    """``--cpus`` and the ONNX Runtime intra-op threads (the server's ``THREADS``)."""
+
+    cpus: float
+    threads: int
+
+    def command(self, image: str) -> str:
+        """The ``docker run`` line that applies these limits to the server image."""
+        return f"docker run --cpus={self.cpus:g} -e THREADS={self.threads} -p 8080:8080 {image}"
 
 
-def _failed_only(answer: Any, reference: tuple[int, str]) -> str | None:
+def quota_latencies(runs: Sequence[Any], policy: str | int) -> dict[float, list[float]]:
+    """The latency (ms) of every timed call at each ``--cpus`` quota of the sweep's ``runs``
+    (:class:`~mllab.experiments.resources.probe_runs.ProbeRun`) of one thread ``policy``."""
+    return {
+        float(run.cpus): list(run.samples_ms)
+        for run in sorted(runs, key=lambda r: r.cpus or 0.0)
+        if run.policy == policy and run.cpus is not None and run.samples_ms
+    }
+
+
+def smallest_unbeaten(latencies: Latencies, spread: tuple[float, float] = SPREADS[0]) -> float:
+    """The smallest quota no larger quota beats beyond the spread: a larger quota beats it when
+    its calls' upper percentile is below this quota's lower one (the ranges do not overlap)."""
+    low, high = spread
+    bands = {
+        float(c): np.percentile(np.asarray(v, dtype=np.float64), [low, high])
+        for c, v in latencies.items()
+    }
+    quotas = sorted(bands)
+    for c in quotas:
+        if not any(bands[d][1] < bands[c][0] for d in quotas if d > c):
+            return c
+    return quotas[-1]
+
+
+def reference_limits(latencies: Latencies) -> ServerLimits:
+    """The kit's answer to ``ex02_limits``: the smallest unbeaten quota (interquartile
+    spread) and one thread per CPU it grants, ⌈cpus⌉."""
+    if len(latencies) < 2:
+        raise ValueError(f"limits need at least two measured quotas, not {len(latencies)}")
+    cpus = smallest_unbeaten(latencies)
+    return ServerLimits(cpus, max(1, math.ceil(cpus - 1e-9)))
+
+
+def _band(values: Sequence[float]) -> str:
+    p25, p50, p75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+    return f"{p50:.0f} ms, p25–p75 {p25:.0f}–{p75:.0f}"
+
+
+def accepted_quotas(latencies: Latencies) -> list[float]:
+    """The quotas an answer may choose: the smallest unbeaten one under each of :data:`SPREADS`."""
+    return sorted({smallest_unbeaten(latencies, spread) for spread in SPREADS})
+
+
+def limits_problem(
+    answer: Any, latencies: Latencies, right: Sequence[float] | None = None
+) -> str | None:
+    """What is wrong with ``answer`` as the limits the measured ``latencies`` give (None: right);
+    ``right``: :func:`accepted_quotas`, when already computed."""
     if not isinstance(answer, tuple | list) or len(answer) != 2:
-        return f"return (failed, outcome), not {show(answer)}"
-    if answer[0] != reference[0]:
-        return f"failed = {show(answer[0])}, but the rows' failures add up to {reference[0]}"
-    return None
-
-
-def _outcome_only(answer: Any, reference: tuple[int, str]) -> str | None:
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        return f"return (failed, outcome), not {show(answer)}"
-    if answer[1] != reference[1]:
+        return f"return (cpus, threads), not {show(answer)}"
+    cpus, threads = float(answer[0]), answer[1]
+    right = list(right) if right is not None else accepted_quotas(latencies)
+    if cpus not in right:
+        chosen = min(right, key=lambda c: abs(c - cpus))
+        if cpus < chosen:
+            faster = min((c for c in latencies if c > cpus), default=chosen)
+            near = min(latencies, key=lambda c: abs(c - cpus))
+            return (
+                f"--cpus = {cpus:g}: a larger quota is faster beyond the spread of the calls "
+                f"({near:g}: {_band(latencies[near])}; {faster:g}: {_band(latencies[faster])})"
+            )
         return (
-            f"outcome {show(answer[1])}, expected {reference[1]!r}: read the last second in "
-            "which any version answered (a version with 0 answers did not answer)"
+            f"--cpus = {cpus:g}: a lower median alone is noise — {chosen:g} CPUs are as fast "
+            f"within the spread of the calls ({_band(latencies[chosen])})"
+        )
+    want = max(1, math.ceil(cpus - 1e-9))
+    if threads != want:
+        return (
+            f"threads = {show(threads)} with --cpus = {cpus:g}: how many threads can a quota of "
+            f"{cpus:g} CPUs run at once? (os.cpu_count() in a container is the host's)"
         )
     return None
 
 
-def hidden_verdict_groups(rng: Any) -> list[Group]:
-    """``ex02_rollout_verdict``'s hidden cases: updates between build tags (not "old"/"new"),
-    ending each way, with zero counts and trailing silent seconds; a group per idea."""
+def made_up_latencies(
+    seed: int,
+    knee: float,
+    quotas: Sequence[float],
+    noise: float,
+    tail: float = 0.0,
+    calls: int = 20,
+) -> dict[float, list[float]]:
+    """Made-up calls: L(c) = 200 ms / min(c, knee), each call off by ``noise`` (a share, at
+    random), and beyond the knee each larger quota ``tail`` (a share) faster than the last."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, c in enumerate(quotas):
+        steps = sum(1 for q in quotas[: i + 1] if q > knee)
+        center = 200.0 / min(c, knee) * (1 - tail) ** steps
+        out[float(c)] = [float(v) for v in center * (1 + noise * rng.standard_normal(calls))]
+    return out
 
-    major, minor = int(rng.integers(1, 4)), int(rng.integers(0, 9))
-    build = int(rng.integers(5, 90))
-    old, new = f"{major}.{minor}.0-build.{build}", f"{major}.{minor + 1}.0-build.{build + 7}"
 
-    def case(end: str) -> Case:
-        timeline = _hidden_update(rng, old, new, end)
-        label = f"an update from {old} to {new} over {len(timeline)} s that ended {end!r}"
-        return Case(label, (timeline, new), reference_rollout_verdict(timeline, new))
-
-    ends = {
-        "the failed requests of every second added up": ["mixed", "rolled back", "never"],
-        "updated: only the new build answered in the last second with answers": ["updated"] * 2,
-        "rolled back: the new build no longer answered at the end": ["rolled back", "never"],
-        "mixed: both builds still answered at the end": ["mixed"] * 2,
-    }
+def made_up_measurements() -> list[dict[float, list[float]]]:
+    """Measurements with a known choice: a knee at 1 CPU, one at 1.7 (so that 2 CPUs still
+    pay), a flat tail whose fastest median is at 3 CPUs (noise), and a knee at 1.5."""
     return [
-        Group(
-            name,
-            0.25,
-            [case(end) for end in rows],
-            _failed_only if name.startswith("the failed") else _outcome_only,
-        )
-        for name, rows in ends.items()
+        made_up_latencies(1, 1.0, [0.5, 1.0, 2.0, 3.0], 0.02),
+        made_up_latencies(2, 1.7, [0.5, 1.0, 1.5, 2.0, 3.0], 0.01),
+        made_up_latencies(3, 1.0, [0.5, 1.0, 2.0, 3.0], 0.05, tail=0.01),
+        made_up_latencies(4, 1.5, [0.5, 1.0, 1.5, 2.0], 0.02),
     ]
 
 
-def hidden_version_groups(rng: Any) -> list[Group]:
-    """Hidden cases of ex01_next_version: release and build tags drawn from ``rng``."""
-    major, minor = int(rng.integers(1, 4)), int(rng.integers(0, 10))
-    release = f"{major}.{minor}.{int(rng.integers(0, 10))}"
-    other = f"{major}.{minor + 1}.0"
-    top = int(rng.integers(10, 30))
-    tags = [f"{release}-build.{n}" for n in (2, 9, top)] + [f"{other}-build.{top + 40}", "latest"]
-    kept = int(rng.choice([2, 9, top]))
-    cases: dict[str, list[tuple[list[str], str, int | None]]] = {
-        "build numbers compared as numbers": [(tags, release, None), (tags[:2], release, None)],
-        "an existing tag is never reused": [(tags, release, kept), (tags, release, top + 1)],
-        "a release that is not MAJOR.MINOR.PATCH": [
-            (tags, f"{major}.{minor}", None),
-            (tags, f"v{release}", 5),
-        ],
-        "other releases' builds do not count": [([*tags[3:], "2.0"], release, None)],
-    }
-    rule = reference_next_version
-
-    def compare(answer: Any, expected: Any) -> str | None:
-        if answer == expected and (answer is None) == (expected is None):
-            return None
-        return f"the next tag: expected {show(expected)}, got {show(answer)}"
-
-    return [
-        Group(
-            name,
-            0.25,
-            [
-                Case(f"tags {t}, release {r!r}, build {b}", (t, r, b), rule(t, r, b))
-                for t, r, b in rows
-            ],
-            compare,
-        )
-        for name, rows in cases.items()
-    ]
+def check_limits(
+    choose_limits: Callable[[Latencies], tuple[float, int]], latencies: Latencies
+) -> Check:
+    """``ex02_limits``: the student's choice on :func:`made_up_measurements` and, when the sweep
+    measured two quotas or more, on ``latencies``. ``value``: :class:`ServerLimits` for the
+    measured calls (the student's if right, else the kit's), None when nothing was measured."""
+    measured = len(latencies) >= 2
+    cases: list[dict[float, list[float]]] = made_up_measurements()
+    if measured:
+        cases.append({float(c): list(v) for c, v in latencies.items()})
+    checked = self_check(
+        "ex02_limits",
+        over_cases(choose_limits, [(c,) for c in cases]),
+        reference=lambda: [(reference_limits(c), c) for c in cases],
+        compare=expect_cases(
+            "choose_limits",
+            [(c,) for c in cases],
+            lambda answer, kit: limits_problem(answer, kit[1]),
+            labels=[f"made-up calls {i + 1}" for i in range(len(cases) - measured)]
+            + ["the measured calls"] * measured,
+        ),
+        section=SECTION,
+        blame=choose_limits,
+        passed=lambda answers: (
+            "--cpus={:g} and {} threads for the measured calls".format(*answers[-1])
+            if measured
+            else f"right on {len(cases)} made-up measurements (none measured here)"
+        ),
+    )
+    if not measured:
+        return replace(checked, value=None)
+    if not checked.passed:
+        return replace(checked, value=checked.value[-1][0])
+    cpus, threads = checked.value[-1]
+    return replace(checked, value=ServerLimits(float(cpus), int(threads)))

@@ -1,191 +1,265 @@
-"""Lab 06 — Resource limits, container overhead, load tests and scale-out: the kit, as the
-notebook uses it.
+"""Lab 06 — Reproducibility: the kit, as the notebook uses it.
 
-The lab measures what ``docker run --cpus/--memory`` does to the slim server image: latency
-and CFS throttling under a quota, ONNX Runtime's thread pool sized from the host against the
-quota, the lecture's L(c) ~ 1/min(c, c_opt) (claim C8) with the CFS counters of each point,
-memory limits above the need (no swap) and below it with swap where the host allows, an OOM
-kill; the overhead
-η = T_container / T_native (C5); ``docker stats`` under a locust load (C13); and N replicas
-behind nginx.
+The lab checks the lecture's three promises about a model artefact: the same numbers across
+runtimes and containers (the drift matrix, the deterministic session options, an older
+onnxruntime: claims C6, C4, C1), the same image from the same inputs (rebuilds with and without
+the cache, buildah and BuildKit with fixed timestamps, the base tar: C2, C10, C11), and the
+identities that bind them (package manifests, IDs and digests, the sha256 gate, ``docker
+stats``: C13); then the claims table of every lab. ``onnxruntime`` is imported by the notebook.
 
-Groups: the engine, the model and the image; limits; overhead; load and ``docker stats``;
-scale-out; records, tables and claims; the exercise checks.
+Groups: the model and the slim image; the drift matrix; rebuilds; manifests, identities and
+the integrity gate; records, tables and claims; the exercise checks.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mllab.containers.base import image_size_mb
-from mllab.containers.docker_stats import DockerStats, StatsMonitor, plot_stats
-from mllab.containers.engine import ensure_engine
-from mllab.containers.run import RunningContainer
-from mllab.containers.run import run as run_container
+import numpy as np
+
+from mllab.containers import build as builds
+from mllab.containers.buildlog import LogFile
+from mllab.containers.layers import inspect
+from mllab.containers.run import docker_stats_of_image as docker_stats
+from mllab.core.outcome import Outcome, attempt
+from mllab.core.paths import DOCKER, artifact
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import few, format_table
 from mllab.exercises.hidden import hidden_tests
-from mllab.exercises.lab06 import check_lc_fit, check_limits
-from mllab.exercises.lab06 import quota_latencies as _quota_latencies
-from mllab.experiments.resources.container_limits import slim_image
-from mllab.experiments.resources.cpu_sweep import CpuSweep, cpu_sweep
-from mllab.experiments.resources.cpu_sweep import plot_sweep as plot_cpu_sweep
-from mllab.experiments.resources.lc_fit import LcFit, fit_sweep
-from mllab.experiments.resources.memory_limits import memory_limits, memory_lines
-from mllab.experiments.resources.oom import oom_demo
-from mllab.experiments.resources.overhead import overhead, plot_overhead
-from mllab.experiments.resources.scaleout import plot_scale, scale_out
-from mllab.experiments.resources.threads import threads_vs_quota
-from mllab.measure.load import LoadResult, gevent_effect, plot_load, run_load
+from mllab.exercises.lab06 import BuildRecipe, check_deterministic_options, check_reproducible_build
+from mllab.experiments.reproducibility import buildah, integrity_gates, ort_versions, rebuilds
+from mllab.experiments.reproducibility.buildkit import buildkit_rewrite_timestamp
+from mllab.experiments.reproducibility.cache_effects import (
+    CacheEffects,
+    CacheExperiment,
+    ModelLayer,
+    cache_experiment,
+)
+from mllab.experiments.reproducibility.drift_configs import configurations, drift_inputs
+from mllab.experiments.reproducibility.drift_matrix import (
+    DriftMatrix,
+    container_vs_host,
+    determinism,
+    plot_heatmap,
+    run_matrix,
+)
+from mllab.experiments.reproducibility.identity import (
+    Manifests,
+    container_manifest,
+    diff_rows,
+    host_manifest,
+    image_identity,
+    manifest_diff,
+)
+from mllab.experiments.reproducibility.rebuilds import (
+    DockerRebuilds,
+    RebuildComparison,
+    Rebuilds,
+    docker_rebuilds,
+    step_rows,
+)
+from mllab.experiments.reproducibility.saved_images import ImageComparison, compare_images
+from mllab.measure.drift import LECTURE_DELTA, LECTURE_EPSILON
 from mllab.model.artifacts import default_model
-from mllab.report.claims import judge
+from mllab.model.quantize import default_int8_model
+from mllab.report.claims import claims_table, format_claims, judge
 from mllab.runtime.cgroup import usable_cpus
-from mllab.serve.requests import load_request
 
 __all__ = [
-    # the engine, the model and the slim server image (lab 03's)
-    "ensure_engine",
-    "usable_cpus",
+    # the model and the slim image (lab 04's, built once and cached)
     "default_model",
-    "slim_image",
-    "image_size_mb",
-    # limits: the --cpus sweep and L(c) (C8), threads vs the quota
-    "cpu_sweep",
-    "fit_policy",
-    "fit_policies",
-    "law_lines",
-    "lc_rows",
-    "plot_cpu_sweep",
-    "threads_vs_quota",
-    # memory: limits above the need (no swap), below it with swap, an OOM kill
-    "memory_limits",
-    "memory_lines",
-    "oom_demo",
-    # overhead: η = T_container / T_native (C5)
-    "overhead",
-    "plot_overhead",
-    # load with locust, docker stats while it runs (C13)
-    "gevent_effect",
-    "run_container",
-    "StatsMonitor",
-    "load_request",
-    "run_load",
-    "load_with_stats",
-    "plot_stats",
-    "plot_load",
-    # scale-out: N replicas behind nginx
-    "scale_out",
-    "plot_scale",
+    "default_int8_model",
+    "build_slim",
+    "image_id",
+    # the drift matrix: runtimes, options, threads, host vs container (C6, C4), an older ORT (C1)
+    "drift_inputs",
+    "configurations",
+    "run_matrix",
+    "plot_heatmap",
+    "LECTURE_DELTA",
+    "LECTURE_EPSILON",
+    "usable_cpus",
+    "determinism",
+    "container_vs_host",
+    "older_ort_drift",
+    # rebuilds: when is H(D1) = H(D2)? (C2; the cache and the model layer: C10, C11)
+    "docker_rebuilds",
+    "step_rows",
+    "compare_images",
+    "docker_pairs",
+    "cache_experiment",
+    "cache_records",
+    "slim_dockerfile",
+    "buildah_twice",
+    "buildah_into_docker",
+    "buildkit_rewrite_timestamp",
+    "base_tar_twice",
+    "Rebuilds",
+    "rebuild_rows",
+    # manifests M(E), tags/IDs/digests, the integrity gate, docker stats (C13)
+    "host_manifest",
+    "container_manifest",
+    "manifest_diff",
+    "diff_rows",
+    "image_identity",
+    "Manifests",
+    "integrity_gates_tried",
+    "docker_stats",
     # records, tables and claims
     "record",
     "load_all",
     "format_table",
+    "few",
     "judge",
+    "claims_table",
+    "format_claims",
     # the exercise checks
-    "check_lc_fit",
-    "check_limits",
-    "quota_latencies",
+    "check_deterministic_options",
+    "check_reproducible_build",
     "hidden_tests",
 ]
 
 
-STATS_AFTER_S = 4.0  # `docker stats --no-stream` this long into the load (locust is up by then)
+def image_id(tag: str) -> str:
+    """The image ID of ``tag`` (the sha256 of its config), from the engine."""
+    return inspect(tag).id
+
+
+# --- the drift matrix -------------------------------------------------------------------------
+
+
+def older_ort_drift(
+    version: str, model: Path, x: np.ndarray, threads: int | None, matrix: DriftMatrix
+) -> ort_versions.OrtVersionDrift:
+    """C1: the same model and inputs under onnxruntime ``version`` (its wheel from PyPI, in
+    its own venv) against the host's; failed with the error where that cannot be done. For
+    scale, the record also holds PyTorch vs ONNX Runtime on the host (from ``matrix``)."""
+    outcome, drift = attempt(ort_versions.ort_version_drift, version, model, x, threads)
+    drift = drift or ort_versions.OrtVersionDrift(outcome)
+    drift.torch_vs_ort_max_abs = matrix.compare("ort-all", "torch-cpu").max_abs
+    return drift
+
+
+# --- rebuilds -----------------------------------------------------------------------------------
+
+
+def docker_pairs(
+    runs: DockerRebuilds | None, nocache: ImageComparison | None
+) -> tuple[RebuildComparison, RebuildComparison]:
+    """The two Docker pairs of C2: ``(with the cache, --no-cache)``; both not run when the
+    rebuilds were switched off (``runs`` None: the lab's ``NO_CACHE_REBUILD``)."""
+    skipped = rebuilds.not_run("NO_CACHE_REBUILD is False")
+    cached = runs.cached() if runs else skipped
+    return cached, rebuilds.compared(nocache) if nocache else skipped
+
+
+def cache_records(cache: CacheExperiment | None) -> tuple[CacheEffects, ModelLayer]:
+    """The C10 and C11 records of the cache experiment; not run when it was switched off
+    (``cache`` None: the lab's ``CACHE_EXPERIMENT``)."""
+    if cache is None:
+        skipped = Outcome.not_run("CACHE_EXPERIMENT is False")
+        return CacheEffects(skipped), ModelLayer(skipped)
+    return cache.effects(), cache.model_layer()
+
+
+def build_slim(model: str | Path | None = None) -> str:
+    """The kit's slim image (lab 04's, built once and cached); its build log goes to this run's
+    folder and one line says where."""
+    log = LogFile("build-slim")
+    tag = builds.build_slim(model, on_log=log)
+    print(log.summary())
+    return tag
+
+
+def slim_dockerfile() -> str:
+    """The slim image's Dockerfile (``docker/Dockerfile``), as the repository holds it."""
+    return (DOCKER / "Dockerfile").read_text()
+
+
+def buildah_twice(
+    prefix: str, model: Path, recipe: BuildRecipe, run: bool = True
+) -> tuple[RebuildComparison, buildah.BuildahTwice | None]:
+    """Two ``buildah bud --no-cache`` builds with ``recipe`` (exercise 2's Dockerfile and
+    settings): the comparison and the builds; not run (and no builds) where buildah cannot
+    build here or ``run`` is False (the lab's ``BUILDAH``)."""
+    if not run:
+        return rebuilds.not_run("BUILDAH is False"), None
+    return buildah.try_buildah_twice(prefix, model, **recipe.options())
 
 
 @dataclass
-class LoadWithStats:
-    """A locust load on one server, the stats API sampled throughout, and one ``docker stats
-    --no-stream`` taken while the load ran (C13 is about a server under load, not an idle one)."""
+class BuildahInDocker:
+    """A buildah build loaded into Docker: its tag and ID there, served by the engine, and the
+    digest a registry push of it would give."""
 
-    load: LoadResult
-    monitor: StatsMonitor
-    docker_stats: DockerStats
-    during_load: bool  # False: the load ended before `docker stats` had its reading
-
-
-def load_with_stats(
-    server: RunningContainer, request: Any, max_seconds: float, **settings: Any
-) -> LoadWithStats:
-    """``run_load(server.url, request, ...)`` with the stats API sampled throughout and ``docker
-    stats --no-stream`` read ``STATS_AFTER_S`` into the load, beside it in a thread."""
-    taken: dict[str, DockerStats] = {}
-
-    def snapshot() -> None:
-        time.sleep(STATS_AFTER_S)
-        taken["stats"] = server.docker_stats()
-
-    with StatsMonitor(server.container) as monitor:
-        reader = threading.Thread(target=snapshot, name="mllab-docker-stats", daemon=True)
-        reader.start()
-        load = run_load(server.url, request, max_seconds=max_seconds, **settings)
-        during_load = not reader.is_alive()
-        reader.join()
-    return LoadWithStats(load, monitor, taken["stats"], during_load)
+    docker_tag: str
+    docker_id: str
+    smoke: rebuilds.SmokeTest
+    oci_digest: str
 
 
-def fit_policy(sweep: CpuSweep, policy: str | int) -> LcFit:
-    """L(c) = scale / min(c, c_opt) fitted by least squares to the mean latencies of one thread
-    policy of ``sweep`` (its points under a ``--cpus`` quota); not run, with the reason, when
-    they cannot be fitted."""
-    return fit_sweep(sweep.runs, policy)
+def buildah_into_docker(twice: buildah.BuildahTwice, prefix: str) -> BuildahInDocker:
+    """Load the first buildah build into Docker (``twice.docker_id`` is set), serve it until
+    ``/ready`` answers, and push it to an OCI layout for its manifest digest."""
+    docker_tag = f"{prefix}/slim-buildah:docker"
+    twice.docker_id = buildah.buildah_to_docker(twice.tags[0], docker_tag)
+    smoke = rebuilds.smoke_test(docker_tag, f"{prefix}-buildah")
+    oci = buildah.buildah_oci_digest(twice.tags[0])
+    return BuildahInDocker(docker_tag, twice.docker_id, smoke, oci["manifest_digest"])
 
 
-def fit_policies(sweep: CpuSweep, policies: Iterable[str | int]) -> dict[str | int, LcFit]:
-    """:func:`fit_policy` for each of ``policies``."""
-    return {policy: fit_policy(sweep, policy) for policy in policies}
+def base_tar_twice(
+    prefix: str, run: bool = True
+) -> tuple[rebuilds.BaseTarTwice | None, RebuildComparison]:
+    """The mmdebstrap base built twice: the runs (None where it did not run) and the C2 pair
+    "same tar sha256?"; not run when ``run`` is False (the lab's ``BASE_TWICE``), failed with
+    the error where the build failed (it needs Debian's mirror)."""
+    if run:
+        outcome, base = attempt(rebuilds.base_tar_twice, prefix)
+    else:
+        outcome, base = Outcome.not_run("BASE_TWICE is False"), None
+    pair = base.comparison() if base else RebuildComparison(outcome, identity="tar sha256")
+    return base, pair
 
 
-def quota_latencies(sweep: CpuSweep, policy: str | int) -> dict[float, list[float]]:
-    """Exercise 2's measurement: the latency (ms) of every timed call at each ``--cpus`` quota
-    of ``sweep``, for one thread ``policy``."""
-    return _quota_latencies(sweep.runs, policy)
+def rebuild_rows(c2: Rebuilds) -> list[dict[str, Any]]:
+    """One row per rebuild pair of the C2 record: same identity or not, and what differs."""
+    pairs = {
+        "docker cached": c2.docker_cached,
+        "docker --no-cache": c2.docker_nocache,
+        "buildah": c2.buildah,
+        "buildkit": c2.buildkit,
+        "base tar": c2.base_tar,
+    }
+    return [
+        {
+            "pair": name,
+            "outcome": pair.outcome,
+            "same": pair.same,
+            "identity": pair.identity,
+            "differing fields": ", ".join(pair.differing_fields)[:70],
+        }
+        for name, pair in pairs.items()
+        if pair is not None
+    ]
 
 
-def law_lines(fits: Mapping[str | int, LcFit]) -> str:
-    """One line per policy: its fitted law and R², whether c_opt was identified (not when the
-    best c_opt is the largest c measured), or why there is no law."""
-    lines = []
-    for policy, fit in fits.items():
-        if not fit.outcome.ok:
-            lines.append(f"{policy!s:>5}: {fit.outcome}")
-            continue
-        note = "" if fit.identified else " (c_opt >= the largest c: not identified)"
-        law = f"L(c) = {fit.scale_ms:.1f} ms / min(c, {fit.c_opt:.2f})"
-        lines.append(f"{policy!s:>5}: {law}, R² = {fit.r2:.3f}{note}")
-    return "\n".join(lines)
+# --- the integrity gate -------------------------------------------------------------------------
 
 
-def _share(throttled: int | None, periods: int | None) -> str:
-    if throttled is None or periods is None:
-        return "unreadable"
-    share = f" ({100 * throttled / periods:.0f} %)" if periods else ""
-    return f"{throttled}/{periods}{share}"
-
-
-def lc_rows(fits: Mapping[str | int, LcFit]) -> list[dict[str, Any]]:
-    """The L(c) table: per policy and quota the measured mean, the fitted law there and how far
-    apart they are, beside the container's CFS counters over that point's timed calls
-    (throttled periods / all periods, and the time spent throttled)."""
-    rows: list[dict[str, Any]] = []
-    for policy, fit in fits.items():
-        for i, (c, latency) in enumerate(zip(fit.cpus, fit.latency_ms, strict=True)):
-            throttled = fit.nr_throttled[i] if i < len(fit.nr_throttled) else None
-            periods = fit.nr_periods[i] if i < len(fit.nr_periods) else None
-            waited = fit.throttled_ms[i] if i < len(fit.throttled_ms) else None
-            law = float(fit.predict(c)) if fit.outcome.ok else None
-            rows.append(
-                {
-                    "policy": policy,
-                    "--cpus": c,
-                    "L ms": round(latency, 1),
-                    "law ms": "" if law is None else round(law, 1),
-                    "off by": "" if law is None else f"{100 * (latency / law - 1):+.0f} %",
-                    "throttled periods": _share(throttled, periods),
-                    "throttled ms": "" if waited is None else round(waited),
-                }
-            )
-    return rows
+def integrity_gates_tried(model: Path, image: str, prefix: str) -> integrity_gates.IntegrityGates:
+    """A copy of ``model`` with one byte flipped, tried at four gates: a build that checks
+    before Docker sees the model, a build whose staged file changed (``RUN sha256sum
+    --check``), the server on the host, and the server in ``image``."""
+    bad = integrity_gates.tampered_copy(model, artifact("repro", "tampered", "x").parent)
+    tag = f"{prefix}/slim:tampered"
+    return integrity_gates.IntegrityGates(
+        [
+            integrity_gates.build_refuses(bad, tag),
+            integrity_gates.dockerfile_refuses(model, tag),
+            integrity_gates.server_refuses(bad),
+            integrity_gates.container_refuses(image, bad),
+        ]
+    )

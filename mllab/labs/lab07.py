@@ -1,122 +1,191 @@
-"""Lab 07 — Delivery: a registry, the CI/CD pipeline and an orchestrated deployment: the kit,
-as the notebook uses it.
+"""Lab 07 — Resource limits, container overhead, load tests and scale-out: the kit, as the
+notebook uses it.
 
-The lab runs the lecture's delivery end to end with the slim server image: a registry on
-127.0.0.1, the pipeline Build → Test → Tag → Push → Deploy with model_version = f(git_commit,
-docker_tag, hash) (claim C16), a tag that moves while a digest does not (C14), the same inputs
-built twice (C15), and Docker Swarm: a rolling update and a rollback under load, a replica
-killed, 1/2/4 replicas, the same deployment as Kubernetes manifests. The registry, the stack
-and the swarm outlive the cells; :func:`cleanup` (the lab's last cell, and ``mllab labs run``
-after the lab) removes them. The ``docker`` SDK is reached through :func:`docker_client`.
+The lab measures what ``docker run --cpus/--memory`` does to the slim server image: latency
+and CFS throttling under a quota, ONNX Runtime's thread pool sized from the host against the
+quota, the lecture's L(c) ~ 1/min(c, c_opt) (claim C8) with the CFS counters of each point,
+memory limits above the need (no swap) and below it with swap where the host allows, an OOM
+kill; the overhead
+η = T_container / T_native (C5); ``docker stats`` under a locust load (C13); and N replicas
+behind nginx.
 
-Groups: the engine, the model, the image and the registry; the pipeline; tags and digests;
-Docker Swarm; Kubernetes; records, tables and claims; the exercise checks; the clean-up.
+Groups: the engine, the model and the image; limits; overhead; load and ``docker stats``;
+scale-out; records, tables and claims; the exercise checks.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from mllab.containers.build import build_slim
-from mllab.containers.engine import client as docker_client
+from mllab.containers.base import image_size_mb
+from mllab.containers.docker_stats import DockerStats, StatsMonitor, plot_stats
 from mllab.containers.engine import ensure_engine
-from mllab.core.errors import InputError
+from mllab.containers.run import RunningContainer
+from mllab.containers.run import run as run_container
 from mllab.core.records import load_all, record
 from mllab.core.tables import format_table
 from mllab.exercises.hidden import hidden_tests
-from mllab.exercises.lab07 import check_next_version, check_rollout_verdict, exercise_timeline
-from mllab.experiments.delivery.cleanup import cleanup, lab_registry
-from mllab.experiments.delivery.digests import digest_rows, same_inputs_digests
-from mllab.experiments.delivery.distribution import PullBack, Pushed, moving_tag, pull_back, push
-from mllab.experiments.delivery.k8s_manifests import validate_manifests
-from mllab.experiments.delivery.pipeline import PipelineRun, release_run, stage_table
-from mllab.experiments.delivery.pipeline_steps import CANDIDATE, REPOSITORY
-from mllab.experiments.delivery.registry_api import RepoTags, registry_ls
-from mllab.experiments.delivery.rollout import (
-    Rollouts,
-    demo_versions,
-    failing_update,
-    plot_rollout,
-    rolling_update,
-)
-from mllab.experiments.delivery.scale import kill_under_load, plot_scale, swarm_scale
-from mllab.experiments.delivery.swarm import deploy_up, service_tasks
-from mllab.experiments.delivery.swarm_node import swarm_state
+from mllab.exercises.lab07 import check_lc_fit, check_limits
+from mllab.exercises.lab07 import quota_latencies as _quota_latencies
+from mllab.experiments.resources.container_limits import slim_image
+from mllab.experiments.resources.cpu_sweep import CpuSweep, cpu_sweep
+from mllab.experiments.resources.cpu_sweep import plot_sweep as plot_cpu_sweep
+from mllab.experiments.resources.lc_fit import LcFit, fit_sweep
+from mllab.experiments.resources.memory_limits import memory_limits, memory_lines
+from mllab.experiments.resources.oom import oom_demo
+from mllab.experiments.resources.overhead import overhead, plot_overhead
+from mllab.experiments.resources.scaleout import plot_scale, scale_out
+from mllab.experiments.resources.threads import threads_vs_quota
+from mllab.measure.load import LoadResult, gevent_effect, plot_load, run_load
 from mllab.model.artifacts import default_model
-from mllab.report.claims import claims_table, format_claims, judge
+from mllab.report.claims import judge
+from mllab.runtime.cgroup import usable_cpus
+from mllab.serve.requests import load_request
 
 __all__ = [
-    # the engine, the model, the slim image and the registry (up for the whole lab)
+    # the engine, the model and the slim server image (lab 04's)
     "ensure_engine",
-    "docker_client",
-    "swarm_state",
+    "usable_cpus",
     "default_model",
-    "build_slim",
-    "lab_registry",
-    # the pipeline: Build -> Test -> Tag -> Push -> Deploy (C16)
-    "release_run",
-    "stage_table",
-    "registry_ls",
-    "registry_rows",
-    # a tag is a name, a digest is the artefact (C14); the same inputs, the same digest? (C15)
-    "pull_back_release",
-    "moving_tag",
-    "same_inputs_digests",
-    "digest_rows",
-    # Docker Swarm: replicas, a rolling update, a rollback, a kill, scale
-    "deploy_up",
-    "service_tasks",
-    "rolling_update",
-    "failing_release",
-    "failing_update",
-    "Rollouts",
-    "plot_rollout",
-    "kill_under_load",
-    "swarm_scale",
+    "slim_image",
+    "image_size_mb",
+    # limits: the --cpus sweep and L(c) (C8), threads vs the quota
+    "cpu_sweep",
+    "fit_policy",
+    "fit_policies",
+    "law_lines",
+    "lc_rows",
+    "plot_cpu_sweep",
+    "threads_vs_quota",
+    # memory: limits above the need (no swap), below it with swap, an OOM kill
+    "memory_limits",
+    "memory_lines",
+    "oom_demo",
+    # overhead: η = T_container / T_native (C5)
+    "overhead",
+    "plot_overhead",
+    # load with locust, docker stats while it runs (C13)
+    "gevent_effect",
+    "run_container",
+    "StatsMonitor",
+    "load_request",
+    "run_load",
+    "load_with_stats",
+    "plot_stats",
+    "plot_load",
+    # scale-out: N replicas behind nginx
+    "scale_out",
     "plot_scale",
-    # Kubernetes: the same deployment, validated offline
-    "validate_manifests",
     # records, tables and claims
     "record",
     "load_all",
     "format_table",
     "judge",
-    "claims_table",
-    "format_claims",
     # the exercise checks
-    "check_next_version",
+    "check_lc_fit",
+    "check_limits",
+    "quota_latencies",
     "hidden_tests",
-    "exercise_timeline",
-    "check_rollout_verdict",
-    # the clean-up: the stack, the registry if started here, the swarm if the kit made it
-    "cleanup",
 ]
 
-#: the release that never becomes healthy (``rollout.demo_versions``): what a failed update is
-FAILING_RELEASE = "1.2.0"
+
+STATS_AFTER_S = 4.0  # `docker stats --no-stream` this long into the load (locust is up by then)
 
 
-def registry_rows(repos: list[RepoTags]) -> list[dict[str, Any]]:
-    """One table row per tag of the registry's repositories, with the digest it names."""
-    return [
-        {"repository": r.repository, "tag": tag, "digest": r.digests.get(tag, "")[:19]}
-        for r in repos
-        for tag in r.tags
-    ]
+@dataclass
+class LoadWithStats:
+    """A locust load on one server, the stats API sampled throughout, and one ``docker stats
+    --no-stream`` taken while the load ran (C13 is about a server under load, not an idle one)."""
+
+    load: LoadResult
+    monitor: StatsMonitor
+    docker_stats: DockerStats
+    during_load: bool  # False: the load ended before `docker stats` had its reading
 
 
-def pull_back_release(run: PipelineRun, registry: str) -> PullBack:
-    """The release ``run`` pushed, its local tags removed (also the pipeline's candidate tag,
-    so that the image is really gone from the engine), pulled back by digest: is the ID the one
-    that was built and tested?"""
-    if run.tag is None or run.digest is None or run.image_id is None:
-        raise InputError(f"release {run.release} was not pushed (stopped at {run.blocked_by})")
-    pushed = Pushed(REPOSITORY, run.tag, run.digest, run.image_id, registry)
-    return pull_back(pushed, also_remove=(CANDIDATE,))
+def load_with_stats(
+    server: RunningContainer, request: Any, max_seconds: float, **settings: Any
+) -> LoadWithStats:
+    """``run_load(server.url, request, ...)`` with the stats API sampled throughout and ``docker
+    stats --no-stream`` read ``STATS_AFTER_S`` into the load, beside it in a thread."""
+    taken: dict[str, DockerStats] = {}
+
+    def snapshot() -> None:
+        time.sleep(STATS_AFTER_S)
+        taken["stats"] = server.docker_stats()
+
+    with StatsMonitor(server.container) as monitor:
+        reader = threading.Thread(target=snapshot, name="mllab-docker-stats", daemon=True)
+        reader.start()
+        load = run_load(server.url, request, max_seconds=max_seconds, **settings)
+        during_load = not reader.is_alive()
+        reader.join()
+    return LoadWithStats(load, monitor, taken["stats"], during_load)
 
 
-def failing_release(slim: str, registry: str) -> Pushed:
-    """Release 1.2.0, built FROM ``slim`` so that it never becomes healthy here (its
-    ``failing_update`` says how), pushed to ``registry`` beside the pipeline's releases."""
-    tag = demo_versions(slim, versions=[FAILING_RELEASE])[FAILING_RELEASE]
-    return push(tag, f"{REPOSITORY}-demo", FAILING_RELEASE, registry)
+def fit_policy(sweep: CpuSweep, policy: str | int) -> LcFit:
+    """L(c) = scale / min(c, c_opt) fitted by least squares to the mean latencies of one thread
+    policy of ``sweep`` (its points under a ``--cpus`` quota); not run, with the reason, when
+    they cannot be fitted."""
+    return fit_sweep(sweep.runs, policy)
+
+
+def fit_policies(sweep: CpuSweep, policies: Iterable[str | int]) -> dict[str | int, LcFit]:
+    """:func:`fit_policy` for each of ``policies``."""
+    return {policy: fit_policy(sweep, policy) for policy in policies}
+
+
+def quota_latencies(sweep: CpuSweep, policy: str | int) -> dict[float, list[float]]:
+    """Exercise 2's measurement: the latency (ms) of every timed call at each ``--cpus`` quota
+    of ``sweep``, for one thread ``policy``."""
+    return _quota_latencies(sweep.runs, policy)
+
+
+def law_lines(fits: Mapping[str | int, LcFit]) -> str:
+    """One line per policy: its fitted law and R², whether c_opt was identified (not when the
+    best c_opt is the largest c measured), or why there is no law."""
+    lines = []
+    for policy, fit in fits.items():
+        if not fit.outcome.ok:
+            lines.append(f"{policy!s:>5}: {fit.outcome}")
+            continue
+        note = "" if fit.identified else " (c_opt >= the largest c: not identified)"
+        law = f"L(c) = {fit.scale_ms:.1f} ms / min(c, {fit.c_opt:.2f})"
+        lines.append(f"{policy!s:>5}: {law}, R² = {fit.r2:.3f}{note}")
+    return "\n".join(lines)
+
+
+def _share(throttled: int | None, periods: int | None) -> str:
+    if throttled is None or periods is None:
+        return "unreadable"
+    share = f" ({100 * throttled / periods:.0f} %)" if periods else ""
+    return f"{throttled}/{periods}{share}"
+
+
+def lc_rows(fits: Mapping[str | int, LcFit]) -> list[dict[str, Any]]:
+    """The L(c) table: per policy and quota the measured mean, the fitted law there and how far
+    apart they are, beside the container's CFS counters over that point's timed calls
+    (throttled periods / all periods, and the time spent throttled)."""
+    rows: list[dict[str, Any]] = []
+    for policy, fit in fits.items():
+        for i, (c, latency) in enumerate(zip(fit.cpus, fit.latency_ms, strict=True)):
+            throttled = fit.nr_throttled[i] if i < len(fit.nr_throttled) else None
+            periods = fit.nr_periods[i] if i < len(fit.nr_periods) else None
+            waited = fit.throttled_ms[i] if i < len(fit.throttled_ms) else None
+            law = float(fit.predict(c)) if fit.outcome.ok else None
+            rows.append(
+                {
+                    "policy": policy,
+                    "--cpus": c,
+                    "L ms": round(latency, 1),
+                    "law ms": "" if law is None else round(law, 1),
+                    "off by": "" if law is None else f"{100 * (latency / law - 1):+.0f} %",
+                    "throttled periods": _share(throttled, periods),
+                    "throttled ms": "" if waited is None else round(waited),
+                }
+            )
+    return rows

@@ -1,6 +1,6 @@
 """Two ways to run the same model, timed side by side: fp16 vs fp32, ONNX Runtime vs PyTorch.
 
-Each comparison is a small record (lab 04 writes them with ``mllab.core.records.record``). The
+Each comparison is a small record (lab 05 writes them with ``mllab.core.records.record``). The
 two sides are timed on the same machine in the same minute; the PyTorch reference is timed
 *interleaved* with ONNX Runtime (one call of each in turn), so that a slow moment of a shared
 machine hits both alike.

@@ -36,7 +36,7 @@ class OperatorRow:
 
 @dataclass
 class OperatorProfile:
-    """The most expensive operator types of one model on one device (lab 04's profile)."""
+    """The most expensive operator types of one model on one device (lab 05's profile)."""
 
     model: str
     device: str

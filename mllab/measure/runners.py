@@ -7,7 +7,7 @@ Two kinds of runner, for two jobs:
   times it. :func:`session_runner` (ONNX Runtime, I/O binding on a GPU) and
   :func:`torch_runner` (PyTorch eager, CPU or CUDA) build one.
 * a **predictor** is ``x -> logits`` (numpy in, float32 numpy out), for comparing outputs
-  (lab 05's drift matrix): :func:`ort_predictor` and :func:`torch_predictor`.
+  (lab 06's drift matrix): :func:`ort_predictor` and :func:`torch_predictor`.
 
 torch is imported inside the functions that need it: it takes seconds to import and it is not
 in the slim serving image, while the ONNX Runtime half of this module runs everywhere.

@@ -2,7 +2,7 @@
 
 ``../shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
 rebuilds, builds bound to a commit and a model) come from the lecture's sections on tags,
-registries and CI/CD that lab 07 measures. One judge per claim
+registries and CI/CD that lab 08 measures. One judge per claim
 (:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_images`,
 :mod:`mllab.report.judges_behaviour`,
 :mod:`mllab.report.judges_delivery`) reads the exact
@@ -57,35 +57,35 @@ CLAIMS: tuple[Claim, ...] = (
         "Different framework/CUDA/cuDNN versions change logits by about 1e-2",
         "≈1e-2",
         "41",
-        "05",
+        "06",
     ),
     Claim(
         "C2",
         "Two engineers building the same Dockerfile get identical image hashes",
         "identical hashes",
         "355, 311, 638",
-        "05",
+        "06",
     ),
     Claim(
         "C3",
         "Multi-stage builds, slim bases and cache cleanup make the final image 2–3× smaller",
         "2–3× smaller",
         "505",
-        "03",
+        "04",
     ),
     Claim(
         "C4",
         "Two environments are equivalent when Δ = ‖f_host1(x) − f_host2(x)‖₂ ≤ 1e-3",
         "Δ ≤ 1e-3",
         "586–588",
-        "05",
+        "06",
     ),
     Claim(
         "C5",
         "Container overhead is at most 1–2 % on GPU and 5 % on CPU (η ≈ 0.98 / 0.95)",
         "η_GPU ≈ 0.98, η_CPU ≈ 0.95",
         "946–956",
-        "06",
+        "07",
     ),
     Claim(
         "C6",
@@ -93,21 +93,21 @@ CLAIMS: tuple[Claim, ...] = (
         "across machines to ε = 1e-6",
         "ε = 1e-6",
         "985–998",
-        "05",
+        "06",
     ),
     Claim(
         "C7",
         "Throughput follows T(n) = n/(a + bn); pick n* maximising T(n) under a latency bound L(n)",
         "T(n) = n/(a+bn)",
         "911–913",
-        "04",
+        "05",
     ),
     Claim(
         "C8",
         "Under a CPU quota, latency grows like 1/min(c, c_opt)",
         "L(c) ∼ 1/min(c, c_opt)",
         "970",
-        "06",
+        "07",
     ),
     Claim(
         "C9",
@@ -123,14 +123,14 @@ CLAIMS: tuple[Claim, ...] = (
         "only when requirements.txt changes",
         "cache hit unless inputs change",
         "296–301",
-        "05",
+        "06",
     ),
     Claim(
         "C11",
         "Copying the model into the image makes the image hash depend on the model file",
         "hash depends on the model",
         "421–423",
-        "05",
+        "06",
     ),
     Claim(
         "C12",
@@ -144,22 +144,22 @@ CLAIMS: tuple[Claim, ...] = (
         "`docker stats` shows CPU, memory and GPU memory per container",
         "CPU %, MEM, GPU MEM columns",
         "925–930",
-        "05",
+        "06",
     ),
-    Claim("C14", "Under a tag there is always one SHA256", "one digest per tag", "646", "07"),
+    Claim("C14", "Under a tag there is always one SHA256", "one digest per tag", "646", "08"),
     Claim(
         "C15",
         "The same Dockerfile and files give exactly the same hash (registry digest)",
         "the same digest",
         "654",
-        "07",
+        "08",
     ),
     Claim(
         "C16",
         "Each build is bound to a git commit and a model version",
         "model_version = f(git_commit, docker_tag, hash)",
         "719, 792",
-        "07",
+        "08",
     ),
 )
 

@@ -45,7 +45,7 @@ def _comparison(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
 
 
 def judge_c2(results: Results) -> Judgement:
-    """05 ``Rebuilds``: docker_nocache, buildah, base_tar, each a ``RebuildComparison``
+    """06 ``Rebuilds``: docker_nocache, buildah, base_tar, each a ``RebuildComparison``
     (outcome, same, identity, differing_fields). The verdict is docker's plain rebuild;
     buildah's reproducible build is said beside it.
 
@@ -54,7 +54,7 @@ def judge_c2(results: Results) -> Judgement:
     pins the build times, so a difference it removes comes from time stamps, not content; the
     mmdebstrap base tar rebuilt twice does the same for the base. No difference: an identity is
     equal or not (no spread: the IDs are digests)."""
-    r = evidence(results, "05", "Rebuilds", outcome=None)
+    r = evidence(results, "06", "Rebuilds", outcome=None)
     docker = r.part("docker_nocache")
     same = bool(docker.need("same"))
     # the timestamps and diff_ids first: they are what a reader looks for
@@ -139,14 +139,14 @@ def judge_c9(results: Results) -> Judgement:
 
 
 def judge_c10(results: Results) -> Judgement:
-    """05 ``CacheEffects``: outcome, model_change_pip_cached, model_change_rebuilt,
+    """06 ``CacheEffects``: outcome, model_change_pip_cached, model_change_rebuilt,
     before_change_cached, lock_change_pip_rerun (no missing bool is taken as a hit).
 
     Fails when: a model change reruns ``pip install`` or a step before the change, or a lock
     change leaves ``pip install`` cached. Control: the lock change, the one input that must
     rerun pip: a cache that never reran anything would fail it. No difference: a step is a
     cache hit or not, as the builder reports it."""
-    r = evidence(results, "05", "CacheEffects")
+    r = evidence(results, "06", "CacheEffects")
     pip_cached = bool(r.need("model_change_pip_cached"))
     before_cached = bool(r.need("before_change_cached"))
     pip_rerun = bool(r.need("lock_change_pip_rerun"))
@@ -172,14 +172,14 @@ def judge_c10(results: Results) -> Judgement:
 
 
 def judge_c11(results: Results) -> Judgement:
-    """05 ``ModelLayer``: outcome, ids_differ, changed_layers, model_layer, only_model_layer,
+    """06 ``ModelLayer``: outcome, ids_differ, changed_layers, model_layer, only_model_layer,
     same_build_args.
 
     Fails when: the image ID stays the same after the model file changed. Control: both builds
     get the same build arguments (the model's sha256 label held fixed), so a new ID can come
     from the file alone; where the arguments changed too (``same_build_args`` not True), the
     verdict holds in part. No difference: the image IDs are equal (a digest: no spread)."""
-    r = evidence(results, "05", "ModelLayer")
+    r = evidence(results, "06", "ModelLayer")
     ids_differ = bool(r.need("ids_differ"))
     only = r.get("only_model_layer")
     measured = (
@@ -270,15 +270,15 @@ def _stats(results: Results, lab: str) -> tuple[Evidence | None, str]:
 
 
 def _load(results: Results) -> Evidence | None:
-    """Lab 06's ``LoadResult``, if recorded."""
+    """Lab 07's ``LoadResult``, if recorded."""
     try:
-        return evidence(results, "06", "LoadResult", outcome=None)
+        return evidence(results, "07", "LoadResult", outcome=None)
     except NotMeasured:
         return None
 
 
 def _answered(load: Evidence | None) -> int:
-    """How many requests of lab 06's load were answered (0 without a load)."""
+    """How many requests of lab 07's load were answered (0 without a load)."""
     if load is None:
         return 0
     return int(load.get("requests") or 0) - int(load.get("failures") or 0)
@@ -287,11 +287,11 @@ def _answered(load: Evidence | None) -> int:
 def _under_load(loaded: Evidence | None, load: Evidence | None, idle: Evidence | None) -> str:
     """Why the readings do not show CPU use under load ("" when they do)."""
     if loaded is None:
-        return "only an idle container was read (run lab 06 for the server under load)"
+        return "only an idle container was read (run lab 07 for the server under load)"
     if _answered(load) <= 0:
-        return "lab 06 recorded no answered load beside its reading"
+        return "lab 07 recorded no answered load beside its reading"
     if idle is None:
-        return "no idle container was read beside the loaded one (run lab 05)"
+        return "no idle container was read beside the loaded one (run lab 06)"
     busy, rest = _percent(loaded.get("cpu_percent")), _percent(idle.get("cpu_percent"))
     if busy is None or rest is None:
         return "a CPU % cell was not a percentage"
@@ -304,23 +304,23 @@ def _under_load(loaded: Evidence | None, load: Evidence | None, idle: Evidence |
 
 
 def judge_c13(results: Results) -> Judgement:
-    """06 ``DockerStats`` (``docker stats --no-stream`` of the server that served lab 06's load)
-    with 06 ``LoadResult`` (requests, failures), and 05 ``DockerStats`` (an idle container):
+    """07 ``DockerStats`` (``docker stats --no-stream`` of the server that served lab 07's load)
+    with 07 ``LoadResult`` (requests, failures), and 06 ``DockerStats`` (an idle container):
     returncode, error, columns, gpu_column, gpu_fields, cpu_percent, mem_usage.
 
     Fails when: the header ``docker stats`` prints has no CPU %, no memory or no GPU memory
     column (a failed ``docker stats`` is not an empty table: not measured). Control: the idle
-    container of lab 05 beside the loaded server of lab 06: a CPU % column shows CPU use only
+    container of lab 06 beside the loaded server of lab 07: a CPU % column shows CPU use only
     where the loaded reading rises above the idle one; an idle reading alone, or a loaded one
     without the idle control, holds in part at best. No difference: one reading each, no
     run-to-run spread recorded, so a loaded CPU % within :data:`LOAD_MARGIN` points of the
     idle one counts as the same."""
-    loaded, why_06 = _stats(results, "06")
-    idle, why_05 = _stats(results, "05")
+    loaded, why_06 = _stats(results, "07")
+    idle, why_05 = _stats(results, "06")
     shown = loaded or idle
     if shown is None:
         if why_05.startswith("DockerStats not recorded") and why_06.startswith("DockerStats not"):
-            why = "DockerStats not recorded: run lab 05 (an idle container) and 06 (under load)"
+            why = "DockerStats not recorded: run lab 06 (an idle container) and 07 (under load)"
             raise NotMeasured(why)
         raise NotMeasured(f"{why_05}; {why_06}")
     columns = [str(c) for c in shown.need("columns")]
@@ -331,10 +331,10 @@ def judge_c13(results: Results) -> Judgement:
         cpu = loaded.get("cpu_percent") or "?"
         if load is not None:
             served = f"{_answered(load)} of {load.need('requests')} requests answered {load.source}"
-            readings.append(f"{cpu} for the server of lab 06's load ({served})")
+            readings.append(f"{cpu} for the server of lab 07's load ({served})")
             readings[-1] += f" {loaded.source}"
         else:
-            readings.append(f"{cpu} for lab 06's server (no load answered) {loaded.source}")
+            readings.append(f"{cpu} for lab 07's server (no load answered) {loaded.source}")
     if idle is not None:
         readings.append(f"{idle.get('cpu_percent') or '?'} for an idle container {idle.source}")
     gpu = ", ".join(shown.get("gpu_fields") or []) or "none"

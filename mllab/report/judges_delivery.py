@@ -1,6 +1,6 @@
 """Judges of the claims about delivering an image: tags and digests in a registry, rebuilds
 compared by their registry digest, and builds bound to a git commit and a model (C14–C16,
-lab 07).
+lab 08).
 
 Each judge takes a run's :class:`~mllab.core.records.Results`, reads the exact record fields
 named in its docstring, and returns a :class:`~mllab.report.verdict.Judgement`. A missing
@@ -27,9 +27,9 @@ def short(digest: Any) -> str:
 
 
 def judge_c14(results: Results) -> Judgement:
-    """07 ``MovingTag``: tag, first and second (each a ``Pushed``: digest, image_id),
+    """08 ``MovingTag``: tag, first and second (each a ``Pushed``: digest, image_id),
     tag_digest_now (the registry's answer for the tag after both pushes), by_tag_id,
-    by_digest_id (pulled by the tag, by the first digest); 07 ``PullBack``: reference,
+    by_digest_id (pulled by the tag, by the first digest); 08 ``PullBack``: reference,
     built_id, pulled_id, same_id, absent_before_pull, layers_downloaded, layers_present.
     Each resolution of the tag gives one digest, pull by digest gives the image that was
     built; the verdict says whether the tag moved (``first`` and ``second`` digests differ).
@@ -39,8 +39,8 @@ def judge_c14(results: Results) -> Judgement:
     removed and pulled back by digest has another ID. Control: the second push under the same
     tag: a tag that held one image only could not be seen to move (then the verdict says so).
     No difference: digests and image IDs are equal strings or not (no spread)."""
-    moving = evidence(results, "07", "MovingTag", outcome=None)
-    back = evidence(results, "07", "PullBack", outcome=None)
+    moving = evidence(results, "08", "MovingTag", outcome=None)
+    back = evidence(results, "08", "PullBack", outcome=None)
     first = moving.part("first", outcome=None)
     second = moving.part("second", outcome=None)
     one, two, now = first.need("digest"), second.need("digest"), moving.need("tag_digest_now")
@@ -102,7 +102,7 @@ def _builder(r: Evidence, name: str, label: str) -> tuple[str, bool | None]:
 
 
 def judge_c15(results: Results) -> Judgement:
-    """07 ``RegistryRebuilds``: docker and buildah, each a ``RegistryRebuild`` (outcome,
+    """08 ``RegistryRebuilds``: docker and buildah, each a ``RegistryRebuild`` (outcome,
     digests, same_digest): the same Dockerfile and files built twice and pushed, their registry
     digests compared. The verdict is docker's plain ``--no-cache`` rebuild; buildah's
     ``--timestamp`` build is said beside it.
@@ -111,7 +111,7 @@ def judge_c15(results: Results) -> Judgement:
     Control: buildah with ``--timestamp`` on the same inputs, which pins the build times: a
     difference it removes comes from time stamps, not from the files. No difference: the
     digests are equal strings (no spread: a digest is a hash)."""
-    r = evidence(results, "07", "RegistryRebuilds", outcome=None)
+    r = evidence(results, "08", "RegistryRebuilds", outcome=None)
     docker_text, docker_same = _builder(r, "docker", "docker build --no-cache twice")
     buildah_text, buildah_same = _builder(r, "buildah", "buildah --timestamp twice")
     measured = f"{docker_text}; {buildah_text} {r.source}"
@@ -150,7 +150,7 @@ def _require_stage(r: Evidence, name: str) -> None:
 
 
 def judge_c16(results: Results) -> Judgement:
-    """07 ``PipelineRun``: git_commit, dirty, model_sha256, model_version, tag, digest,
+    """08 ``PipelineRun``: git_commit, dirty, model_sha256, model_version, tag, digest,
     stages (the push stage must have run), labels (the pushed image's, read back from the
     registry by digest: :data:`REVISION_LABEL`, :data:`MODEL_LABEL`) and deployed_sha256 (what
     the deployed service answered; None when the deploy stage did not run).
@@ -163,7 +163,7 @@ def judge_c16(results: Results) -> Judgement:
     commit giving the same digest, and no record of the kit holds one: this judge therefore
     never says "holds"; "holds in part" is its best. No difference: hashes and commits are
     equal strings or not."""
-    r = evidence(results, "07", "PipelineRun", outcome=None)
+    r = evidence(results, "08", "PipelineRun", outcome=None)
     _require_stage(r, "push")
     commit, model = str(r.need("git_commit")), str(r.need("model_sha256"))
     labels = r.part("labels", outcome=None)  # not a mapping: not measured

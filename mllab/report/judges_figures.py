@@ -36,7 +36,7 @@ LAW_TOLERANCE = 0.25  # every L(c) point within 25 % of scale / min(c, c_opt) (C
 
 
 def judge_c1(results: Results) -> Judgement:
-    """05 ``OrtVersionDrift``: outcome, device, old, new, max_abs, delta_l2, top1_agreement,
+    """06 ``OrtVersionDrift``: outcome, device, old, new, max_abs, delta_l2, top1_agreement,
     torch_vs_ort_max_abs — the same model and inputs under two ONNX Runtime versions.
 
     The lecture's case is framework, CUDA and cuDNN versions on a GPU (line 41): only a record
@@ -48,7 +48,7 @@ def judge_c1(results: Results) -> Judgement:
     in this run separates framework, CUDA and cuDNN (two ONNX Runtime builds change them
     together); PyTorch against ONNX Runtime on the same inputs is shown for scale. No
     difference: m = 0 (bitwise-identical); no run-to-run spread is recorded beside m."""
-    r = evidence(results, "05", "OrtVersionDrift")
+    r = evidence(results, "06", "OrtVersionDrift")
     m = float(r.need("max_abs"))
     device = str(r.get("device") or "cpu")
     figures = (
@@ -74,20 +74,20 @@ def judge_c1(results: Results) -> Judgement:
 
 
 def _c4_evidence(results: Results) -> tuple[Evidence, str]:
-    """05 ``ContainerVsHost`` when it ran, else 03 ``ContainerParity`` (and what was compared)."""
+    """06 ``ContainerVsHost`` when it ran, else 04 ``ContainerParity`` (and what was compared)."""
     try:
-        return evidence(results, "05", "ContainerVsHost"), "host vs slim container"
+        return evidence(results, "06", "ContainerVsHost"), "host vs slim container"
     except NotMeasured as five:
         try:
-            found = evidence(results, "03", "ContainerParity")
+            found = evidence(results, "04", "ContainerParity")
         except NotMeasured as three:
             raise NotMeasured(f"{five}; {three}") from None
         return found, "host vs the server in the slim container"
 
 
 def judge_c4(results: Results) -> Judgement:
-    """05 ``ContainerVsHost`` (outcome, delta_l2, max_abs, relative, torch_vs_ort_delta_l2),
-    else 03 ``ContainerParity`` (outcome, delta_l2, max_abs, top1_agreement); 05
+    """06 ``ContainerVsHost`` (outcome, delta_l2, max_abs, relative, torch_vs_ort_delta_l2),
+    else 04 ``ContainerParity`` (outcome, delta_l2, max_abs, top1_agreement); 06
     ``Determinism``: control_across_runs_max_abs (the same default options rerun on the host).
 
     Fails when: Δ is above 1e-3 (the lecture's definition of "equivalent"). Control: the host
@@ -124,9 +124,9 @@ def judge_c4(results: Results) -> Judgement:
 
 
 def _host_spread(results: Results) -> tuple[float | None, str]:
-    """05 ``Determinism``'s run-to-run max|Δ| of the default options, and its source."""
+    """06 ``Determinism``'s run-to-run max|Δ| of the default options, and its source."""
     try:
-        r = evidence(results, "05", "Determinism")
+        r = evidence(results, "06", "Determinism")
     except NotMeasured:
         return None, ""
     spread = r.get("control_across_runs_max_abs")
@@ -134,7 +134,7 @@ def _host_spread(results: Results) -> tuple[float | None, str]:
 
 
 def judge_c5(results: Results) -> Judgement:
-    """06 ``Overhead``: outcome, eta_cpu, native_ms, container_ms, rounds (each round's
+    """07 ``Overhead``: outcome, eta_cpu, native_ms, container_ms, rounds (each round's
     container and native throughput); gpu (an Outcome) and eta_gpu.
 
     Fails when: every round's η_CPU is below 0.95 (the median below it with a single round),
@@ -143,7 +143,7 @@ def judge_c5(results: Results) -> Judgement:
     measured makes the verdict "holds in part". No difference: the rounds' spread of
     η (min–max of ``rounds``): rounds that span 1 are no measurable overhead, never "faster";
     η_GPU is one figure with no spread recorded, and the verdict says so."""
-    r = evidence(results, "06", "Overhead")
+    r = evidence(results, "07", "Overhead")
     eta = float(r.need("eta_cpu"))
     ratios = [float(x["container_per_s"]) / float(x["native_per_s"]) for x in r.get("rounds") or []]
     measured = f"η_CPU = {eta:.3f}"
@@ -192,7 +192,7 @@ def _c5_cpu(eta: float, ratios: list[float]) -> tuple[str, bool]:
 
 
 def judge_c6(results: Results) -> Judgement:
-    """05 ``Determinism``: outcome, across_runs_max_abs and, when measured,
+    """06 ``Determinism``: outcome, across_runs_max_abs and, when measured,
     threads_1_vs_n_max_abs and host_vs_container_max_abs (the lecture's deterministic options);
     control_across_runs_max_abs and control_threads_1_vs_n_max_abs (the default options).
 
@@ -201,7 +201,7 @@ def judge_c6(results: Results) -> Judgement:
     does not show that the options are the cause. No difference: the lecture's ε = 1e-6 is the
     line (bitwise equality is below it). The claim is about machines, and one machine measures
     only its part: the verdict holds in part at best."""
-    r = evidence(results, "05", "Determinism")
+    r = evidence(results, "06", "Determinism")
     r.need("across_runs_max_abs")
     labels = {
         "across_runs_max_abs": "across runs",
@@ -235,7 +235,7 @@ def judge_c6(results: Results) -> Judgement:
 
 
 def judge_c7(results: Results) -> Judgement:
-    """04 ``BatchFit``: batches, throughput (T = n / mean latency), latency_std_ms, repeats,
+    """05 ``BatchFit``: batches, throughput (T = n / mean latency), latency_std_ms, repeats,
     n_star, latency_bound_ms (a_ms, b_ms and r2 are refitted from them: :func:`check_law`).
 
     Fails when: the unconstrained fixed cost a is below 0 beyond two standard errors (latency
@@ -246,7 +246,7 @@ def judge_c7(results: Results) -> Judgement:
     No difference: two standard errors of a (``latency_std_ms`` over ``repeats``) and of the
     gain T(n*)/T(1): a gain within its spread buys nothing; without recorded spreads the
     verdict says so."""
-    r = evidence(results, "04", "BatchFit", outcome=None)
+    r = evidence(results, "05", "BatchFit", outcome=None)
     fit = BatchFit(
         a_ms=float(r.need("a_ms")),
         b_ms=float(r.need("b_ms")),
@@ -293,10 +293,10 @@ def judge_c7(results: Results) -> Judgement:
 
 
 def _sweep(results: Results, policy: object) -> tuple[dict[float, dict[str, Any]], str]:
-    """06 ``CpuSweep``'s probe runs of thread policy ``policy`` by quota, and its source
+    """07 ``CpuSweep``'s probe runs of thread policy ``policy`` by quota, and its source
     (empty when the sweep was not recorded)."""
     try:
-        r = evidence(results, "06", "CpuSweep", outcome=None)
+        r = evidence(results, "07", "CpuSweep", outcome=None)
     except NotMeasured:
         return {}, ""
     runs = [x for x in r.get("runs") or [] if x.get("policy") == policy and x.get("cpus")]
@@ -310,9 +310,9 @@ def _spread(run: dict[str, Any] | None) -> float | None:
 
 
 def judge_c8(results: Results) -> Judgement:
-    """06 ``LcFit`` (schema 2): outcome, cpus, latency_ms under ``--cpus`` quotas, policy (the
+    """07 ``LcFit`` (schema 2): outcome, cpus, latency_ms under ``--cpus`` quotas, policy (the
     thread pool), the fit c_opt, scale_ms, r2, identified, and each point's nr_throttled /
-    nr_periods (shown beside); 06 ``CpuSweep`` (optional): the same policy's runs and their
+    nr_periods (shown beside); 07 ``CpuSweep`` (optional): the same policy's runs and their
     round_means_ms (the spread).
 
     Fails when: a point is off scale_ms / min(c, c_opt) by more than 25 %, or latency does
@@ -322,7 +322,7 @@ def judge_c8(results: Results) -> Judgement:
     for it is not measured here; the claim is judged on the pool a user gets. No difference:
     the sweep's round-to-round spread of the mean latency at the smallest and the largest
     quota; without the sweep, only the fitted c_opt decides, and the text says so."""
-    r = evidence(results, "06", "LcFit", schema=2)  # 2: with each point's CFS counters
+    r = evidence(results, "07", "LcFit", schema=2)  # 2: with each point's CFS counters
     cpus = [float(c) for c in r.need("cpus")]
     lat = [float(v) for v in r.need("latency_ms")]
     if not cpus or len(cpus) != len(lat):

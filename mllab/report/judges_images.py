@@ -1,4 +1,4 @@
-"""The judge of the claim about image size (C3), read from lab 03's ablation.
+"""The judge of the claim about image size (C3), read from lab 04's ablation.
 
 Like the other judges (:mod:`mllab.report.judges_figures`), it reads exact record fields and
 gives a :class:`~mllab.report.verdict.Judgement`; a missing record or a build that did not run
@@ -18,7 +18,7 @@ SIZE_RATIO = (2.0, 3.0)  # "в 2–3 раза" (C3): a range, unrounded: 1.96× 
 
 
 def judge_c3(results: Results) -> Judgement:
-    """03 ``SizeAblation``: outcome, variants (variant, multi_stage, slim_base, clean_cache,
+    """04 ``SizeAblation``: outcome, variants (variant, multi_stage, slim_base, clean_cache,
     build, size_mb), full_base (an Outcome) and full_base_label, same_mb, diet (naive,
     naive_mb, lean_mb).
 
@@ -38,7 +38,7 @@ def judge_c3(results: Results) -> Judgement:
     the same principles) is shown in its own part of the measured line, never in r. No
     difference: identical builds give identical sizes (no run-to-run spread); sizes closer
     than ``same_mb`` (1 MB) count as the same."""
-    r = evidence(results, "03", "SizeAblation", schema=SizeAblation.SCHEMA_VERSION)
+    r = evidence(results, "04", "SizeAblation", schema=SizeAblation.SCHEMA_VERSION)
     sizes = _sizes(r)
     same = float(r.need("same_mb"))
     together = _size(r, sizes, "all three")

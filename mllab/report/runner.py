@@ -5,7 +5,7 @@
 on past a failing lab, writes a summary (``summary.json`` and ``report.html``: lab, status,
 duration, the failing cell and its error, the records of this run and the claims judged by
 them) and the command exits non-zero if any lab failed. A lab that leaves something running
-across its cells (lab 07: a registry and a swarm stack) has a clean-up in :data:`AFTER_LAB`,
+across its cells (lab 08: a registry and a swarm stack) has a clean-up in :data:`AFTER_LAB`,
 called after the lab has run, also when a cell failed or the run was interrupted.
 """
 
@@ -32,7 +32,7 @@ KERNEL = "mllab"
 #: a cell may run this long before papermill stops it (image builds are the slowest)
 CELL_TIMEOUT_S = 3600
 #: what to undo after a lab, by lab id: each returns one line saying what it did
-AFTER_LAB: dict[str, Callable[[], str]] = {"07": lambda: delivery_cleanup().line()}
+AFTER_LAB: dict[str, Callable[[], str]] = {"08": lambda: delivery_cleanup().line()}
 
 
 def discover(labs_dir: Path = LABS) -> list[Path]:
@@ -41,12 +41,12 @@ def discover(labs_dir: Path = LABS) -> list[Path]:
 
 
 def lab_id(notebook: Path) -> str:
-    """``labs/03_dockerfiles.ipynb`` -> ``"03"``."""
+    """``labs/04_dockerfiles.ipynb`` -> ``"04"``."""
     return notebook.name[:2]
 
 
 def select(notebooks: list[Path], only: str | list[str] | None) -> list[Path]:
-    """Keep the labs named in ``only`` ("00,03" or ["00", "03"]); unknown ids are an error."""
+    """Keep the labs named in ``only`` ("00,04" or ["00", "04"]); unknown ids are an error."""
     if not only:
         return notebooks
     wanted = only.split(",") if isinstance(only, str) else list(only)

@@ -5,7 +5,7 @@ A :class:`Verdict` is one of four kinds, with the words that say why::
     holds: Δ = 0 ≤ 1e-3, the environments are equivalent
     holds in part: on CPU, no measurable overhead; the GPU half was not measured here
     does not hold: only 1.96× smaller
-    not measured here: 05:ContainerVsHost not run: no Docker engine
+    not measured here: 06:ContainerVsHost not run: no Docker engine
 
 A judge reads a record through :func:`evidence`, which checks that the record is there, has the
 schema version the judge was written for, and that its measurement ran; a missing record or
@@ -90,7 +90,7 @@ def outcome_text(outcome: Any) -> str | None:
 class Evidence:
     """The stored fields of one record (or of a nested part of it) and where they came from."""
 
-    where: str  # "05:ContainerVsHost", "02:LectureFlask.as_written"
+    where: str  # "06:ContainerVsHost", "02:LectureFlask.as_written"
     fields: Mapping[str, Any]
 
     @property

@@ -40,7 +40,7 @@ PROVIDER_PLUGINS = {
 PROBE_MODEL = base64.b64decode(
     "CAg6NwoMCgF4EgF5IgRSZWx1EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0="
 )
-#: the first words of the diagnosis when there is no driver (lab 05's drift matrix reads it)
+#: the first words of the diagnosis when there is no driver (lab 06's drift matrix reads it)
 NO_DRIVER = "No NVIDIA GPU or driver was found"
 
 

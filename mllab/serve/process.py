@@ -7,7 +7,7 @@ container's CMD does, and is used as a context manager so that the process is al
         predict_image(server.url, "cat.jpg")
 
 :func:`wait_until_ready` polls a URL with httpx (the kit's one HTTP client library) until it
-answers 200; the server subprocess, a container and the nginx front of lab 06 all wait with it.
+answers 200; the server subprocess, a container and the nginx front of lab 07 all wait with it.
 """
 
 from __future__ import annotations

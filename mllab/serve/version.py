@@ -1,7 +1,7 @@
 """Which build answered: the ``X-Model-Version`` header on every response.
 
 The image sets ``MODEL_VERSION`` from its build (``ENV MODEL_VERSION=${VERSION}`` in
-``docker/Dockerfile``; lab 07's pipeline builds ``1.0.0-build.N``). Behind a load balancer,
+``docker/Dockerfile``; lab 08's pipeline builds ``1.0.0-build.N``). Behind a load balancer,
 during a rolling update, a client sees per request which version served it.
 """
 

@@ -24,8 +24,8 @@ def calls(monkeypatch):
         seen["up"] = (image, settings)
         return swarm.Deployment(
             "http://127.0.0.1:9",
-            "mllab07",
-            "mllab07_server",
+            "mllab08",
+            "mllab08_server",
             image,
             settings["replicas"],
             settings["port"],

@@ -1,5 +1,5 @@
 """The docker CLI calls (the runner and its typed errors, docker save, docker run ... python -m,
-docker version, compose), the container context manager, and the records lab 03 writes."""
+docker version, compose), the container context manager, and the records lab 04 writes."""
 
 from __future__ import annotations
 

@@ -1,255 +1,139 @@
 """Lab 05's self-checks: the reference answers pass, an unfinished exercise is "not done", a
-planted wrong answer fails with its hint; a tiny ONNX model and the Dockerfile as text only (no
-Docker, no buildah)."""
+planted wrong answer fails with its hint; synthetic sweeps only (no session, no Docker)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
-from mllab.core.paths import DOCKER
 from mllab.exercises import lab05
-from mllab.exercises.hidden_cases import SPECS
-from mllab.exercises.hidden_measured import conv_model
-from mllab.exercises.hidden_run import run_groups
-from mllab.experiments.reproducibility.buildah import reproducible_dockerfile
+from mllab.measure.batching import fit_sweep, fit_throughput
 
 
 @pytest.fixture
-def deterministic_options(solution):
-    """The notebook's reference solution of ex01_deterministic."""
-    return solution("05", "ex01_deterministic", {"ort": ort})
+def fit_t_of_n(solution):
+    """The notebook's reference solution of ex01_fit."""
+    return solution("05", "ex01_fit", {"np": np})
 
 
 @pytest.fixture
-def reproducible_build(solution):
-    """The notebook's reference solution of ex02_repro_build."""
-    return solution("05", "ex02_repro_build")
+def choose_n_star(solution):
+    """The notebook's reference solution of ex02_n_star."""
+    return solution("05", "ex02_n_star")
 
 
-def kit_dockerfile(dockerfile):
-    path = Path(tempfile.mkdtemp(prefix="mllab-test-")) / "Dockerfile"
-    path.write_text(dockerfile)
-    return reproducible_dockerfile(path)
+def kit_fit(n, t):
+    fit = fit_throughput(n, t)
+    return fit.a_ms, fit.b_ms
 
 
-@pytest.fixture(scope="module")
-def conv_and_x():
-    """A model of convolutions (the hidden cases' kind) on which ONNX Runtime's default graph is
-    more than ε from the graph as written, and two inputs for it."""
-    rng = np.random.default_rng(0)
-    model = conv_model(rng, 32, batch_norm=False)
-    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+def fastest_by_median(stats, fit, bound):  # p50 instead of p99, no fitted latency
+    within = [s for s in stats if s.p50_ms <= bound]
+    return lab05.reference_n_star(within, fit, 1e9) if within else None
 
 
-@pytest.fixture(scope="module")
-def bn_and_x():
-    """The same with a BatchNormalization that every optimisation level folds."""
-    rng = np.random.default_rng(1)
-    model = conv_model(rng, 64, batch_norm=True)
-    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+@pytest.fixture
+def measured():
+    """A noisy 'measured' sweep and the kit's fit of it (n* under a 60 ms bound)."""
+    rows = [
+        (n, 1000.0 * n / (5.0 + 3.1 * n + noise), 5.0 + 3.1 * n, 6.0 + 3.3 * n)
+        for n, noise in [(1, 0.2), (2, -0.3), (4, 0.4), (8, -0.2), (16, 0.5)]
+    ]
+    stats = lab05.made_up_stats([(n, t, p50, p99) for n, t, p50, p99 in rows])
+    stats = [replace(s, mean_ms=1000.0 * s.batch / s.throughput) for s in stats]
+    return stats, fit_sweep(stats, 60.0)
 
 
-def options_of(**settings):
-    """An answer that sets ``settings`` on fresh SessionOptions."""
-
-    def answer(threads):
-        options = ort.SessionOptions()
-        for name, value in settings.items():
-            setattr(options, name, value)
-        return options
-
-    return answer
+def test_fit_reference_passes(measured, capsys, fit_t_of_n):
+    stats, fit = measured
+    checked = lab05.check_fit(fit_t_of_n, fit)
+    assert checked.passed and checked.done
+    assert checked.value.a_ms == pytest.approx(fit.a_ms)
+    assert checked.value.r2 == pytest.approx(fit.r2)
+    assert "✓ ex01_fit: passed" in capsys.readouterr().out
 
 
-LEVEL = ort.GraphOptimizationLevel
-
-
-def test_the_control_is_off_by_more_than_epsilon(conv_and_x, bn_and_x):
-    for model, x in (conv_and_x, bn_and_x):
-        trial = lab05.try_options(lab05.default_options(2), model, x, 2)
-        assert trial.control_to_graph > lab05.LECTURE_EPSILON and trial.credited == []
-
-
-def test_deterministic_reference_passes(conv_and_x, capsys, deterministic_options):
-    model, x = conv_and_x
-    checked = lab05.check_deterministic_options(deterministic_options, model, x, threads=2)
-    assert checked.passed and checked.value.intra_op_num_threads == 2
+def test_fit_not_done_goes_on_with_the_kit(measured, capsys, not_done):
+    _, fit = measured
+    checked = lab05.check_fit(not_done, fit)
+    assert not checked.done and not checked.passed and checked.value == fit
     out = capsys.readouterr().out
-    assert "✓ ex01_deterministic: passed" in out and "credited: graph_optimization_level" in out
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL),
-        lab05.reference_options,
-    ],
-    ids=["the-lectures-two-options", "the-kits-config"],
-)
-def test_the_lectures_own_options_pass(conv_and_x, bn_and_x, capsys, answer):
-    for model, x in (conv_and_x, bn_and_x):
-        checked = lab05.check_deterministic_options(answer, model, x, threads=2)
-        assert checked.passed, checked.message
-    out = capsys.readouterr().out
-    assert "not credited: enable_mem_pattern = False" in out  # on a CPU it changes nothing
-
-
-def test_deterministic_not_done_goes_on_with_the_kit(conv_and_x, capsys, not_done):
-    model, x = conv_and_x
-    checked = lab05.check_deterministic_options(not_done, model, x, threads=2)
-    assert not checked.done and not checked.passed
-    assert not checked.value.enable_mem_pattern  # the kit's deterministic options
-    assert "not done yet" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("answer", "hint"),
-    [
-        (options_of(enable_mem_pattern=False), "change nothing here"),
-        (options_of(use_deterministic_compute=True, intra_op_num_threads=2), "change nothing"),
-        (options_of(), "change nothing here"),
-        (options_of(graph_optimization_level=LEVEL.ORT_ENABLE_ALL), "change nothing here"),
-    ],
-    ids=["mem-pattern-only", "deterministic-compute-and-threads", "defaults", "level-all"],
-)
-def test_an_option_that_changes_nothing_is_not_credited(conv_and_x, capsys, answer, hint):
-    model, x = conv_and_x
-    checked = lab05.check_deterministic_options(answer, model, x, threads=2)
-    assert checked.done and not checked.passed
-    out = capsys.readouterr().out
-    assert hint in out and "Воспроизводимость численных результатов" in out
-    assert "Traceback" not in out
-
-
-def test_a_fusion_left_on_is_caught_on_a_batch_norm(bn_and_x, capsys):
-    model, x = bn_and_x
-    basic = options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC)
-    checked = lab05.check_deterministic_options(basic, model, x, threads=2)
-    assert checked.done and not checked.passed
-    assert "still" in checked.message and "from the graph as the file writes it" in checked.message
-
-
-def matmul_model() -> bytes:
-    """One MatMul: nothing for any optimisation level to rewrite."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    weights = numpy_helper.from_array(np.eye(4, 3, dtype=np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])],
-        "matmul",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [weights],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return bytes(model.SerializeToString())
-
-
-def test_a_model_that_cannot_tell_options_apart_says_so(capsys):
-    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
-    trial = lab05.try_options(lab05.default_options(2), matmul_model(), x, 2)
-    assert trial.control_to_graph == 0.0
-    checked = lab05.check_deterministic_options(options_of(), matmul_model(), x, threads=2)
-    assert checked.passed and "does not tell options apart" in capsys.readouterr().out
-
-
-def test_deterministic_answer_of_the_wrong_type(conv_and_x, capsys):
-    model, x = conv_and_x
-    checked = lab05.check_deterministic_options(lambda t: {"threads": t}, model, x, threads=1)
-    assert not checked.passed and "return an onnxruntime.SessionOptions" in checked.message
-
-
-def test_build_reference_passes_and_is_the_kit_recipe(capsys, reproducible_build):
-    checked = lab05.check_reproducible_build(reproducible_build)
-    assert checked.passed and checked.value == lab05.kit_recipe()
-    assert checked.value.options()["source_date_epoch"] == 0
-    assert "✓ ex02_repro_build: passed" in capsys.readouterr().out
-
-
-def test_build_not_done_goes_on_with_the_kit_recipe(capsys, not_done):
-    checked = lab05.check_reproducible_build(not_done)
-    assert not checked.done and checked.value == lab05.kit_recipe()
-    assert "not done yet" in capsys.readouterr().out
-
-
-def before_the_first_from(dockerfile):  # a global ARG: the stages do not see it
-    text = dockerfile.replace("FROM ", "ARG SOURCE_DATE_EPOCH\nFROM ", 1)
-    return text, {"timestamp": 0, "source_date_epoch": 0}
+    assert "not done yet" in out and "Traceback" not in out
 
 
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (
-            lambda d: (d, {"timestamp": 0, "source_date_epoch": 0}),
-            "does not declare ARG SOURCE_DATE_EPOCH",
-        ),
-        (before_the_first_from, "stage 1 does not declare"),
-        (
-            lambda d: (kit_dockerfile(d), {"timestamp": None, "source_date_epoch": 0}),
-            "every file's mtime",
-        ),
-        (
-            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": None}),
-            "useradd writes today's date",
-        ),
-        (
-            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": 1}),
-            "one fixed time for both",
-        ),
-        (
-            lambda d: (
-                kit_dockerfile(d).replace("USER", "# USER"),
-                {"timestamp": 0, "source_date_epoch": 0},
-            ),
-            "leave the rest as it was",
-        ),
-        (lambda d: kit_dockerfile(d), "return (dockerfile, settings)"),
+        (lambda n, t: tuple(np.polyfit(n, t, 1)), "fit the latency of one call"),
+        (lambda n, t: kit_fit(n, t)[::-1], "swapped"),
+        (lambda n, t: tuple(v / 1000 for v in kit_fit(n, t)), "in seconds"),
     ],
 )
-def test_build_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
-    checked = lab05.check_reproducible_build(wrong)
-    assert checked.done and not checked.passed and checked.value == lab05.kit_recipe()
+def test_fit_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
+    _, fit = measured
+    checked = lab05.check_fit(wrong, fit)
+    assert checked.done and not checked.passed and checked.value == fit
     out = capsys.readouterr().out
-    assert hint in out and "reproducible build" in out and "Traceback" not in out
+    assert hint in out and "Параллелизм и batch-инференс" in out and "Traceback" not in out
 
 
-def test_a_fixed_time_other_than_zero_is_right_too():
+def test_fit_off_on_the_measured_sweep_only(measured, fit_t_of_n):
+    _, fit = measured
+    exact_a = lab05.exact_sweep()[1]
 
-    def at_2026(dockerfile):
-        text = kit_dockerfile(dockerfile)
-        return text, {"timestamp": 1_780_000_000, "source_date_epoch": 1_780_000_000}
+    def only_exact(n, t):
+        return fit_t_of_n(n, t) if list(t) == exact_a else (fit.a_ms * 2, fit.b_ms)
 
-    checked = lab05.check_reproducible_build(at_2026, DOCKER / "Dockerfile")
-    assert checked.passed and checked.value.timestamp == 1_780_000_000
+    checked = lab05.check_fit(only_exact, fit)
+    assert not checked.passed and "on the measured sweep" in checked.message
 
 
-@pytest.mark.parametrize("section", [lab05.SECTION_C6, lab05.SECTION_BUILD], ids=["c6", "build"])
-def test_the_sections_cited_are_lecture_headings(section, cited_headings):
-    cited, headings = cited_headings(section)
+def test_n_star_reference_passes(measured, capsys, choose_n_star):
+    stats, fit = measured
+    checked = lab05.check_n_star(choose_n_star, stats, fit, 60.0)
+    assert checked.passed and checked.value.n_star == fit.n_star == 16
+    assert "✓ ex02_n_star: passed — n* = 16" in capsys.readouterr().out
+
+
+def test_n_star_not_done_keeps_the_kit_choice(measured, capsys, not_done):
+    stats, fit = measured
+    checked = lab05.check_n_star(not_done, stats, fit, 60.0)
+    assert not checked.done and checked.value.n_star == fit.n_star
+    assert "Traceback" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [  # the largest batch within the bound; the median; no bound at all; max() of nothing
+        (
+            lambda st, f, b: max((s.batch for s in st if s.p99_ms <= b), default=None),
+            "n* = 4, not 8",
+        ),
+        (fastest_by_median, "n* = 4, not 8"),
+        (lambda st, f, b: max(st, key=lambda s: s.throughput).batch, "n* = 4, not 8"),
+        (
+            lambda st, f, b: (
+                max((s for s in st if s.p99_ms <= b), key=lambda s: s.throughput).batch
+            ),
+            "ValueError",
+        ),
+    ],
+)
+def test_n_star_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
+    stats, fit = measured
+    checked = lab05.check_n_star(wrong, stats, fit, 60.0)
+    assert checked.done and not checked.passed and checked.value.n_star == fit.n_star
+    out = capsys.readouterr().out
+    assert hint in out and "Reread the lecture" in out and "Traceback" not in out
+
+
+def test_made_up_cases_have_the_answers_the_comments_say():
+    assert [lab05.reference_n_star(*case) for case in lab05.n_star_cases()] == [4, 4, 8, 4, None]
+    assert fit_throughput(*lab05.exact_sweep()).a_ms == pytest.approx(lab05.EXACT_A_MS)
+
+
+def test_the_section_cited_is_a_lecture_heading(cited_headings):
+    cited, headings = cited_headings(lab05.SECTION)
     assert cited and set(cited) <= headings
-
-
-def _hidden(answer, seed: int = 0):
-    spec = SPECS["ex01_deterministic"]
-    return run_groups(spec, spec.groups(np.random.default_rng(seed)), answer)
-
-
-def test_hidden_cases_give_the_lecture_full_points_and_the_idle_options_none():
-    lecture = options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL)
-    assert _hidden(lecture).share == 1.0
-    idle = _hidden(options_of(enable_mem_pattern=False, use_deterministic_compute=True))
-    assert idle.share == 0.0 and "change nothing here" in idle.reason
-    basic = _hidden(options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC))
-    assert basic.share == 0.5 and basic.reason.startswith("a BatchNormalization")
-
-
-def test_hidden_cases_refuse_the_kits_own_options():
-    result = _hidden(lambda threads: lab05.reference_options(threads))
-    assert result.share == 0.0 and "kit's own answer" in result.reason

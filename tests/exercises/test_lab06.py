@@ -1,177 +1,255 @@
-"""Lab 06's self-checks: the notebook's solutions pass, an unfinished exercise is "not done", a
-planted wrong answer fails with its hint; made-up L(c) points only (no Docker)."""
+"""Lab 06's self-checks: the reference answers pass, an unfinished exercise is "not done", a
+planted wrong answer fails with its hint; a tiny ONNX model and the Dockerfile as text only (no
+Docker, no buildah)."""
 
 from __future__ import annotations
 
-import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
-from mllab.core.outcome import Outcome
+from mllab.core.paths import DOCKER
 from mllab.exercises import lab06
 from mllab.exercises.hidden_cases import SPECS
+from mllab.exercises.hidden_measured import conv_model
 from mllab.exercises.hidden_run import run_groups
-from mllab.experiments.resources.lc_fit import LcFit, fit_lc
+from mllab.experiments.reproducibility.buildah import reproducible_dockerfile
 
 
 @pytest.fixture
-def fit_l_of_c(solution):
-    """The notebook's reference solution of ex01_lc_fit."""
-    return solution("06", "ex01_lc_fit", {"np": np})
+def deterministic_options(solution):
+    """The notebook's reference solution of ex01_deterministic."""
+    return solution("06", "ex01_deterministic", {"ort": ort})
 
 
 @pytest.fixture
-def choose_limits(solution):
-    """The notebook's reference solution of ex02_limits."""
-    return solution("06", "ex02_limits", {"math": math, "np": np})
+def reproducible_build(solution):
+    """The notebook's reference solution of ex02_repro_build."""
+    return solution("06", "ex02_repro_build")
 
 
-@pytest.fixture
-def measured():
-    """A noisy 'measured' L(c) of a one-thread pool (knee near 1 CPU) and the kit's fit."""
-    return fit_lc([0.5, 1.0, 2.0], [412.0, 205.0, 198.0])
+def kit_dockerfile(dockerfile):
+    path = Path(tempfile.mkdtemp(prefix="mllab-test-")) / "Dockerfile"
+    path.write_text(dockerfile)
+    return reproducible_dockerfile(path)
 
 
-def test_fit_reference_passes(fit_l_of_c, measured, capsys):
-    checked = lab06.check_lc_fit(fit_l_of_c, measured)
-    assert checked.passed
-    assert checked.value.c_opt == pytest.approx(measured.c_opt, abs=0.01)
-    assert checked.value.identified is True
-    assert "✓ ex01_lc_fit: passed" in capsys.readouterr().out
+@pytest.fixture(scope="module")
+def conv_and_x():
+    """A model of convolutions (the hidden cases' kind) on which ONNX Runtime's default graph is
+    more than ε from the graph as written, and two inputs for it."""
+    rng = np.random.default_rng(0)
+    model = conv_model(rng, 32, batch_norm=False)
+    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
 
 
-def test_fit_not_done_goes_on_with_the_kit(measured, capsys, not_done):
-    checked = lab06.check_lc_fit(not_done, measured)
-    assert not checked.done and checked.value == measured
+@pytest.fixture(scope="module")
+def bn_and_x():
+    """The same with a BatchNormalization that every optimisation level folds."""
+    rng = np.random.default_rng(1)
+    model = conv_model(rng, 64, batch_norm=True)
+    return model, rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+
+
+def options_of(**settings):
+    """An answer that sets ``settings`` on fresh SessionOptions."""
+
+    def answer(threads):
+        options = ort.SessionOptions()
+        for name, value in settings.items():
+            setattr(options, name, value)
+        return options
+
+    return answer
+
+
+LEVEL = ort.GraphOptimizationLevel
+
+
+def test_the_control_is_off_by_more_than_epsilon(conv_and_x, bn_and_x):
+    for model, x in (conv_and_x, bn_and_x):
+        trial = lab06.try_options(lab06.default_options(2), model, x, 2)
+        assert trial.control_to_graph > lab06.LECTURE_EPSILON and trial.credited == []
+
+
+def test_deterministic_reference_passes(conv_and_x, capsys, deterministic_options):
+    model, x = conv_and_x
+    checked = lab06.check_deterministic_options(deterministic_options, model, x, threads=2)
+    assert checked.passed and checked.value.intra_op_num_threads == 2
     out = capsys.readouterr().out
-    assert "not done yet" in out and "Traceback" not in out
+    assert "✓ ex01_deterministic: passed" in out and "credited: graph_optimization_level" in out
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [  # c_opt at the largest c; a guessed knee; swapped; not a pair
-        (lambda c, L: (max(c), float(np.mean(np.asarray(L) * np.asarray(c)))), "scan c_opt"),
-        (lambda c, L: (1.0, L[1]), "on an exact sweep"),
-        (lambda c, L: (fit_lc(c, L).scale_ms, fit_lc(c, L).c_opt), "on an exact sweep"),
-        (lambda c, L: fit_lc(c, L), "return two numbers"),
+    "answer",
+    [
+        options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL),
+        lab06.reference_options,
     ],
+    ids=["the-lectures-two-options", "the-kits-config"],
 )
-def test_fit_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
-    checked = lab06.check_lc_fit(wrong, measured)
-    assert checked.done and not checked.passed and checked.value == measured
+def test_the_lectures_own_options_pass(conv_and_x, bn_and_x, capsys, answer):
+    for model, x in (conv_and_x, bn_and_x):
+        checked = lab06.check_deterministic_options(answer, model, x, threads=2)
+        assert checked.passed, checked.message
     out = capsys.readouterr().out
-    assert hint in out and "Влияние ограничений ресурсов" in out and "Traceback" not in out
+    assert "not credited: enable_mem_pattern = False" in out  # on a CPU it changes nothing
 
 
-def test_fit_off_on_the_measured_points_only(fit_l_of_c, measured):
-    def coarse(cpus, latency):
-        c_opt, scale = fit_l_of_c(cpus, latency)
-        return (c_opt, scale) if len(cpus) == len(lab06.EXACT_CPUS) else (2.0, scale)
-
-    checked = lab06.check_lc_fit(coarse, measured)
-    assert not checked.passed and "on the measured sweep" in checked.message
-
-
-def test_fit_without_a_measured_law_checks_the_exact_sweep(fit_l_of_c, capsys):
-    none = LcFit(Outcome.not_run("no Docker engine"), [], [])
-    checked = lab06.check_lc_fit(fit_l_of_c, none)
-    assert checked.passed and checked.value == none
-    assert "could not be fitted: not run: no Docker engine" in capsys.readouterr().out
-
-
-def measured_calls() -> dict[float, list[float]]:
-    """'Measured' calls of a one-thread pool: the knee near 1 CPU, 2 CPUs within the noise."""
-    return lab06.made_up_latencies(9, 1.0, [0.5, 1.0, 2.0], 0.03)
-
-
-def test_limits_reference_passes(choose_limits, capsys):
-    checked = lab06.check_limits(choose_limits, measured_calls())
-    assert checked.passed and checked.value == lab06.ServerLimits(1.0, 1)
-    assert "--cpus=1 -e THREADS=1" in checked.value.command("mllab/serve:slim")
-    assert "✓ ex02_limits: passed — --cpus=1 and 1 threads" in capsys.readouterr().out
-
-
-def test_limits_not_done_goes_on_with_the_kit_choice(capsys, not_done):
-    checked = lab06.check_limits(not_done, measured_calls())
-    assert not checked.done and checked.value == lab06.reference_limits(measured_calls())
+def test_deterministic_not_done_goes_on_with_the_kit(conv_and_x, capsys, not_done):
+    model, x = conv_and_x
+    checked = lab06.check_deterministic_options(not_done, model, x, threads=2)
+    assert not checked.done and not checked.passed
+    assert not checked.value.enable_mem_pattern  # the kit's deterministic options
     assert "not done yet" in capsys.readouterr().out
 
 
-def fastest_median(latencies):
-    cpus = min(latencies, key=lambda c: np.median(latencies[c]))
-    return cpus, math.ceil(cpus)
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (options_of(enable_mem_pattern=False), "change nothing here"),
+        (options_of(use_deterministic_compute=True, intra_op_num_threads=2), "change nothing"),
+        (options_of(), "change nothing here"),
+        (options_of(graph_optimization_level=LEVEL.ORT_ENABLE_ALL), "change nothing here"),
+    ],
+    ids=["mem-pattern-only", "deterministic-compute-and-threads", "defaults", "level-all"],
+)
+def test_an_option_that_changes_nothing_is_not_credited(conv_and_x, capsys, answer, hint):
+    model, x = conv_and_x
+    checked = lab06.check_deterministic_options(answer, model, x, threads=2)
+    assert checked.done and not checked.passed
+    out = capsys.readouterr().out
+    assert hint in out and "Воспроизводимость численных результатов" in out
+    assert "Traceback" not in out
 
 
-def the_old_prompts_rule(latencies):  # the fitted c_opt, rounded to half a CPU
-    fit = fit_lc(list(latencies), [float(np.median(v)) for v in latencies.values()])
-    cpus = max(0.5, math.floor(fit.c_opt * 2 + 0.5) / 2)
-    return cpus, math.ceil(cpus)
+def test_a_fusion_left_on_is_caught_on_a_batch_norm(bn_and_x, capsys):
+    model, x = bn_and_x
+    basic = options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC)
+    checked = lab06.check_deterministic_options(basic, model, x, threads=2)
+    assert checked.done and not checked.passed
+    assert "still" in checked.message and "from the graph as the file writes it" in checked.message
+
+
+def matmul_model() -> bytes:
+    """One MatMul: nothing for any optimisation level to rewrite."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.eye(4, 3, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+def test_a_model_that_cannot_tell_options_apart_says_so(capsys):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    trial = lab06.try_options(lab06.default_options(2), matmul_model(), x, 2)
+    assert trial.control_to_graph == 0.0
+    checked = lab06.check_deterministic_options(options_of(), matmul_model(), x, threads=2)
+    assert checked.passed and "does not tell options apart" in capsys.readouterr().out
+
+
+def test_deterministic_answer_of_the_wrong_type(conv_and_x, capsys):
+    model, x = conv_and_x
+    checked = lab06.check_deterministic_options(lambda t: {"threads": t}, model, x, threads=1)
+    assert not checked.passed and "return an onnxruntime.SessionOptions" in checked.message
+
+
+def test_build_reference_passes_and_is_the_kit_recipe(capsys, reproducible_build):
+    checked = lab06.check_reproducible_build(reproducible_build)
+    assert checked.passed and checked.value == lab06.kit_recipe()
+    assert checked.value.options()["source_date_epoch"] == 0
+    assert "✓ ex02_repro_build: passed" in capsys.readouterr().out
+
+
+def test_build_not_done_goes_on_with_the_kit_recipe(capsys, not_done):
+    checked = lab06.check_reproducible_build(not_done)
+    assert not checked.done and checked.value == lab06.kit_recipe()
+    assert "not done yet" in capsys.readouterr().out
+
+
+def before_the_first_from(dockerfile):  # a global ARG: the stages do not see it
+    text = dockerfile.replace("FROM ", "ARG SOURCE_DATE_EPOCH\nFROM ", 1)
+    return text, {"timestamp": 0, "source_date_epoch": 0}
 
 
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (fastest_median, "a lower median alone is noise"),
-        (the_old_prompts_rule, "a larger quota is faster beyond the spread"),
-        (lambda m: (max(m), math.ceil(max(m))), "as fast within the spread"),
-        (lambda m: (min(m), 1), "a larger quota is faster beyond the spread"),
-        (lambda m: (lab06.reference_limits(m).cpus, 16), "os.cpu_count() in a container"),
-        (lambda m: (lab06.reference_limits(m).cpus, 1), "how many threads can a quota of"),
-        (lambda m: lab06.reference_limits(m).cpus, "return (cpus, threads)"),
-    ],
-    ids=[
-        "fastest-median",
-        "old-rounding-rule",
-        "largest",
-        "smallest",
-        "host-cores",
-        "floor",
-        "one",
+        (
+            lambda d: (d, {"timestamp": 0, "source_date_epoch": 0}),
+            "does not declare ARG SOURCE_DATE_EPOCH",
+        ),
+        (before_the_first_from, "stage 1 does not declare"),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": None, "source_date_epoch": 0}),
+            "every file's mtime",
+        ),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": None}),
+            "useradd writes today's date",
+        ),
+        (
+            lambda d: (kit_dockerfile(d), {"timestamp": 0, "source_date_epoch": 1}),
+            "one fixed time for both",
+        ),
+        (
+            lambda d: (
+                kit_dockerfile(d).replace("USER", "# USER"),
+                {"timestamp": 0, "source_date_epoch": 0},
+            ),
+            "leave the rest as it was",
+        ),
+        (lambda d: kit_dockerfile(d), "return (dockerfile, settings)"),
     ],
 )
-def test_limits_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
-    checked = lab06.check_limits(wrong, measured_calls())
-    assert checked.done and not checked.passed
-    assert checked.value == lab06.reference_limits(measured_calls())
+def test_build_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
+    checked = lab06.check_reproducible_build(wrong)
+    assert checked.done and not checked.passed and checked.value == lab06.kit_recipe()
     out = capsys.readouterr().out
-    assert hint in out and "Reread the lecture" in out and "Traceback" not in out
+    assert hint in out and "reproducible build" in out and "Traceback" not in out
 
 
-def test_limits_read_either_spread():
-    def wide(latencies):
-        cpus = lab06.smallest_unbeaten(latencies, (5.0, 95.0))
-        return cpus, math.ceil(cpus)
+def test_a_fixed_time_other_than_zero_is_right_too():
 
-    assert lab06.check_limits(wide, measured_calls()).passed
+    def at_2026(dockerfile):
+        text = kit_dockerfile(dockerfile)
+        return text, {"timestamp": 1_780_000_000, "source_date_epoch": 1_780_000_000}
 
-
-def test_limits_without_a_measurement(choose_limits):
-    checked = lab06.check_limits(choose_limits, {})
-    assert checked.passed and checked.value is None
+    checked = lab06.check_reproducible_build(at_2026, DOCKER / "Dockerfile")
+    assert checked.passed and checked.value.timestamp == 1_780_000_000
 
 
-def test_the_kit_choice_on_the_made_up_measurements():
-    chosen = [lab06.reference_limits(m) for m in lab06.made_up_measurements()]
-    assert [(c.cpus, c.threads) for c in chosen] == [(1.0, 1), (2.0, 2), (1.0, 1), (1.5, 2)]
-    flat = lab06.made_up_measurements()[2]  # the fastest median is noise there
-    assert min(flat, key=lambda c: np.median(flat[c])) == 3.0
-
-
-def test_the_sections_cited_are_lecture_headings(cited_headings):
-    cited, headings = cited_headings(lab06.SECTION)
-    assert len(cited) == 2 and set(cited) <= headings
+@pytest.mark.parametrize("section", [lab06.SECTION_C6, lab06.SECTION_BUILD], ids=["c6", "build"])
+def test_the_sections_cited_are_lecture_headings(section, cited_headings):
+    cited, headings = cited_headings(section)
+    assert cited and set(cited) <= headings
 
 
 def _hidden(answer, seed: int = 0):
-    spec = SPECS["ex02_limits"]
+    spec = SPECS["ex01_deterministic"]
     return run_groups(spec, spec.groups(np.random.default_rng(seed)), answer)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_hidden_cases_partial_points_for_the_plausible_wrong_answers(choose_limits, seed):
-    assert _hidden(choose_limits, seed).share == 1.0
-    noise = _hidden(fastest_median, seed)  # a median lower within the spread is noise
-    assert noise.share < 1 and "is noise" in noise.reason
-    assert _hidden(the_old_prompts_rule, seed).share < 1
-    assert _hidden(lambda m: lab06.reference_limits(m), seed).share == 0.0
+def test_hidden_cases_give_the_lecture_full_points_and_the_idle_options_none():
+    lecture = options_of(enable_mem_pattern=False, graph_optimization_level=LEVEL.ORT_DISABLE_ALL)
+    assert _hidden(lecture).share == 1.0
+    idle = _hidden(options_of(enable_mem_pattern=False, use_deterministic_compute=True))
+    assert idle.share == 0.0 and "change nothing here" in idle.reason
+    basic = _hidden(options_of(graph_optimization_level=LEVEL.ORT_ENABLE_BASIC))
+    assert basic.share == 0.5 and basic.reason.startswith("a BatchNormalization")
+
+
+def test_hidden_cases_refuse_the_kits_own_options():
+    result = _hidden(lambda threads: lab06.reference_options(threads))
+    assert result.share == 0.0 and "kit's own answer" in result.reason

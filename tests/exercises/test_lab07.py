@@ -1,221 +1,177 @@
 """Lab 07's self-checks: the notebook's solutions pass, an unfinished exercise is "not done", a
-planted wrong answer fails with its hint; made-up registry tags and timelines only (no Docker)."""
+planted wrong answer fails with its hint; made-up L(c) points only (no Docker)."""
 
 from __future__ import annotations
 
-import re
-from types import SimpleNamespace
+import math
 
 import numpy as np
 import pytest
 
+from mllab.core.outcome import Outcome
 from mllab.exercises import lab07
 from mllab.exercises.hidden_cases import SPECS
 from mllab.exercises.hidden_run import run_groups
+from mllab.experiments.resources.lc_fit import LcFit, fit_lc
 
 
 @pytest.fixture
-def next_version(solution):
-    """The notebook's reference solution of ex01_next_version."""
-    return solution("07", "ex01_next_version", {"re": re})
+def fit_l_of_c(solution):
+    """The notebook's reference solution of ex01_lc_fit."""
+    return solution("07", "ex01_lc_fit", {"np": np})
 
 
 @pytest.fixture
-def rollout_verdict(solution):
-    """The notebook's reference solution of ex02_rollout_verdict."""
-    return solution("07", "ex02_rollout_verdict")
+def choose_limits(solution):
+    """The notebook's reference solution of ex02_limits."""
+    return solution("07", "ex02_limits", {"math": math, "np": np})
 
 
-#: a registry repository after the pipeline pushed 1.0.0 build 28 and 1.1.0 build 28
-PUSHED = ["1.0.0-build.27", "1.0.0-build.28", "1.1.0-build.28", "demo"]
+@pytest.fixture
+def measured():
+    """A noisy 'measured' L(c) of a one-thread pool (knee near 1 CPU) and the kit's fit."""
+    return fit_lc([0.5, 1.0, 2.0], [412.0, 205.0, 198.0])
 
 
-def test_the_kit_rule_on_the_made_up_tags():
-    answers = [lab07.reference_next_version(*case) for case in lab07.MADE_UP_TAGS]
-    assert answers == [
-        "1.0.0-build.28",
-        None,
-        "1.0.0-build.11",
-        "1.1.0-build.4",
-        "1.0.0-build.1",
-        "1.0.0-build.29",
-        None,
-        None,
-    ]
-
-
-def test_next_version_reference_passes(next_version, capsys):
-    checked = lab07.check_next_version(next_version, PUSHED, "1.1.0", 28)
+def test_fit_reference_passes(fit_l_of_c, measured, capsys):
+    checked = lab07.check_lc_fit(fit_l_of_c, measured)
     assert checked.passed
-    assert checked.value == [None, "1.1.0-build.29", "1.2.0-build.28"]
-    assert "✓ ex01_next_version: passed — on the registry's tags" in capsys.readouterr().out
+    assert checked.value.c_opt == pytest.approx(measured.c_opt, abs=0.01)
+    assert checked.value.identified is True
+    assert "✓ ex01_lc_fit: passed" in capsys.readouterr().out
 
 
-def test_next_version_not_done_goes_on_with_the_kit(capsys, not_done):
-    checked = lab07.check_next_version(not_done, PUSHED, "1.0.0", 28)
-    assert not checked.done and checked.value == [None, "1.0.0-build.29", None]
+def test_fit_not_done_goes_on_with_the_kit(measured, capsys, not_done):
+    checked = lab07.check_lc_fit(not_done, measured)
+    assert not checked.done and checked.value == measured
     out = capsys.readouterr().out
     assert "not done yet" in out and "Traceback" not in out
 
 
-def _overwrites(tags, release, build):
-    return f"{release}-build.{build if build is not None else 1}"
-
-
-def _string_max(tags, release, build):
-    if build is None:
-        mine = sorted(t for t in tags if re.fullmatch(rf"{re.escape(release)}-build\.\d+", t))
-        build = int(mine[-1].rsplit(".", 1)[1]) + 1 if mine else 1
-    tag = f"{release}-build.{build}"
-    return None if tag in tags else tag
-
-
 @pytest.mark.parametrize(
     ("wrong", "hint"),
-    [  # overwrites an existing tag; the highest build by string order; a wrong format
-        (_overwrites, "a tag that exists is never pushed again"),
-        (_string_max, "build.10 comes after build.9"),
-        (lambda tags, release, build: f"{release}.{build}", "expected '1.0.0-build.28'"),
-        (lambda tags, release, build: 1 / 0, "ZeroDivisionError"),
+    [  # c_opt at the largest c; a guessed knee; swapped; not a pair
+        (lambda c, L: (max(c), float(np.mean(np.asarray(L) * np.asarray(c)))), "scan c_opt"),
+        (lambda c, L: (1.0, L[1]), "on an exact sweep"),
+        (lambda c, L: (fit_lc(c, L).scale_ms, fit_lc(c, L).c_opt), "on an exact sweep"),
+        (lambda c, L: fit_lc(c, L), "return two numbers"),
     ],
 )
-def test_next_version_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
-    checked = lab07.check_next_version(wrong, PUSHED, "1.1.0", 28)
-    assert checked.done and not checked.passed
-    assert checked.value == [None, "1.1.0-build.29", "1.2.0-build.28"]
+def test_fit_wrong_answer_fails_with_its_hint(measured, capsys, wrong, hint):
+    checked = lab07.check_lc_fit(wrong, measured)
+    assert checked.done and not checked.passed and checked.value == measured
     out = capsys.readouterr().out
-    assert hint in out and "Immutable builds" in out and "Traceback" not in out
+    assert hint in out and "Влияние ограничений ресурсов" in out and "Traceback" not in out
 
 
-def test_next_version_is_checked_on_the_real_tags_too(next_version):
-    def only_made_up(tags, release, build):
-        answer = next_version(tags, release, build)
-        return "1.1.0-build.28" if tags == PUSHED and answer is None else answer
+def test_fit_off_on_the_measured_points_only(fit_l_of_c, measured):
+    def coarse(cpus, latency):
+        c_opt, scale = fit_l_of_c(cpus, latency)
+        return (c_opt, scale) if len(cpus) == len(lab07.EXACT_CPUS) else (2.0, scale)
 
-    checked = lab07.check_next_version(only_made_up, PUSHED, "1.1.0", 28)
-    assert not checked.passed and "tags=4 tags, release='1.1.0', build=28" in checked.message
-
-
-# --- ex02 -------------------------------------------------------------------------------------
+    checked = lab07.check_lc_fit(coarse, measured)
+    assert not checked.passed and "on the measured sweep" in checked.message
 
 
-def test_the_kit_reading_of_the_made_up_updates():
-    answers = [lab07.reference_rollout_verdict(*case) for case in lab07.made_up_timelines()]
-    assert answers == [
-        (0, "updated"),
-        (3, "rolled back"),
-        (1, "mixed"),
-        (0, "updated"),
-        (0, "rolled back"),
-    ]
+def test_fit_without_a_measured_law_checks_the_exact_sweep(fit_l_of_c, capsys):
+    none = LcFit(Outcome.not_run("no Docker engine"), [], [])
+    checked = lab07.check_lc_fit(fit_l_of_c, none)
+    assert checked.passed and checked.value == none
+    assert "could not be fitted: not run: no Docker engine" in capsys.readouterr().out
 
 
-def _rollout(timeline, to_version):
-    """A measured rollout as C's ``Rollout`` holds it (other fields left out)."""
-    rows = [{**row, "rps": 10.0} for row in timeline]
-    return SimpleNamespace(timeline=rows, to_version=to_version)
+def measured_calls() -> dict[float, list[float]]:
+    """'Measured' calls of a one-thread pool: the knee near 1 CPU, 2 CPUs within the noise."""
+    return lab07.made_up_latencies(9, 1.0, [0.5, 1.0, 2.0], 0.03)
 
 
-def measured() -> list[tuple[list[dict], str]]:
-    rolling = [lab07.row(0, old=8), lab07.row(1, old=4, new=4), lab07.row(2, new=8)]
-    failing = [lab07.row(0, new=8), lab07.row(1, 1, new=7), lab07.row(2, new=8)]
-    return [
-        (lab07.exercise_timeline(_rollout(rolling, "new")), "new"),
-        (lab07.exercise_timeline(_rollout(failing, "1.2.0")), "1.2.0"),
-    ]
+def test_limits_reference_passes(choose_limits, capsys):
+    checked = lab07.check_limits(choose_limits, measured_calls())
+    assert checked.passed and checked.value == lab07.ServerLimits(1.0, 1)
+    assert "--cpus=1 -e THREADS=1" in checked.value.command("mllab/serve:slim")
+    assert "✓ ex02_limits: passed — --cpus=1 and 1 threads" in capsys.readouterr().out
 
 
-def test_rollout_verdict_reference_passes(rollout_verdict, capsys):
-    checked = lab07.check_rollout_verdict(rollout_verdict, measured())
-    assert checked.passed and checked.value == [(0, "updated"), (1, "rolled back")]
-    out = capsys.readouterr().out
-    assert (
-        "✓ ex02_rollout_verdict: passed — to new: updated, 0 failed; to 1.2.0: rolled back" in out
-    )
-
-
-def test_rollout_verdict_without_measured_updates(rollout_verdict, capsys):
-    checked = lab07.check_rollout_verdict(rollout_verdict)
-    assert checked.passed and checked.value == []
-    assert "right on 5 made-up updates" in capsys.readouterr().out
-
-
-def test_rollout_verdict_not_done_goes_on_with_the_kit(capsys, not_done):
-    checked = lab07.check_rollout_verdict(not_done, measured())
-    assert not checked.done and checked.value == [(0, "updated"), (1, "rolled back")]
+def test_limits_not_done_goes_on_with_the_kit_choice(capsys, not_done):
+    checked = lab07.check_limits(not_done, measured_calls())
+    assert not checked.done and checked.value == lab07.reference_limits(measured_calls())
     assert "not done yet" in capsys.readouterr().out
 
 
-def _last_row(timeline, new):
-    versions = timeline[-1]["versions"]
-    failed = sum(row["failures"] for row in timeline)
-    return failed, "updated" if set(versions) == {new} else "rolled back"
+def fastest_median(latencies):
+    cpus = min(latencies, key=lambda c: np.median(latencies[c]))
+    return cpus, math.ceil(cpus)
+
+
+def the_old_prompts_rule(latencies):  # the fitted c_opt, rounded to half a CPU
+    fit = fit_lc(list(latencies), [float(np.median(v)) for v in latencies.values()])
+    cpus = max(0.5, math.floor(fit.c_opt * 2 + 0.5) / 2)
+    return cpus, math.ceil(cpus)
 
 
 @pytest.mark.parametrize(
     ("wrong", "hint"),
-    [  # the last row even when empty; failures of the last row only; a bool; one value
-        (_last_row, "rows without answers at the end say nothing"),
-        (lambda tl, new: (tl[-1]["failures"], "updated"), "add up to 3"),
-        (lambda tl, new: (0, True), "the outcome is one of"),
-        (lambda tl, new: "updated", "return (failed, outcome)"),
+    [
+        (fastest_median, "a lower median alone is noise"),
+        (the_old_prompts_rule, "a larger quota is faster beyond the spread"),
+        (lambda m: (max(m), math.ceil(max(m))), "as fast within the spread"),
+        (lambda m: (min(m), 1), "a larger quota is faster beyond the spread"),
+        (lambda m: (lab07.reference_limits(m).cpus, 16), "os.cpu_count() in a container"),
+        (lambda m: (lab07.reference_limits(m).cpus, 1), "how many threads can a quota of"),
+        (lambda m: lab07.reference_limits(m).cpus, "return (cpus, threads)"),
+    ],
+    ids=[
+        "fastest-median",
+        "old-rounding-rule",
+        "largest",
+        "smallest",
+        "host-cores",
+        "floor",
+        "one",
     ],
 )
-def test_rollout_verdict_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
-    checked = lab07.check_rollout_verdict(wrong, measured())
+def test_limits_wrong_answer_fails_with_its_hint(capsys, wrong, hint):
+    checked = lab07.check_limits(wrong, measured_calls())
     assert checked.done and not checked.passed
+    assert checked.value == lab07.reference_limits(measured_calls())
     out = capsys.readouterr().out
     assert hint in out and "Reread the lecture" in out and "Traceback" not in out
 
 
-def test_a_wrong_reading_of_a_measured_update_names_it(rollout_verdict):
-    def wrong_on_measured(timeline, new):
-        failed, outcome = rollout_verdict(timeline, new)
-        return (failed, "mixed") if new == "1.2.0" else (failed, outcome)
+def test_limits_read_either_spread():
+    def wide(latencies):
+        cpus = lab07.smallest_unbeaten(latencies, (5.0, 95.0))
+        return cpus, math.ceil(cpus)
 
-    checked = lab07.check_rollout_verdict(wrong_on_measured, measured())
-    assert not checked.passed and "the measured update to 1.2.0" in checked.message
-
-
-@pytest.mark.parametrize("section", [lab07.SECTION_TAGS, lab07.SECTION_ROLLOUT])
-def test_the_sections_cited_are_the_lectures_headings(section, cited_headings):
-    cited, headings = cited_headings(section)
-    assert cited and set(cited) <= headings
+    assert lab07.check_limits(wide, measured_calls()).passed
 
 
-# --- the hidden cases of ex02: updates between build tags, ending each way --------------------
+def test_limits_without_a_measurement(choose_limits):
+    checked = lab07.check_limits(choose_limits, {})
+    assert checked.passed and checked.value is None
 
 
-def _hidden(function, seed=0):
-    spec = SPECS["ex02_rollout_verdict"]
-    return run_groups(spec, spec.groups(np.random.default_rng(seed)), function)
+def test_the_kit_choice_on_the_made_up_measurements():
+    chosen = [lab07.reference_limits(m) for m in lab07.made_up_measurements()]
+    assert [(c.cpus, c.threads) for c in chosen] == [(1.0, 1), (2.0, 2), (1.0, 1), (1.5, 2)]
+    flat = lab07.made_up_measurements()[2]  # the fastest median is noise there
+    assert min(flat, key=lambda c: np.median(flat[c])) == 3.0
 
 
-def _by_keys(timeline, new):
-    """Reads the versions present in the last row with answers, zero counts included."""
-    failed = sum(r["failures"] for r in timeline)
-    answered = [r["versions"] for r in timeline if r["versions"]]
-    last = set(answered[-1]) if answered else set()
-    return failed, "updated" if last == {new} else ("mixed" if new in last else "rolled back")
+def test_the_sections_cited_are_lecture_headings(cited_headings):
+    cited, headings = cited_headings(lab07.SECTION)
+    assert len(cited) == 2 and set(cited) <= headings
 
 
-def _answered_rows_only(timeline, new):
-    """Counts the failures of the seconds with answers only."""
-    rows = [r for r in timeline if sum(r["versions"].values())]
-    last = {v for v, n in rows[-1]["versions"].items() if n}
-    outcome = "updated" if last == {new} else ("mixed" if new in last else "rolled back")
-    return sum(r["failures"] for r in rows), outcome
+def _hidden(answer, seed: int = 0):
+    spec = SPECS["ex02_limits"]
+    return run_groups(spec, spec.groups(np.random.default_rng(seed)), answer)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_hidden_verdicts_give_part_to_a_partly_right_reading(rollout_verdict, seed):
-    assert _hidden(rollout_verdict, seed).share == 1.0
-    keys = _hidden(_by_keys, seed)
-    assert keys.share == 0.5 and "a version with 0 answers did not answer" in keys.reason
-    failures = _hidden(_answered_rows_only, seed)
-    assert failures.share == 0.75 and failures.reason.startswith("the failed requests")
-
-
-def test_hidden_verdict_that_calls_the_kits_reading_scores_zero():
-    result = _hidden(lambda timeline, new: lab07.reference_rollout_verdict(timeline, new))
-    assert result.share == 0.0 and "reference_rollout_verdict" in result.reason
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hidden_cases_partial_points_for_the_plausible_wrong_answers(choose_limits, seed):
+    assert _hidden(choose_limits, seed).share == 1.0
+    noise = _hidden(fastest_median, seed)  # a median lower within the spread is noise
+    assert noise.share < 1 and "is noise" in noise.reason
+    assert _hidden(the_old_prompts_rule, seed).share < 1
+    assert _hidden(lambda m: lab07.reference_limits(m), seed).share == 0.0

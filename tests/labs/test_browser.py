@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")  # as in tests/conftest.py
 DISPLAY_NAME = "Python 3.11 (mllab)"  # make setup: ipykernel install --display-name
 #: the fastest lab with a plot and exercises, with small parameters (as a student may set them)
-LAB = "04_gpu_batching.ipynb"
+LAB = "05_gpu_batching.ipynb"
 QUICK = {"BATCHES": [1, 2], "WARMUP": 1, "REPEATS": 2, "PROFILE_RUNS": 1, "FP16_IMAGES": 1}
 WRONG = "wrong_answer.ipynb"
 WRONG_ANSWER = "return 1.0, 1.0  # planted: a wrong answer"

@@ -31,7 +31,7 @@ TRANSLATED = tuple(NOTEBOOKS)
 #: the Russian editions executed here (slow): the code cells are the English edition's, which
 #: test_student_editions runs for every lab, so two labs without Docker show the language part
 #: (the setup cell, the messages) without running the long labs twice in CI
-EXECUTED = ("00", "04")
+EXECUTED = ("00", "05")
 EXERCISES = Path(messages.__file__).parent
 #: strings of the translated modules that are data, never shown as a message
 NOT_MESSAGES = {
@@ -42,7 +42,7 @@ NOT_MESSAGES = {
     "made-up",
     "application/x-www-form-urlencoded",
     "multipart/form-data",
-    # lab03: Dockerfile lines and file names the exercise hands in or builds
+    # lab04: Dockerfile lines and file names the exercise hands in or builds
     "--no-cache-dir ",
     "--require-hashes ",
     "/opt/app",
@@ -65,14 +65,14 @@ NOT_MESSAGES = {
     "mllab.serve.app",
     "model.onnx",
     "python:3.10-slim-bookworm",
-    # lab05: the made-up multi-stage Dockerfile of the reproducible-build check
+    # lab06: the made-up multi-stage Dockerfile of the reproducible-build check
     "ARG BASE=python:3.11-slim\nFROM ${} AS build\nRUN pip wheel --no-deps --wheel-dir /w "
     "numpy==2.1.3\nFROM ${}\nCOPY --from=build /w /w\nRUN useradd --uid 10001 app && pip "
     "install /w/*.whl\nUSER app\n",
-    # lab06: a command line shown as it is; lab07: an outcome value (the student returns it)
+    # lab07: a command line shown as it is; lab08: an outcome value (the student returns it)
     "docker run --cpus={} -e THREADS={} -p 8080:8080 {}",
     "rolled back",
-    "tags={}, release={}, build={}",  # lab07: the arguments of a case, shown as they are
+    "tags={}, release={}, build={}",  # lab08: the arguments of a case, shown as they are
 }
 #: the lecture's headings (000_*.txt, outside code blocks), as the lecture spells them: what a
 #: lab may quote in «…» to send the student to a section

@@ -21,7 +21,7 @@ from mllab.report import editions, grading, runner
 
 NOTEBOOKS = runner.discover(LABS)
 IDS = [nb.name for nb in NOTEBOOKS]
-DOCKER_LABS = {"03", "05", "06", "07"}
+DOCKER_LABS = {"04", "06", "07", "08"}
 #: CI executes each lab once at its defaults (tests/labs/test_labs.py, papermill, the instructor
 #: edition: its figures are the run's). The student editions run here with CI-sized parameters
 #: and no image builds of their own (the images the instructor run built are reused from the
@@ -31,8 +31,8 @@ CHEAP: dict[str, dict[str, object]] = {
     "00": {"CONTAINER": False},
     "01": {"EXPORTERS": ["dynamo"], "BATCH": 2, "REPEATS": 2},
     "02": {"REPEATS": 2, "CONCURRENCIES": [1, 2], "BATCH_REQUESTS": 4, "BURST": 6},
-    "03": {"BUILD_NAIVE": False, "BUILD_CUDA": False, "FULL_BASE": False, "N_IMAGES": 1},
-    "04": {
+    "04": {"BUILD_NAIVE": False, "BUILD_CUDA": False, "FULL_BASE": False, "N_IMAGES": 1},
+    "05": {
         "BATCHES": [1, 2],
         "WARMUP": 1,
         "REPEATS": 2,
@@ -40,7 +40,7 @@ CHEAP: dict[str, dict[str, object]] = {
         "FP16_IMAGES": 1,
         "TORCH_REPEATS": 2,
     },
-    "05": {
+    "06": {
         "REPEATS": 2,
         "N_IMAGES": 1,
         "N_RANDOM": 1,
@@ -49,7 +49,7 @@ CHEAP: dict[str, dict[str, object]] = {
         "BUILDAH": False,
         "BASE_TWICE": False,
     },
-    "06": {
+    "07": {
         "CPUS": [0.5, 1],
         "THREAD_POLICIES": [1],
         "LC_POLICY": 1,
@@ -61,7 +61,7 @@ CHEAP: dict[str, dict[str, object]] = {
         "REPLICAS": [1],
         "MEMORY_REQUESTS": 4,
     },
-    "07": {"UPDATE_SECONDS": 40, "LOAD_SECONDS": 8, "SCALE": [1]},
+    "08": {"UPDATE_SECONDS": 40, "LOAD_SECONDS": 8, "SCALE": [1]},
 }
 CELL_TIMEOUT_S = runner.CELL_TIMEOUT_S
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
@@ -155,7 +155,7 @@ def test_student_edition_runs_to_the_end_with_nbclient(
                 timeout=CELL_TIMEOUT_S,
                 resources={"metadata": {"path": str(student_editions)}},
             ).execute()  # raises CellExecutionError at the first cell that fails
-        finally:  # what `mllab labs run` does after a lab: lab 07's stack, registry, swarm
+        finally:  # what `mllab labs run` does after a lab: lab 08's stack, registry, swarm
             runner.after_lab(notebook)
     nbformat.write(nb, tmp_path / notebook.name)  # kept for a look when a check below fails
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]

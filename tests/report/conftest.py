@@ -14,7 +14,7 @@ from mllab.report.claims import judge
 
 @pytest.fixture
 def results_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """``results_of(("05", item), ...)``: record the items into a fresh folder, load them."""
+    """``results_of(("06", item), ...)``: record the items into a fresh folder, load them."""
 
     def write(*records: tuple[str, Any]) -> Results:
         folder = tmp_path / f"results-{len(list(tmp_path.iterdir()))}"

@@ -52,7 +52,7 @@ INSUFFICIENT = "CUDA driver version is insufficient for CUDA runtime version"
 
 
 def ort_version_drift(**changed: Any) -> OrtVersionDrift:
-    """Lab 05's drift between two ONNX Runtime versions: Δ of the order of 1e-2 (C1 holds)."""
+    """Lab 06's drift between two ONNX Runtime versions: Δ of the order of 1e-2 (C1 holds)."""
     drift = OrtVersionDrift(
         outcome=RAN,
         old="1.24.4",
@@ -66,12 +66,12 @@ def ort_version_drift(**changed: Any) -> OrtVersionDrift:
 
 
 def rebuild_comparison(**changed: Any) -> RebuildComparison:
-    """One rebuild of lab 05 that gave the same image ID (C2 holds for it)."""
+    """One rebuild of lab 06 that gave the same image ID (C2 holds for it)."""
     return replace(RebuildComparison(outcome=RAN, same=True, identity="image ID"), **changed)
 
 
 def rebuilds(**changed: Any) -> Rebuilds:
-    """Lab 05's three rebuilds, each the same as the first build (C2 holds)."""
+    """Lab 06's three rebuilds, each the same as the first build (C2 holds)."""
     same = Rebuilds(
         docker_nocache=rebuild_comparison(),
         buildah=rebuild_comparison(),
@@ -81,19 +81,19 @@ def rebuilds(**changed: Any) -> Rebuilds:
 
 
 def container_vs_host(**changed: Any) -> ContainerVsHost:
-    """Lab 05's container against the host: bitwise the same output (C4 holds)."""
+    """Lab 06's container against the host: bitwise the same output (C4 holds)."""
     same = ContainerVsHost(outcome=RAN, delta_l2=0.0, max_abs=0.0, torch_vs_ort_delta_l2=2e-5)
     return replace(same, **changed)
 
 
 def container_parity(**changed: Any) -> ContainerParity:
-    """Lab 03's container parity: Δ of 1e-6 (C4's fallback holds)."""
+    """Lab 04's container parity: Δ of 1e-6 (C4's fallback holds)."""
     parity = ContainerParity(outcome=RAN, delta_l2=1e-6, max_abs=1e-7, top1_agreement=1.0)
     return replace(parity, **changed)
 
 
 def overhead(**changed: Any) -> Overhead:
-    """Lab 06's container overhead: η = 0.97 on the CPU (C5 holds), the GPU not measured."""
+    """Lab 07's container overhead: η = 0.97 on the CPU (C5 holds), the GPU not measured."""
     eta = Overhead(
         outcome=RAN,
         eta_cpu=0.97,
@@ -106,20 +106,20 @@ def overhead(**changed: Any) -> Overhead:
 
 
 def _round(eta: float) -> OverheadRound:
-    """One A B round of lab 06's overhead whose container/native throughput ratio is ``eta``."""
+    """One A B round of lab 07's overhead whose container/native throughput ratio is ``eta``."""
     return OverheadRound(
         container_per_s=10.0 * eta, native_per_s=10.0, container_p50_ms=1.0, native_p50_ms=1.0
     )
 
 
 def determinism(**changed: Any) -> Determinism:
-    """Lab 05's determinism: bitwise the same across runs and thread counts (C6 holds)."""
+    """Lab 06's determinism: bitwise the same across runs and thread counts (C6 holds)."""
     same = Determinism(outcome=RAN, across_runs_max_abs=0.0, threads_1_vs_n_max_abs=0.0)
     return replace(same, **changed)
 
 
 def batch_fit(**changed: Any) -> BatchFit:
-    """Lab 04's T(n) fit: R² = 0.998 (C7 holds)."""
+    """Lab 05's T(n) fit: R² = 0.998 (C7 holds)."""
     fit = BatchFit(
         a_ms=5.0,
         b_ms=30.0,
@@ -141,7 +141,7 @@ def latency_fit(latency_ms: list[float], sd: float | None = None) -> BatchFit:
 
 
 def lc_fit(**changed: Any) -> LcFit:
-    """Lab 06's L(c) fit of the pool a user gets: latency ~ 1/c up to c_opt = 2, not
+    """Lab 07's L(c) fit of the pool a user gets: latency ~ 1/c up to c_opt = 2, not
     identified, the quota throttling less as it grows (C8 holds)."""
     fit = LcFit(
         outcome=RAN,
@@ -160,7 +160,7 @@ def lc_fit(**changed: Any) -> LcFit:
 
 
 def cpu_sweep(latency_ms: list[float], spread_ms: float, policy: str | int = "host") -> CpuSweep:
-    """Lab 06's sweep at --cpus 0.5, 1, 2 for ``policy``: each point's rounds span
+    """Lab 07's sweep at --cpus 0.5, 1, 2 for ``policy``: each point's rounds span
     ``spread_ms`` around its mean, a quarter of the CFS periods throttled."""
     runs = [
         ProbeRun(
@@ -195,7 +195,7 @@ def cuda_compatibility(**changed: Any) -> CudaCompatibility:
 
 
 def cache_effects(**changed: Any) -> CacheEffects:
-    """Lab 05's cache: a model change reran only its own step (C10 holds)."""
+    """Lab 06's cache: a model change reran only its own step (C10 holds)."""
     effects = CacheEffects(
         outcome=RAN,
         model_change_pip_cached=True,
@@ -207,7 +207,7 @@ def cache_effects(**changed: Any) -> CacheEffects:
 
 
 def model_layer(**changed: Any) -> ModelLayer:
-    """Lab 05's layers: a new model changed layer 5 only, the model's (C11 holds)."""
+    """Lab 06's layers: a new model changed layer 5 only, the model's (C11 holds)."""
     layer = ModelLayer(
         outcome=RAN,
         ids_differ=True,
@@ -240,7 +240,7 @@ def lecture_flask(**changed: Any) -> LectureFlask:
 
 
 def docker_stats(**changed: Any) -> DockerStats:
-    """``docker stats`` of an idle container (lab 05's) with a GPU memory column."""
+    """``docker stats`` of an idle container (lab 06's) with a GPU memory column."""
     stats = DockerStats(
         returncode=0,
         error=None,
@@ -253,7 +253,7 @@ def docker_stats(**changed: Any) -> DockerStats:
 
 
 def load_result(**changed: Any) -> LoadResult:
-    """Lab 06's locust run: 300 requests answered."""
+    """Lab 07's locust run: 300 requests answered."""
     load = LoadResult(
         url="http://127.0.0.1:8080",
         users=8,
@@ -274,11 +274,11 @@ def load_result(**changed: Any) -> LoadResult:
     return replace(load, **changed)
 
 
-#: C13 with the server under lab 06's load at 180 % CPU beside lab 05's idle container
+#: C13 with the server under lab 07's load at 180 % CPU beside lab 06's idle container
 UNDER_LOAD = [
-    ("06", docker_stats(cpu_percent="180.4%")),
-    ("06", load_result()),
-    ("05", docker_stats()),
+    ("07", docker_stats(cpu_percent="180.4%")),
+    ("07", load_result()),
+    ("06", docker_stats()),
 ]
 
 
@@ -292,28 +292,28 @@ FLASK_CRASHES = flask_run(exited=True, exit_code=1, listening=False, status=None
 
 # claim, records, verdict kind, a fragment of the verdict text
 CASES = [
-    ("C1", [("05", ort_version_drift(device="cuda"))], "holds", "of the order of 1e-2"),
+    ("C1", [("06", ort_version_drift(device="cuda"))], "holds", "of the order of 1e-2"),
     (
         "C1",
-        [("05", ort_version_drift(device="cuda", max_abs=2e-6))],
+        [("06", ort_version_drift(device="cuda", max_abs=2e-6))],
         "does not hold",
         "orders of magnitude",
     ),
-    ("C1", [("05", ort_version_drift(device="cuda", max_abs=0.0))], "does not hold", "bitwise"),
+    ("C1", [("06", ort_version_drift(device="cuda", max_abs=0.0))], "does not hold", "bitwise"),
     # the issue's case: two ORT versions on the CPU are a proxy, not the lecture's GPU case
-    ("C1", [("05", ort_version_drift(max_abs=0.0))], "not measured here", "needs a GPU"),
+    ("C1", [("06", ort_version_drift(max_abs=0.0))], "not measured here", "needs a GPU"),
     (
         "C1",
-        [("05", ort_version_drift(outcome=NO_DOCKER, max_abs=None))],
+        [("06", ort_version_drift(outcome=NO_DOCKER, max_abs=None))],
         "not measured here",
-        "05:OrtVersionDrift not run: no Docker engine answers",
+        "06:OrtVersionDrift not run: no Docker engine answers",
     ),
-    ("C2", [("05", rebuilds())], "holds", "same Dockerfile matched"),
+    ("C2", [("06", rebuilds())], "holds", "same Dockerfile matched"),
     (
         "C2",
         [
             (
-                "05",
+                "06",
                 rebuilds(
                     docker_nocache=rebuild_comparison(same=False, differing_fields=["created"])
                 ),
@@ -326,7 +326,7 @@ CASES = [
         "C2",
         [
             (
-                "05",
+                "06",
                 rebuilds(
                     docker_nocache=rebuild_comparison(same=False),
                     buildah=rebuild_comparison(outcome=Outcome.not_run("no buildah"), same=None),
@@ -338,174 +338,174 @@ CASES = [
     ),
     (
         "C2",
-        [("05", rebuilds(docker_nocache=rebuild_comparison(outcome=NO_DOCKER, same=None)))],
+        [("06", rebuilds(docker_nocache=rebuild_comparison(outcome=NO_DOCKER, same=None)))],
         "not measured here",
         "docker_nocache not run: no Docker engine",
     ),
-    # C3: lab 03's ablation on one dependency set ("none" against "all three", 2 ≤ r ≤ 3)
-    ("C3", [("03", size_ablation({**FULL, "none": 1000.0}))], "holds", "2.22× smaller, within"),
-    ("C3", [("03", size_ablation(FULL))], "does not hold", "only 1.78× smaller"),
+    # C3: lab 04's ablation on one dependency set ("none" against "all three", 2 ≤ r ≤ 3)
+    ("C3", [("04", size_ablation({**FULL, "none": 1000.0}))], "holds", "2.22× smaller, within"),
+    ("C3", [("04", size_ablation(FULL))], "does not hold", "only 1.78× smaller"),
     (
         "C3",
-        [("03", size_ablation({**FULL, "none": 882.0}))],
+        [("04", size_ablation({**FULL, "none": 882.0}))],
         "does not hold",
         "only 1.96× smaller",
     ),  # 1.96 rounds to 2.0 but is below 2
     (
         "C3",
-        [("03", size_ablation({**FULL, "none": 1500.0}))],
+        [("04", size_ablation({**FULL, "none": 1500.0}))],
         "does not hold",
         "3.33× smaller: more than the lecture's 2–3×",
     ),  # a range, not a floor
     (
         "C3",
-        [("03", size_ablation({**FULL, "none": 450.5}))],
+        [("04", size_ablation({**FULL, "none": 450.5}))],
         "does not hold",
         "no measurable difference (< 1 MB)",
     ),
     (
         "C3",
-        [("03", size_ablation(SLIM_ONLY, full_base=NO_FULL_BASE))],
+        [("04", size_ablation(SLIM_ONLY, full_base=NO_FULL_BASE))],
         "holds in part",
         "two of three principles measured: multi-stage and cache clean-up give 1.11×, below 2× on"
         " their own; the slim base's share was not: FULL_BASE = False in the parameters",
     ),  # the full base is a stand-in built only with FULL_BASE
     (
         "C3",
-        [("03", size_ablation({**SLIM_ONLY, "slim base alone": 1000.0}, full_base=NO_FULL_BASE))],
+        [("04", size_ablation({**SLIM_ONLY, "slim base alone": 1000.0}, full_base=NO_FULL_BASE))],
         "holds in part",
         "give 2.22×, within 2–3× already",
     ),
     (
         "C3",
-        [("03", size_ablation({**SLIM_ONLY, "slim base alone": 1500.0}, full_base=NO_FULL_BASE))],
+        [("04", size_ablation({**SLIM_ONLY, "slim base alone": 1500.0}, full_base=NO_FULL_BASE))],
         "does not hold",
         "3.33× without the slim base's share already exceeds 2–3×",
     ),  # a lower bound of "none" / "all three" above the range
     (
         "C3",
-        [("03", size_ablation({k: v for k, v in FULL.items() if k != "none"}))],
+        [("04", size_ablation({k: v for k, v in FULL.items() if k != "none"}))],
         "holds in part",
         "the slim base's share was not: 'none' not run: skipped",
     ),  # the full base was built, but "none" on it was not
-    ("C3", [], "not measured here", "SizeAblation not recorded: run lab 03"),
+    ("C3", [], "not measured here", "SizeAblation not recorded: run lab 04"),
     (
         "C3",
-        [("03", size_ablation({k: v for k, v in FULL.items() if k != "all three"}))],
+        [("04", size_ablation({k: v for k, v in FULL.items() if k != "all three"}))],
         "not measured here",
         "the variant 'all three' not run: skipped",
     ),
-    ("C4", [("05", container_vs_host())], "holds", "spread was not recorded"),
+    ("C4", [("06", container_vs_host())], "holds", "spread was not recorded"),
     (
         "C4",
-        [("05", container_vs_host()), ("05", determinism(control_across_runs_max_abs=0.0))],
+        [("06", container_vs_host()), ("06", determinism(control_across_runs_max_abs=0.0))],
         "holds",
         "equivalent; no measurable difference from rerunning on the host",
     ),
     (
         "C4",
         [
-            ("05", container_vs_host(delta_l2=4e-4, max_abs=1e-4)),
-            ("05", determinism(control_across_runs_max_abs=0.0)),
+            ("06", container_vs_host(delta_l2=4e-4, max_abs=1e-4)),
+            ("06", determinism(control_across_runs_max_abs=0.0)),
         ],
         "holds",
         "the container differs beyond the host's run-to-run max|Δ| (0)",
     ),
-    ("C4", [("05", container_vs_host(delta_l2=2e-3))], "does not hold", "> 1e-3"),
+    ("C4", [("06", container_vs_host(delta_l2=2e-3))], "does not hold", "> 1e-3"),
     (
         "C4",
-        [("05", container_vs_host(outcome=NO_DOCKER, delta_l2=None, max_abs=None))],
+        [("06", container_vs_host(outcome=NO_DOCKER, delta_l2=None, max_abs=None))],
         "not measured here",
-        "05:ContainerVsHost not run",
+        "06:ContainerVsHost not run",
     ),
-    ("C5", [("06", overhead())], "holds in part", "GPU part not measured here: not run: no NVIDIA"),
+    ("C5", [("07", overhead())], "holds in part", "GPU part not measured here: not run: no NVIDIA"),
     (
         "C5",
-        [("06", overhead(eta_cpu=1.024, rounds=[_round(0.99), _round(1.05), _round(1.02)]))],
+        [("07", overhead(eta_cpu=1.024, rounds=[_round(0.99), _round(1.05), _round(1.02)]))],
         "holds in part",
         "no measurable overhead (the rounds' η span 1: 0.990–1.050)",
     ),
-    ("C5", [("06", overhead(gpu=RAN, eta_gpu=0.99))], "holds", "on GPU, η = 0.990 ≥ 0.98"),
-    ("C5", [("06", overhead(gpu=RAN, eta_gpu=0.9))], "does not hold", "on GPU, η = 0.900 < 0.98"),
-    ("C5", [("06", overhead(eta_cpu=0.9))], "does not hold", "10.0 % > 5 %"),
+    ("C5", [("07", overhead(gpu=RAN, eta_gpu=0.99))], "holds", "on GPU, η = 0.990 ≥ 0.98"),
+    ("C5", [("07", overhead(gpu=RAN, eta_gpu=0.9))], "does not hold", "on GPU, η = 0.900 < 0.98"),
+    ("C5", [("07", overhead(eta_cpu=0.9))], "does not hold", "10.0 % > 5 %"),
     (
         "C5",
-        [("06", overhead(eta_cpu=1.14))],
+        [("07", overhead(eta_cpu=1.14))],
         "holds in part",
         "η = 1.140: no overhead seen (fewer than two rounds: no spread recorded)",
     ),
     (
         "C5",
-        [("06", overhead(eta_cpu=1.1, rounds=[_round(1.05), _round(1.1), _round(1.2)]))],
+        [("07", overhead(eta_cpu=1.1, rounds=[_round(1.05), _round(1.1), _round(1.2)]))],
         "holds in part",
         "the container was not slower (η = 1.100, every round above 1)",
     ),
     (
         "C5",
-        [("06", overhead(eta_cpu=0.93, rounds=[_round(0.9), _round(0.93), _round(0.97)]))],
+        [("07", overhead(eta_cpu=0.93, rounds=[_round(0.9), _round(0.93), _round(0.97)]))],
         "holds in part",
         "overhead 7.0 %, within the rounds' spread of 5 % (rounds 0.900–0.970)",
     ),
     (
         "C5",
-        [("06", overhead(eta_cpu=0.9, rounds=[_round(0.88), _round(0.9), _round(0.92)]))],
+        [("07", overhead(eta_cpu=0.9, rounds=[_round(0.88), _round(0.9), _round(0.92)]))],
         "does not hold",
         "overhead 10.0 % > 5 % in every round",
     ),
     (
         "C5",
-        [("06", overhead(outcome=NO_DOCKER, eta_cpu=None))],
+        [("07", overhead(outcome=NO_DOCKER, eta_cpu=None))],
         "not measured here",
-        "06:Overhead not run",
+        "07:Overhead not run",
     ),
-    ("C6", [("05", determinism())], "holds in part", "no control ran"),
+    ("C6", [("06", determinism())], "holds in part", "no control ran"),
     (
         "C6",
-        [("05", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=0.0))],
+        [("06", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=0.0))],
         "holds in part",
         "just as stable: this run does not show they matter",
     ),
     (
         "C6",
-        [("05", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=2e-5))],
+        [("06", determinism(control_across_runs_max_abs=0.0, control_threads_1_vs_n_max_abs=2e-5))],
         "holds in part",
         "drifted by 2e-05: the options matter",
     ),
-    ("C6", [("05", determinism(threads_1_vs_n_max_abs=3e-6))], "does not hold", "> 1e-6"),
+    ("C6", [("06", determinism(threads_1_vs_n_max_abs=3e-6))], "does not hold", "> 1e-6"),
     (
         "C6",
-        [("05", determinism(outcome=Outcome.failed("MllabError: boom"), across_runs_max_abs=None))],
+        [("06", determinism(outcome=Outcome.failed("MllabError: boom"), across_runs_max_abs=None))],
         "not measured here",
         "failed: MllabError: boom",
     ),
-    ("C7", [("04", batch_fit())], "holds", "fixed cost distinguishable from zero; batching buys"),
-    ("C7", [("04", batch_fit())], "holds", "×1.14 here (no spread recorded)"),
-    ("C7", [("04", latency_fit([35, 40, 200, 245]))], "does not hold", "fits poorly"),
+    ("C7", [("05", batch_fit())], "holds", "fixed cost distinguishable from zero; batching buys"),
+    ("C7", [("05", batch_fit())], "holds", "×1.14 here (no spread recorded)"),
+    ("C7", [("05", latency_fit([35, 40, 200, 245]))], "does not hold", "fits poorly"),
     # the issue's case: a line through these has a ≈ −1.6 ms and R² ≈ 1, yet T(n) falls
-    ("C7", [("04", latency_fit([30, 62, 125, 252]))], "does not hold", "negative fixed cost"),
-    ("C7", [("04", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "×1.00 ± 0.0"),
-    ("C7", [("04", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "i.e. nothing"),
-    ("C7", [("04", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "indistinguishable"),
-    ("C7", [("04", batch_fit(n_star=2))], "does not hold", "the law's is 8"),
-    ("C7", [("04", batch_fit(batches=[1], throughput=[28.6]))], "not measured here", "two batch"),
+    ("C7", [("05", latency_fit([30, 62, 125, 252]))], "does not hold", "negative fixed cost"),
+    ("C7", [("05", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "×1.00 ± 0.0"),
+    ("C7", [("05", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "i.e. nothing"),
+    ("C7", [("05", latency_fit([40, 80, 160, 320], sd=4.0))], "holds", "indistinguishable"),
+    ("C7", [("05", batch_fit(n_star=2))], "does not hold", "the law's is 8"),
+    ("C7", [("05", batch_fit(batches=[1], throughput=[28.6]))], "not measured here", "two batch"),
     (
         "C7",
-        [("04", batch_fit(a_ms=None, b_ms=None, r2=None))],
+        [("05", batch_fit(a_ms=None, b_ms=None, r2=None))],
         "not measured here",
-        "04:BatchFit has no a_ms",
+        "05:BatchFit has no a_ms",
     ),
-    ("C8", [("06", lc_fit())], "holds", "not identified"),
-    ("C8", [("06", lc_fit(latency_ms=[400.0, 200.0, 200.0]))], "does not hold", "off by"),
+    ("C8", [("07", lc_fit())], "holds", "not identified"),
+    ("C8", [("07", lc_fit(latency_ms=[400.0, 200.0, 200.0]))], "does not hold", "off by"),
     # the issue's control: a flat L(c) fits scale / min(c, 0.5) exactly, yet shows no 1/c part
     (
         "C8",
-        [("06", lc_fit(latency_ms=[200.0, 200.0, 200.0], c_opt=0.5, scale_ms=100.0))],
+        [("07", lc_fit(latency_ms=[200.0, 200.0, 200.0], c_opt=0.5, scale_ms=100.0))],
         "does not hold",
         "did not fall",
     ),
     (
         "C8",
-        [("06", lc_fit()), ("06", cpu_sweep([400.0, 200.0, 110.0], spread_ms=5.0))],
+        [("07", lc_fit()), ("07", cpu_sweep([400.0, 200.0, 110.0], spread_ms=5.0))],
         "holds",
         "every point within 25 %; c_opt not identified",
     ),
@@ -514,8 +514,8 @@ CASES = [
     (
         "C8",
         [
-            ("06", lc_fit(latency_ms=[220.0, 205.0, 200.0], c_opt=0.55, scale_ms=110.0)),
-            ("06", cpu_sweep([220.0, 205.0, 200.0], spread_ms=30.0)),
+            ("07", lc_fit(latency_ms=[220.0, 205.0, 200.0], c_opt=0.55, scale_ms=110.0)),
+            ("07", cpu_sweep([220.0, 205.0, 200.0], spread_ms=30.0)),
         ],
         "does not hold",
         "within the rounds' spread: no measurable 1/c part",
@@ -523,14 +523,14 @@ CASES = [
     # the issue's case: a one-thread pool makes c_opt ≤ 1 true by construction
     (
         "C8",
-        [("06", lc_fit(policy=1, latency_ms=[400.0, 200.0, 200.0], c_opt=1.0))],
+        [("07", lc_fit(policy=1, latency_ms=[400.0, 200.0, 200.0], c_opt=1.0))],
         "not measured here",
         "one-thread control, where c_opt ≤ 1 holds by construction",
     ),
-    ("C8", [("06", lc_fit(outcome=NO_DOCKER))], "not measured here", "06:LcFit not run"),
-    ("C8", [("06", lc_fit(c_opt=None))], "not measured here", "has no c_opt"),
-    ("C8", [("06", lc_fit(scale_ms=None))], "not measured here", "has no scale_ms"),
-    ("C8", [("06", lc_fit(identified=None))], "not measured here", "has no identified"),
+    ("C8", [("07", lc_fit(outcome=NO_DOCKER))], "not measured here", "07:LcFit not run"),
+    ("C8", [("07", lc_fit(c_opt=None))], "not measured here", "has no c_opt"),
+    ("C8", [("07", lc_fit(scale_ms=None))], "not measured here", "has no scale_ms"),
+    ("C8", [("07", lc_fit(identified=None))], "not measured here", "has no identified"),
     ("C9", [("00", cuda_compatibility())], "holds", "the predicted error is seen"),
     (
         "C9",
@@ -577,40 +577,40 @@ CASES = [
         "not measured here",
         "failed for another reason",
     ),
-    ("C10", [("05", cache_effects())], "holds", "only the changed step"),
+    ("C10", [("06", cache_effects())], "holds", "only the changed step"),
     (
         "C10",
-        [("05", cache_effects(model_change_pip_cached=False))],
+        [("06", cache_effects(model_change_pip_cached=False))],
         "does not hold",
         "pip install reran for a model change",
     ),
-    ("C10", [("05", cache_effects(outcome=NO_DOCKER))], "not measured here", "not run"),
+    ("C10", [("06", cache_effects(outcome=NO_DOCKER))], "not measured here", "not run"),
     (
         "C10",
-        [("05", cache_effects(lock_change_pip_rerun=None))],
+        [("06", cache_effects(lock_change_pip_rerun=None))],
         "not measured here",
         "has no lock_change_pip_rerun",
     ),  # the issue's case: no default "holds"
     (
         "C10",
-        [("05", cache_effects(before_change_cached=None))],
+        [("06", cache_effects(before_change_cached=None))],
         "not measured here",
         "has no before_change_cached",
     ),
-    ("C11", [("05", model_layer())], "holds", "only the model layer changed"),
+    ("C11", [("06", model_layer())], "holds", "only the model layer changed"),
     # the issue's case: the rebuild also changed the sha256 label, so the file is not isolated
-    ("C11", [("05", model_layer(same_build_args=False))], "holds in part", "not isolated"),
+    ("C11", [("06", model_layer(same_build_args=False))], "holds in part", "not isolated"),
     (
         "C11",
-        [("05", model_layer(ids_differ=False, changed_layers=[]))],
+        [("06", model_layer(ids_differ=False, changed_layers=[]))],
         "does not hold",
         "did not change",
     ),
     (
         "C11",
-        [("05", model_layer(outcome=NO_DOCKER, ids_differ=None))],
+        [("06", model_layer(outcome=NO_DOCKER, ids_differ=None))],
         "not measured here",
-        "05:ModelLayer not run",
+        "06:ModelLayer not run",
     ),
     ("C12", [("02", lecture_flask())], "holds", "as written answers HTTP 200"),
     (
@@ -642,40 +642,40 @@ CASES = [
     ),
     ("C13", UNDER_LOAD, "holds", "CPU % rose under load"),
     # the issue's case: an idle container alone does not show CPU use
-    ("C13", [("05", docker_stats())], "holds in part", "only an idle container was read"),
+    ("C13", [("06", docker_stats())], "holds in part", "only an idle container was read"),
     (
         "C13",
-        [("06", docker_stats(cpu_percent="4.0%")), ("06", load_result()), ("05", docker_stats())],
+        [("07", docker_stats(cpu_percent="4.0%")), ("07", load_result()), ("06", docker_stats())],
         "holds in part",
         "the loaded server's 4 % is within 10 points of idle 0.21 %: no measurable difference",
     ),
     (
         "C13",
-        [("06", docker_stats(cpu_percent="180.4%")), ("06", load_result(failures=300))],
+        [("07", docker_stats(cpu_percent="180.4%")), ("07", load_result(failures=300))],
         "holds in part",
-        "lab 06 recorded no answered load beside its reading",
+        "lab 07 recorded no answered load beside its reading",
     ),
     (
         "C13",
-        [("06", docker_stats(cpu_percent="180.4%")), ("06", load_result())],
+        [("07", docker_stats(cpu_percent="180.4%")), ("07", load_result())],
         "holds in part",
-        "no idle container was read beside the loaded one (run lab 05)",
+        "no idle container was read beside the loaded one (run lab 06)",
     ),
     (
         "C13",
-        [("05", docker_stats(gpu_column=False, columns=["CPU %", "MEM USAGE / LIMIT"]))],
+        [("06", docker_stats(gpu_column=False, columns=["CPU %", "MEM USAGE / LIMIT"]))],
         "does not hold",
         "no GPU memory column (GPU memory comes from nvidia-smi); CPU use not shown: only an idle",
     ),
     (
         "C13",
-        [("06", docker_stats(cpu_percent="180.4%", gpu_column=False)), *UNDER_LOAD[1:]],
+        [("07", docker_stats(cpu_percent="180.4%", gpu_column=False)), *UNDER_LOAD[1:]],
         "does not hold",
         "no GPU memory column (GPU memory comes from nvidia-smi); CPU % rose under load",
     ),
     (
         "C13",
-        [("05", docker_stats(gpu_column=False, columns=["CPU %"]))],
+        [("06", docker_stats(gpu_column=False, columns=["CPU %"]))],
         "does not hold",
         "docker stats printed no memory column",
     ),
@@ -683,7 +683,7 @@ CASES = [
         "C13",
         [
             (
-                "05",
+                "06",
                 docker_stats(
                     returncode=1,
                     error="Cannot connect to the Docker daemon",
@@ -697,7 +697,7 @@ CASES = [
     ),
     (
         "C13",
-        [("05", docker_stats(returncode=None, error="docker: not found", columns=[]))],
+        [("06", docker_stats(returncode=None, error="docker: not found", columns=[]))],
         "not measured here",
         "docker stats failed: docker: not found",
     ),
@@ -714,15 +714,15 @@ def test_judge(assert_judged, claim: str, records: list, kind: str, text: str):
 
 
 def test_c3_shows_the_dependency_diet_in_its_own_part_never_in_the_ratio(results_of):
-    alone = judge("C3", results_of(("03", size_ablation(FULL))))
-    diet = judge("C3", results_of(("03", size_ablation(FULL, naive_mb=10000.0))))
+    alone = judge("C3", results_of(("04", size_ablation(FULL))))
+    diet = judge("C3", results_of(("04", size_ablation(FULL, naive_mb=10000.0))))
     assert diet.verdict == alone.verdict  # only 1.78× smaller, with or without the naive image
     assert "torch/CUDA/JupyterLab 10000 MB vs ONNX Runtime alone 500 MB = 20×" in diet.measured
     assert "dependency diet (its own row): not built: BUILD_NAIVE = False" in alone.measured
 
 
-#: lab 07's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records
-DELIVERY = {c.id for c in CLAIMS if c.lab == "07"}
+#: lab 08's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records
+DELIVERY = {c.id for c in CLAIMS if c.lab == "08"}
 ALL_FOUR = {"holds", "holds in part", "does not hold", "not measured here"}
 THREE = ALL_FOUR - {"holds in part"}
 #: every verdict kind each judge can give (its docstring's design says why)
@@ -765,51 +765,51 @@ def test_a_missing_record_names_the_lab_that_records_it(results_of, claim: str):
 
 def test_another_schema_version_is_not_read(results_of, monkeypatch):
     monkeypatch.setattr(BatchFit, "SCHEMA_VERSION", 2)  # the same type, a newer schema
-    row = judge("C7", results_of(("04", batch_fit())))
+    row = judge("C7", results_of(("05", batch_fit())))
     assert row.verdict == Verdict.not_measured(
-        "04:BatchFit has schema version 2, the judge reads version 1"
+        "05:BatchFit has schema version 2, the judge reads version 1"
     )
 
 
 def test_a_malformed_field_is_not_measured_not_a_crash(results_of):
-    row = judge("C7", results_of(("04", batch_fit(r2="high"))))  # type: ignore[arg-type]
+    row = judge("C7", results_of(("05", batch_fit(r2="high"))))  # type: ignore[arg-type]
     assert row.verdict.kind == "not measured here" and "malformed" in row.verdict.text
 
 
 def test_c4_prefers_lab_05_and_falls_back_to_lab_03(results_of):
-    both = judge("C4", results_of(("05", container_vs_host()), ("03", container_parity())))
-    assert "[05:ContainerVsHost]" in both.measured
+    both = judge("C4", results_of(("06", container_vs_host()), ("04", container_parity())))
+    assert "[06:ContainerVsHost]" in both.measured
     fallback = judge(
-        "C4", results_of(("05", container_vs_host(outcome=NO_DOCKER)), ("03", container_parity()))
+        "C4", results_of(("06", container_vs_host(outcome=NO_DOCKER)), ("04", container_parity()))
     )
-    assert fallback.verdict.kind == "holds" and "[03:ContainerParity]" in fallback.measured
-    neither = judge("C4", results_of(("03", container_parity(outcome=NO_DOCKER))))
-    assert "ContainerVsHost not recorded: run lab 05" in neither.verdict.text
-    assert "03:ContainerParity not run" in neither.verdict.text
+    assert fallback.verdict.kind == "holds" and "[04:ContainerParity]" in fallback.measured
+    neither = judge("C4", results_of(("04", container_parity(outcome=NO_DOCKER))))
+    assert "ContainerVsHost not recorded: run lab 06" in neither.verdict.text
+    assert "04:ContainerParity not run" in neither.verdict.text
 
 
 def test_c13_reads_lab_06s_server_when_lab_05s_docker_stats_failed(results_of):
     failed_05 = docker_stats(returncode=1, error="boom", columns=[])
-    row = judge("C13", results_of(("05", failed_05), ("06", docker_stats(gpu_column=False))))
-    assert row.verdict.kind == "does not hold" and "[06:DockerStats]" in row.measured
+    row = judge("C13", results_of(("06", failed_05), ("07", docker_stats(gpu_column=False))))
+    assert row.verdict.kind == "does not hold" and "[07:DockerStats]" in row.measured
 
 
 def test_c13_quotes_the_server_under_load_before_the_idle_container(results_of):
-    """The issue's case: lab 05's idle 0.21 % is not quoted as if it were the load's CPU."""
+    """The issue's case: lab 06's idle 0.21 % is not quoted as if it were the load's CPU."""
     row = judge("C13", results_of(*UNDER_LOAD))
-    loaded = "180.4% for the server of lab 06's load (300 of 300 requests answered"
+    loaded = "180.4% for the server of lab 07's load (300 of 300 requests answered"
     assert loaded in row.measured and "0.21% for an idle container" in row.measured
     assert row.measured.index(loaded) < row.measured.index("0.21%")
 
 
 def test_c8_shows_the_throttling_counters_and_the_rounds_spread(results_of):
     sweep = cpu_sweep([400.0, 200.0, 110.0], spread_ms=5.0)
-    row = judge("C8", results_of(("06", lc_fit()), ("06", sweep)))
+    row = judge("C8", results_of(("07", lc_fit()), ("07", sweep)))
     assert "host thread pool: c=0.5: 400 ms" in row.measured
     assert "CFS periods throttled c=0.5: 300/400, c=1: 150/400, c=2: 0/400" in row.measured
-    assert "rounds' spread 5 ms at c=0.5, 5 ms at c=2 [06:CpuSweep]" in row.measured
-    other_pool = judge("C8", results_of(("06", lc_fit()), ("06", cpu_sweep([1, 1, 1], 5, 1))))
-    assert "[06:CpuSweep]" not in other_pool.measured, "the spread is the same pool's"
+    assert "rounds' spread 5 ms at c=0.5, 5 ms at c=2 [07:CpuSweep]" in row.measured
+    other_pool = judge("C8", results_of(("07", lc_fit()), ("07", cpu_sweep([1, 1, 1], 5, 1))))
+    assert "[07:CpuSweep]" not in other_pool.measured, "the spread is the same pool's"
     assert "no round-to-round spread recorded" in other_pool.verdict.text
 
 
@@ -848,29 +848,29 @@ def test_the_claims_are_those_of_the_lectures_claims_md(lecture_text):
     """The kit judges CLAIMS.md's claims in its order, from C1 on; the file may list later
     candidates (C17-C22, for a lab on Docker's architecture) that no lab judges yet."""
     ids = re.findall(r"^\| (C\d+) \|", lecture_text("CLAIMS.md"), re.M)
-    assert ids[: len(CLAIMS)] == [c.id for c in CLAIMS]  # C14–C16: lab 07's, lines 646–792
+    assert ids[: len(CLAIMS)] == [c.id for c in CLAIMS]  # C14–C16: lab 08's, lines 646–792
 
 
 def test_a_full_run_judges_every_claim(results_of):
     results = results_of(
         ("00", cuda_compatibility()),
         ("02", lecture_flask(as_written=FLASK_EXITS)),
-        ("03", size_ablation(SLIM_ONLY, full_base=NO_FULL_BASE)),
-        ("04", batch_fit()),
-        ("05", ort_version_drift(device="cuda")),
-        ("05", rebuilds()),
-        ("05", container_vs_host()),
-        ("05", determinism()),
-        ("05", cache_effects()),
-        ("05", model_layer()),
-        ("05", docker_stats()),
-        ("06", overhead()),
-        ("06", lc_fit()),
+        ("04", size_ablation(SLIM_ONLY, full_base=NO_FULL_BASE)),
+        ("05", batch_fit()),
+        ("06", ort_version_drift(device="cuda")),
+        ("06", rebuilds()),
+        ("06", container_vs_host()),
+        ("06", determinism()),
+        ("06", cache_effects()),
+        ("06", model_layer()),
+        ("06", docker_stats()),
+        ("07", overhead()),
+        ("07", lc_fit()),
     )
-    rows = claims_table(results)  # lab 07's records: test_judges_delivery.py
+    rows = claims_table(results)  # lab 08's records: test_judges_delivery.py
     unmeasured = [r.id for r in rows if r.verdict.kind == "not measured here"]
     assert unmeasured == sorted(DELIVERY) and all(
-        "run lab 07" in _row(rows, c).verdict.text for c in DELIVERY
+        "run lab 08" in _row(rows, c).verdict.text for c in DELIVERY
     )
     assert _row(rows, "C12").verdict.kind == "does not hold"
     text = format_claims(rows)
@@ -888,7 +888,7 @@ def _row(rows: list[ClaimRow], claim: str) -> ClaimRow:
 def test_judge_names_the_claims_when_asked_for_another(results_of):
     with pytest.raises(MllabError, match="no claim C17; the claims are C1 to C16"):
         judge("C17", results_of())
-    assert judge("c7", results_of(("04", batch_fit()))).id == "C7"
+    assert judge("c7", results_of(("05", batch_fit()))).id == "C7"
     assert str(judge("C7", results_of())).startswith("C7: Throughput follows")
 
 
@@ -898,7 +898,7 @@ def test_judge_names_the_claims_when_asked_for_another(results_of):
 def test_results_folder_is_explicit_or_mllab_results(tmp_path, monkeypatch):
     run = tmp_path / "runs" / "20260101-000000"
     (run / "results").mkdir(parents=True)
-    (run / "results" / "04.json").write_text("{}")
+    (run / "results" / "05.json").write_text("{}")
     assert results_folder(run / "results") == run / "results"
     assert results_folder(run) == run / "results", "a run folder stands for its results"
     monkeypatch.setenv("MLLAB_RESULTS", str(run / "results"))
@@ -924,7 +924,7 @@ def test_without_a_folder_claims_fails_naming_the_newest_run(tmp_path, monkeypat
 
 
 def test_cli_prints_one_run_only(results_of, capsys):
-    folder = results_of(("04", batch_fit())).folder
+    folder = results_of(("05", batch_fit())).folder
     assert _claims_command("--results", str(folder)) == 0
     out = capsys.readouterr().out
     assert "holds: the law fits with a fixed cost" in out and out.count("not measured here") >= 12

@@ -1,4 +1,4 @@
-"""Lab 07's claims (C14–C16): for each, records for every verdict kind its judge can give:
+"""Lab 08's claims (C14–C16): for each, records for every verdict kind its judge can give:
 where it holds (C16: holds in part at best), does not hold, and a missing record or a
 measurement that did not run (-> "not measured here").
 
@@ -145,35 +145,35 @@ DIFFERENT = registry_rebuild(digests=[D1, D2], same_digest=False)
 
 # claim, records, verdict kind, a fragment of the verdict text
 CASES = [
-    ("C14", [("07", moving_tag()), ("07", pull_back())], "holds", "the tag moved"),
-    ("C14", [("07", UNMOVED), ("07", pull_back())], "holds", "not seen to move"),
+    ("C14", [("08", moving_tag()), ("08", pull_back())], "holds", "the tag moved"),
+    ("C14", [("08", UNMOVED), ("08", pull_back())], "holds", "not seen to move"),
     (
         "C14",
-        [("07", moving_tag()), ("07", pull_back(pulled_id=ID2, same_id=False))],
+        [("08", moving_tag()), ("08", pull_back(pulled_id=ID2, same_id=False))],
         "does not hold",
         "pull by digest gave another image ID",
     ),
     (
         "C14",
-        [("07", moving_tag(by_digest_id=ID2, digest_pinned=False)), ("07", pull_back())],
+        [("08", moving_tag(by_digest_id=ID2, digest_pinned=False)), ("08", pull_back())],
         "does not hold",
         "no longer gave the first image",
     ),
     (
         "C14",
         [
-            ("07", moving_tag(tag_digest_now=D1, by_tag_id=ID1, tag_moved=False)),
-            ("07", pull_back()),
+            ("08", moving_tag(tag_digest_now=D1, by_tag_id=ID1, tag_moved=False)),
+            ("08", pull_back()),
         ],
         "does not hold",
         "did not name the digest pushed last",
     ),
-    ("C14", [("07", moving_tag())], "not measured here", "PullBack not recorded: run lab 07"),
-    ("C14", [("07", pull_back())], "not measured here", "MovingTag not recorded: run lab 07"),
-    ("C15", [("07", registry_rebuilds())], "holds", "gave the same digest"),
+    ("C14", [("08", moving_tag())], "not measured here", "PullBack not recorded: run lab 08"),
+    ("C14", [("08", pull_back())], "not measured here", "MovingTag not recorded: run lab 08"),
+    ("C15", [("08", registry_rebuilds())], "holds", "gave the same digest"),
     (
         "C15",
-        [("07", registry_rebuilds(docker=DIFFERENT))],
+        [("08", registry_rebuilds(docker=DIFFERENT))],
         "does not hold",
         "held for the build made reproducible (buildah --timestamp)",
     ),
@@ -181,7 +181,7 @@ CASES = [
         "C15",
         [
             (
-                "07",
+                "08",
                 registry_rebuilds(
                     docker=DIFFERENT,
                     buildah=registry_rebuild(outcome=NO_BUILDAH, digests=[], same_digest=None),
@@ -195,7 +195,7 @@ CASES = [
         "C15",
         [
             (
-                "07",
+                "08",
                 registry_rebuilds(
                     docker=registry_rebuild(
                         outcome=Outcome.failed("push: 500"), digests=[], same_digest=None
@@ -206,41 +206,41 @@ CASES = [
         "not measured here",
         "RegistryRebuilds.docker failed: push: 500",
     ),
-    ("C16", [("07", pipeline_run())], "holds in part", "the deployed service answered the same"),
+    ("C16", [("08", pipeline_run())], "holds in part", "the deployed service answered the same"),
     # the issue's case: labels the run wrote itself, read back; nothing rebuilt the commit
     (
         "C16",
-        [("07", pipeline_run())],
+        [("08", pipeline_run())],
         "holds in part",
         f"not established: that a clean checkout of {COMMIT[:12]} rebuilds this digest",
     ),
     (
         "C16",
-        [("07", pipeline_run(stages=NOT_DEPLOYED, deployed_sha256=None))],
+        [("08", pipeline_run(stages=NOT_DEPLOYED, deployed_sha256=None))],
         "holds in part",
         "(deploy not run)",
     ),
-    ("C16", [("07", pipeline_run(labels={}))], "does not hold", "revision label is None"),
+    ("C16", [("08", pipeline_run(labels={}))], "does not hold", "revision label is None"),
     (
         "C16",
-        [("07", pipeline_run(deployed_sha256="9" * 64))],
+        [("08", pipeline_run(deployed_sha256="9" * 64))],
         "does not hold",
         "answered another model sha256",
     ),
-    ("C16", [("07", pipeline_run(dirty=True))], "does not hold", "uncommitted changes"),
+    ("C16", [("08", pipeline_run(dirty=True))], "does not hold", "uncommitted changes"),
     (
         "C16",
-        [("07", pipeline_run(model_version="1.0.0-build.28"))],
+        [("08", pipeline_run(model_version="1.0.0-build.28"))],
         "does not hold",
         "does not name the commit",
     ),
     (
         "C16",
-        [("07", pipeline_run(stages=_blocked("test")))],
+        [("08", pipeline_run(stages=_blocked("test")))],
         "not measured here",
-        "07:PipelineRun stage push not run: blocked: test failed",
+        "08:PipelineRun stage push not run: blocked: test failed",
     ),
-    ("C16", [], "not measured here", "PipelineRun not recorded: run lab 07"),
+    ("C16", [], "not measured here", "PipelineRun not recorded: run lab 08"),
 ]
 
 
@@ -267,7 +267,7 @@ def test_every_delivery_claim_is_covered_by_every_kind_its_judge_gives(claim: st
 
 
 def test_the_delivery_claims_are_lab_07s_with_their_lecture_lines():
-    rows = {c.id: c for c in CLAIMS if c.lab == "07"}
+    rows = {c.id: c for c in CLAIMS if c.lab == "08"}
     assert list(rows) == ["C14", "C15", "C16"]
     assert (rows["C14"].lines, rows["C15"].lines, rows["C16"].lines) == ("646", "654", "719, 792")
     assert "one SHA256" in rows["C14"].claim and "git commit" in rows["C16"].claim
@@ -275,10 +275,10 @@ def test_the_delivery_claims_are_lab_07s_with_their_lecture_lines():
 
 def test_lab_07_alone_judges_its_three_claims(results_of):
     results = results_of(
-        ("07", moving_tag()),
-        ("07", pull_back()),
-        ("07", registry_rebuilds()),
-        ("07", pipeline_run()),
+        ("08", moving_tag()),
+        ("08", pull_back()),
+        ("08", registry_rebuilds()),
+        ("08", pipeline_run()),
     )
     rows = claims_table(results)
     judged = [r.id for r in rows if r.verdict.kind != "not measured here"]
@@ -286,18 +286,18 @@ def test_lab_07_alone_judges_its_three_claims(results_of):
 
 
 def test_the_measured_text_shortens_digests_and_names_the_commit(results_of):
-    row = judge("C16", results_of(("07", pipeline_run())))
+    row = judge("C16", results_of(("08", pipeline_run())))
     assert COMMIT[:12] in row.measured and MODEL[:12] in row.measured
     assert D1[:19] in row.measured and D1 not in row.measured
     moved = judge(
-        "C14", results_of(("07", moving_tag()), ("07", pull_back(absent_before_pull=False)))
+        "C14", results_of(("08", moving_tag()), ("08", pull_back(absent_before_pull=False)))
     )
     assert "no download" in moved.measured and D2[:19] in moved.measured
-    pulled = judge("C14", results_of(("07", moving_tag()), ("07", pull_back())))
+    pulled = judge("C14", results_of(("08", moving_tag()), ("08", pull_back())))
     assert "(1 layer(s) downloaded, 6 already here)" in pulled.measured
 
 
 def test_labels_that_are_no_mapping_are_not_measured(results_of):
     broken = replace(pipeline_run(), labels="not a dict")  # type: ignore[arg-type]
-    row = judge("C16", results_of(("07", broken)))
+    row = judge("C16", results_of(("08", broken)))
     assert row.verdict.kind == "not measured here" and "has no labels" in row.verdict.text

@@ -73,8 +73,8 @@ def test_runner_goes_on_past_a_failure(lab_dir: Path, tmp_path: Path, monkeypatc
 def test_select_and_unknown_lab(lab_dir: Path):
     found = runner.discover(lab_dir)
     assert [p.name for p in runner.select(found, "0,2")] == ["00_ok.ipynb", "02_after.ipynb"]
-    with pytest.raises(MllabError, match="no lab 07"):
-        runner.select(found, "07")
+    with pytest.raises(MllabError, match="no lab 08"):
+        runner.select(found, "08")
 
 
 def test_parse_parameters():
@@ -120,11 +120,11 @@ def test_the_clean_up_runs_after_a_failing_lab_and_the_runner_goes_on(
 
 def test_after_lab_says_what_the_clean_up_did(monkeypatch):
     said = []
-    monkeypatch.setattr(runner, "AFTER_LAB", {"07": lambda: "nothing to undo"})
-    assert runner.after_lab(Path("07_delivery.ipynb"), said.append) == "nothing to undo"
-    assert runner.after_lab(Path("06_resources_load.ipynb"), said.append) is None
-    assert said == ["        clean-up after 07_delivery.ipynb: nothing to undo"]
+    monkeypatch.setattr(runner, "AFTER_LAB", {"08": lambda: "nothing to undo"})
+    assert runner.after_lab(Path("08_delivery.ipynb"), said.append) == "nothing to undo"
+    assert runner.after_lab(Path("07_resources_load.ipynb"), said.append) is None
+    assert said == ["        clean-up after 08_delivery.ipynb: nothing to undo"]
 
 
 def test_lab_07_is_cleaned_up_by_the_delivery_clean_up():
-    assert set(runner.AFTER_LAB) == {"07"}
+    assert set(runner.AFTER_LAB) == {"08"}

@@ -12,7 +12,7 @@ from mllab.serve.requests import PAYLOADS, load_request
 
 @pytest.mark.parametrize("kind", PAYLOADS)
 def test_each_load_payload_is_a_request_the_server_answers(kind, tiny_model):
-    """Lab 06's load can target either API (or an image upload, or the health check): the
+    """Lab 07's load can target either API (or an image upload, or the health check): the
     request locust repeats gets a 200 from the real app (in-process, on a tiny model with
     ResNet-50's interface)."""
     request = load_request(kind)

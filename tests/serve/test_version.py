@@ -1,4 +1,4 @@
-"""``X-Model-Version``: every answer names the build that served it (lab 07's rolling update
+"""``X-Model-Version``: every answer names the build that served it (lab 08's rolling update
 counts which version answered each request); ``MODEL_VERSION`` is checked before loading."""
 
 from __future__ import annotations

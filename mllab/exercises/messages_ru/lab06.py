@@ -2,57 +2,69 @@
 templates as that module writes them; see :mod:`mllab.exercises.messages_ru`)."""
 
 RU: dict[str, str] = {
-    "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c the cores "
-    "granted, c_opt the threads that can use them) and «Управление ресурсами CPU/GPU внутри "
-    "контейнера» (--cpus is a cgroup quota)": (
-        "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c — "
-        "выделенные ядра, c_opt — потоки, которые могут их использовать) и «Управление "
-        "ресурсами CPU/GPU внутри контейнера» (--cpus — это квота cgroup)"
+    "«Воспроизводимость численных результатов» (what is fixed and what is switched off before "
+    "inference, so that results agree across machines to ε = 1e-6)": (
+        "«Воспроизводимость численных результатов» (что фиксируется и что выключается перед "
+        "инференсом, чтобы результаты совпадали на разных машинах до ε = 1e-6)"
     ),
-    " (scan c_opt between the smallest and the largest c; for each, the best scale is "
-    "Σ g·L / Σ g², g = 1/min(c, c_opt))": (
-        " (перебирайте c_opt между наименьшим и наибольшим c; для каждого лучший scale равен "
-        "Σ g·L / Σ g², g = 1/min(c, c_opt))"
+    "«Понятие *reproducible build*» and «Проверка детерминированности сборки» "
+    "(Build(S, D, C) = Build(S, D, C) ⇒ H(D₁) = H(D₂): equal image IDs)": (
+        "«Понятие *reproducible build*» и «Проверка детерминированности сборки» "
+        "(Build(S, D, C) = Build(S, D, C) ⇒ H(D₁) = H(D₂): одинаковые ID образов)"
     ),
-    "--cpus = {}: a larger quota is faster beyond the spread of the calls ({}: {}; {}: {})": (
-        "--cpus = {=}: бо́льшая квота быстрее сверх разброса вызовов ({=}: {=}; {=}: {=})"
+    " (no effect: {})": " (не действует: {=})",
+    "; changes nothing here, not credited: {}": "; здесь ничего не меняют, не засчитаны: {=}",
+    "a two-stage": "двухстадийном",
+    "the slim": "slim-образа",
+    "on the slim Dockerfile: {}": "на slim-Dockerfile: {}",
+    "on a two-stage Dockerfile: {}": "на двухстадийном Dockerfile: {}",
+    "on {} Dockerfile: {}": "на {} Dockerfile: {}",
+    "every stage declares SOURCE_DATE_EPOCH, one fixed time {} for files and RUN steps": (
+        "каждая стадия объявляет SOURCE_DATE_EPOCH, одно фиксированное время {=} для файлов и "
+        "шагов RUN"
     ),
-    "--cpus = {}: a lower median alone is noise — {} CPUs are as fast within the spread of the "
-    "calls ({})": (
-        "--cpus = {=}: одна лишь меньшая медиана — это шум: {=} CPU так же быстры в пределах "
-        "разброса вызовов ({=})"
+    "leave the rest as it was: line {} differs from the original": (
+        "остальное оставьте как было: строка {=} отличается от исходной"
     ),
-    "--cpus={} and {} threads for the measured calls": (
-        "--cpus={=} и {=} потоков для измеренных вызовов"
+    "max|Δ| {} ≤ ε = {} (the defaults: {}); credited: {}{}": (
+        "max|Δ| {=} ≤ ε = {=} (по умолчанию: {=}); засчитаны: {=}{}"
     ),
-    "c_opt = {}, scale = {} ms on the measured sweep, as the kit's": (
-        "c_opt = {=}, scale = {=} мс на измеренном прогоне, как у mllab"
+    "one fixed time for both, not timestamp {} and source_date_epoch {}": (
+        "одно фиксированное время для обоих, а не timestamp {=} и source_date_epoch {=}"
     ),
-    "limits need at least two measured quotas, not {}": (
-        "для ограничений нужны хотя бы две измеренные квоты, а не {=}"
+    "return (dockerfile, settings), not {}": "верните (dockerfile, settings), а не {=}",
+    "return an onnxruntime.SessionOptions, not {}": (
+        "верните onnxruntime.SessionOptions, а не {=}"
     ),
-    "made-up calls {}": "придуманных вызовах {=}",
-    "on an exact sweep made with c_opt = {}, scale = {} ms your function gives c_opt = {}, "
-    "scale = {} ms{}": (
-        "на точном прогоне, построенном с c_opt = {=}, scale = {=} мс, ваша функция даёт "
-        "c_opt = {=}, scale = {=} мс{}"
+    "return the Dockerfile as text, not {}": "верните Dockerfile текстом, а не {=}",
+    "settings: a dict {}, not {}": "settings: словарь {=}, а не {=}",
+    "source_date_epoch: a fixed time for the RUN steps (useradd writes today's date)": (
+        "source_date_epoch: фиксированное время для шагов RUN (useradd пишет сегодняшнюю дату)"
     ),
-    "on the measured sweep your L(c) is up to {} off the kit's (c_opt = {}, scale = {} ms)": (
-        "на измеренном прогоне ваша L(c) отличается от L(c) mllab до {=} (c_opt = {=}, "
-        "scale = {=} мс)"
+    "stage {} does not declare ARG SOURCE_DATE_EPOCH after its FROM: an ARG reaches only the "
+    "RUN steps of the stage that declares it": (
+        "стадия {=} не объявляет ARG SOURCE_DATE_EPOCH после своего FROM: ARG доходит только до "
+        "шагов RUN той стадии, которая его объявляет"
     ),
-    "return (cpus, threads), not {}": "верните (cpus, threads), а не {=}",
-    "return two numbers (c_opt, scale_ms), not {}": "верните два числа (c_opt, scale_ms), а не {=}",
-    "right on the exact sweep (the measured one could not be fitted: {})": (
-        "верно на точном прогоне (измеренный не удалось аппроксимировать: {=})"
+    "this model does not tell options apart (the defaults are the graph as written){}": (
+        "эта модель не различает опции (опции по умолчанию дают граф в том виде, как он записан){}"
     ),
-    "right on {} made-up measurements (none measured here)": (
-        "верно на {=} придуманных измерениях (здесь ничего не измерено)"
+    "timestamp: a fixed time (seconds since 1970) for the config and every file's mtime": (
+        "timestamp: фиксированное время (секунды с 1970 года) для конфигурации и mtime каждого "
+        "файла"
     ),
-    "the measured calls": "измеренных вызовах",
-    "threads = {} with --cpus = {}: how many threads can a quota of {} CPUs run at once? "
-    "(os.cpu_count() in a container is the host's)": (
-        "threads = {=} при --cpus = {=}: сколько потоков квота в {=} CPU может выполнять "
-        "одновременно? (os.cpu_count() в контейнере — это число ядер хоста)"
+    "with your options the outputs are still {} from the graph as the file writes it (> ε = "
+    "{}; the defaults: {}): which optimisation still rewrites the graph?": (
+        "с вашими опциями выходы всё ещё отстоят на {=} от графа в том виде, как его записывает "
+        "файл (> ε = {=}; по умолчанию: {=}): какая оптимизация всё ещё переписывает граф?"
     ),
+    "with your options two runs or 1 vs {} threads differ by max|Δ| = {} > ε = {}": (
+        "с вашими опциями два запуска или 1 и {=} потоков различаются на max|Δ| = {=} > ε = {=}"
+    ),
+    "your options change nothing here: the outputs are bitwise the defaults', {} from the "
+    "graph as the file writes it (ε = {}): what does the lecture switch off?{}": (
+        "ваши опции здесь ничего не меняют: выходы побитово совпадают с выходами по умолчанию, "
+        "{=} от графа в том виде, как его записывает файл (ε = {=}): что выключает лекция?{}"
+    ),
+    "{} (Δ to the defaults {})": "{=} (Δ до опций по умолчанию {=})",
 }

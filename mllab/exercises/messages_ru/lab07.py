@@ -2,50 +2,57 @@
 templates as that module writes them; see :mod:`mllab.exercises.messages_ru`)."""
 
 RU: dict[str, str] = {
-    "«Immutable builds» (the old image stays in the registry, so the previous state can come "
-    "back) and «Практика версионирования в CI/CD» (Deploy: the stage that puts a version into "
-    "service)": (
-        "«Immutable builds» (старый образ остаётся в реестре, поэтому прежнее состояние можно "
-        "вернуть) и «Практика версионирования в CI/CD» (Deploy: стадия, которая вводит версию в "
-        "эксплуатацию)"
+    "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c the cores "
+    "granted, c_opt the threads that can use them) and «Управление ресурсами CPU/GPU внутри "
+    "контейнера» (--cpus is a cgroup quota)": (
+        "«Влияние ограничений ресурсов на производительность» (L(c) ∼ 1/min(c, c_opt): c — "
+        "выделенные ядра, c_opt — потоки, которые могут их использовать) и «Управление "
+        "ресурсами CPU/GPU внутри контейнера» (--cpus — это квота cgroup)"
     ),
-    "«Теги и версии образов», «Immutable builds» (a new build gets a new tag; an old one stays "
-    "in the registry) and «Практика версионирования в CI/CD» (tags like 1.0.3-build.472)": (
-        "«Теги и версии образов», «Immutable builds» (новая сборка получает новый тег; старая "
-        "остаётся в реестре) и «Практика версионирования в CI/CD» (теги вида 1.0.3-build.472)"
+    " (scan c_opt between the smallest and the largest c; for each, the best scale is "
+    "Σ g·L / Σ g², g = 1/min(c, c_opt))": (
+        " (перебирайте c_opt между наименьшим и наибольшим c; для каждого лучший scale равен "
+        "Σ g·L / Σ g², g = 1/min(c, c_opt))"
     ),
-    " (numbers, not strings: build.10 comes after build.9)": (
-        " (числа, а не строки: build.10 идёт после build.9)"
+    "--cpus = {}: a larger quota is faster beyond the spread of the calls ({}: {}; {}: {})": (
+        "--cpus = {=}: бо́льшая квота быстрее сверх разброса вызовов ({=}: {=}; {=}: {=})"
     ),
-    "expected None (refused), got {}: a tag that exists is never pushed again, and a release "
-    "is MAJOR.MINOR.PATCH": (
-        "ожидалось None (отказ), получено {=}: существующий тег никогда не отправляется снова, "
-        "а релиз имеет вид MAJOR.MINOR.PATCH"
+    "--cpus = {}: a lower median alone is noise — {} CPUs are as fast within the spread of the "
+    "calls ({})": (
+        "--cpus = {=}: одна лишь меньшая медиана — это шум: {=} CPU так же быстры в пределах "
+        "разброса вызовов ({=})"
     ),
-    "expected {}, got None: not pushed yet (build.10 comes after build.9)": (
-        "ожидалось {=}, получено None: ещё не отправлен (build.10 идёт после build.9)"
+    "--cpus={} and {} threads for the measured calls": (
+        "--cpus={=} и {=} потоков для измеренных вызовов"
     ),
-    "expected {}, got {}{}": "ожидалось {=}, получено {=}{}",
-    "failed = {}, but the rows' failures add up to {}": (
-        "failed = {=}, но ошибки в строках в сумме дают {=}"
+    "c_opt = {}, scale = {} ms on the measured sweep, as the kit's": (
+        "c_opt = {=}, scale = {=} мс на измеренном прогоне, как у mllab"
     ),
-    "made-up update {}": "придуманном обновлении {=}",
-    "on the registry's tags: {}-build.{} again → {}, the next build → {}, the next release → {}": (
-        "на тегах реестра: снова {=}-build.{=} → {=}, следующая сборка → {=}, следующий релиз → {=}"
+    "limits need at least two measured quotas, not {}": (
+        "для ограничений нужны хотя бы две измеренные квоты, а не {=}"
     ),
-    "outcome {}, expected {}: read the last second in which any version answered (a version "
-    "with 0 answers did not answer)": (
-        "исход {=}, ожидался {=}: читайте последнюю секунду, в которую отвечала хоть какая-то "
-        "версия (версия с 0 ответов не отвечала)"
+    "made-up calls {}": "придуманных вызовах {=}",
+    "on an exact sweep made with c_opt = {}, scale = {} ms your function gives c_opt = {}, "
+    "scale = {} ms{}": (
+        "на точном прогоне, построенном с c_opt = {=}, scale = {=} мс, ваша функция даёт "
+        "c_opt = {=}, scale = {=} мс{}"
     ),
-    "outcome {}, expected {}: read the last second in which any version answered (rows "
-    "without answers at the end say nothing)": (
-        "исход {=}, ожидался {=}: читайте последнюю секунду, в которую отвечала хоть какая-то "
-        "версия (строки без ответов в конце ничего не говорят)"
+    "on the measured sweep your L(c) is up to {} off the kit's (c_opt = {}, scale = {} ms)": (
+        "на измеренном прогоне ваша L(c) отличается от L(c) mllab до {=} (c_opt = {=}, "
+        "scale = {=} мс)"
     ),
-    "return (failed, outcome), not {}": "верните (failed, outcome), а не {=}",
-    "right on {} made-up updates": "верно на {=} придуманных обновлениях",
-    "the measured update to {}": "измеренном обновлении до {=}",
-    "the outcome is one of {}, not {}": "исход — один из {=}, а не {=}",
-    "to {}: {}, {} failed": "до {=}: {=}, неудачных {=}",
+    "return (cpus, threads), not {}": "верните (cpus, threads), а не {=}",
+    "return two numbers (c_opt, scale_ms), not {}": "верните два числа (c_opt, scale_ms), а не {=}",
+    "right on the exact sweep (the measured one could not be fitted: {})": (
+        "верно на точном прогоне (измеренный не удалось аппроксимировать: {=})"
+    ),
+    "right on {} made-up measurements (none measured here)": (
+        "верно на {=} придуманных измерениях (здесь ничего не измерено)"
+    ),
+    "the measured calls": "измеренных вызовах",
+    "threads = {} with --cpus = {}: how many threads can a quota of {} CPUs run at once? "
+    "(os.cpu_count() in a container is the host's)": (
+        "threads = {=} при --cpus = {=}: сколько потоков квота в {=} CPU может выполнять "
+        "одновременно? (os.cpu_count() в контейнере — это число ядер хоста)"
+    ),
 }

@@ -1,1 +1,1 @@
-"""Lab 04, GPU and batching: the GPU paths (the benchmark suite is in ``mllab.measure.suite``)."""
+"""Lab 05, GPU and batching: the GPU paths (the benchmark suite is in ``mllab.measure.suite``)."""

@@ -1,4 +1,4 @@
-"""The GPU paths of lab 04, each one run for real or reported with its :class:`Outcome`.
+"""The GPU paths of lab 05, each one run for real or reported with its :class:`Outcome`.
 
 Each path (ONNX Runtime CUDA EP with I/O binding in fp32 and fp16, TensorRT EP, PyTorch CUDA
 in fp32 and fp16 autocast) is attempted; a missing GPU or library surfaces as the
@@ -72,7 +72,7 @@ class MlperfComparison:
 
 @dataclass
 class GpuPaths:
-    """Lab 04's GPU section: the probe, every path, and the MLPerf comparison."""
+    """Lab 05's GPU section: the probe, every path, and the MLPerf comparison."""
 
     probe: GpuProbe
     paths: list[GpuPath]

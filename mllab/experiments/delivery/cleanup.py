@@ -1,8 +1,8 @@
-"""Leave the machine as lab 07 found it: the stack removed, the registry stopped if the lab
+"""Leave the machine as lab 08 found it: the stack removed, the registry stopped if the lab
 started it, the swarm left only if the kit created it.
 
-Lab 07 keeps a registry and a swarm stack up across many cells (one ``with`` block cannot span
-them), so its last cell calls :func:`cleanup`, and the lab runner calls it again after lab 07
+Lab 08 keeps a registry and a swarm stack up across many cells (one ``with`` block cannot span
+them), so its last cell calls :func:`cleanup`, and the lab runner calls it again after lab 08
 has run, also when a cell failed. Every step is tried even when an earlier one fails, and each
 says what it did; running it twice, or with nothing up, changes nothing. A registry that was
 already up when the lab began (``mllab registry up``, or ``REGISTRY``) is left up: the lab starts
@@ -56,8 +56,8 @@ class Cleanup:
         )
 
 
-#: present while a registry that lab 07 started runs (removed when the clean-up stops it)
-REGISTRY_MARK = ARTIFACTS / "lab07" / "registry-started-by-the-lab.json"
+#: present while a registry that lab 08 started runs (removed when the clean-up stops it)
+REGISTRY_MARK = ARTIFACTS / "lab08" / "registry-started-by-the-lab.json"
 
 
 def lab_registry(port: int) -> RegistryState:
@@ -82,7 +82,7 @@ def stop_lab_registry() -> bool:
 
 #: the steps in order: the stack before the swarm it runs in; the registry is independent
 STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
-    ("remove the stack mllab07", lambda: deploy_down(leave=False)),
+    ("remove the stack mllab08", lambda: deploy_down(leave=False)),
     ("stop the registry the lab started", stop_lab_registry),
     ("leave the swarm if the kit created it", leave_swarm_if_created),
 )
@@ -96,6 +96,6 @@ def _step(name: str, action: Callable[[], Any]) -> CleanupStep:
 
 
 def cleanup() -> Cleanup:
-    """Remove lab 07's stack, stop the registry the lab started, leave the swarm the kit made;
+    """Remove lab 08's stack, stop the registry the lab started, leave the swarm the kit made;
     never raises (a step that fails is shown as ``failed: <error>``)."""
     return Cleanup([_step(name, action) for name, action in STEPS])

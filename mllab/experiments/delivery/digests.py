@@ -7,7 +7,7 @@ each builder, pushes each build to the registry and compares the digests the reg
 
 * ``docker build --no-cache`` (the legacy builder of the 20.10 engine), twice;
 * ``buildah bud --timestamp 0`` (with ``SOURCE_DATE_EPOCH=0``), twice, through
-  :mod:`mllab.experiments.reproducibility.buildah` (lab 05's reproducible builds).
+  :mod:`mllab.experiments.reproducibility.buildah` (lab 06's reproducible builds).
 
 What is built (cheap on purpose: about 20 s for the four builds and pushes here): the first
 step of the slim image's runtime stage over real files of the kit, on the same base as the slim
@@ -46,7 +46,7 @@ from mllab.experiments.delivery.distribution import push, remove_local
 from mllab.experiments.delivery.registry import DEFAULT_PORT, registry_running
 from mllab.experiments.delivery.registry_api import manifest
 
-# buildah's command runner is lab 05's (its storage, its error messages)
+# buildah's command runner is lab 06's (its storage, its error messages)
 from mllab.experiments.reproducibility.buildah import (
     EPOCH,
     buildah_build,
@@ -170,7 +170,7 @@ def docker_twice(context: Path, base: str, registry: str) -> RegistryRebuild:
 
 
 def buildah_twice_pushed(context: Path, base: str, registry: str) -> RegistryRebuild:
-    """``buildah bud --timestamp 0`` twice (lab 05's :func:`buildah_build`), each pushed with
+    """``buildah bud --timestamp 0`` twice (lab 06's :func:`buildah_build`), each pushed with
     ``buildah push`` (plain HTTP to 127.0.0.1); the registry's digests compared."""
     command = f"buildah bud --no-cache --timestamp {EPOCH} --build-arg SOURCE_DATE_EPOCH={EPOCH}"
     rebuild = RegistryRebuild("buildah --timestamp", Outcome.ran(), command)

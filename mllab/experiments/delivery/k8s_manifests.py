@@ -1,4 +1,4 @@
-"""Lab 07's Kubernetes manifests (``deploy/k8s/``: Deployment, Service, HorizontalPodAutoscaler,
+"""Lab 08's Kubernetes manifests (``deploy/k8s/``: Deployment, Service, HorizontalPodAutoscaler,
 the swarm stack's equivalent), validated offline against the Kubernetes schemas that
 kubernetes-validate ships. Not applied to a cluster here: there is none.
 """

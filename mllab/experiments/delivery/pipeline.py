@@ -1,4 +1,4 @@
-"""Lab 07's CI/CD pipeline: Build → Test → Tag → Push → Deploy, each stage an :class:`Outcome`.
+"""Lab 08's CI/CD pipeline: Build → Test → Tag → Push → Deploy, each stage an :class:`Outcome`.
 
 The lecture ("Практика версионирования в CI/CD"): build the image, test its inference, tag it
 ``1.0.3-build.472``, push it to a registry, deploy it; model_version = f(git_commit,
@@ -79,7 +79,7 @@ class StageResult:
 
 @dataclass
 class PipelineRun:
-    """One run of the pipeline (lab 07's record of it).
+    """One run of the pipeline (lab 08's record of it).
 
     ``reference`` is ``host:port/mllab/serve@sha256:…`` (what Deploy ran); ``labels`` are the
     pushed image's labels as the registry serves them; ``deployed_sha256`` the model sha256 the

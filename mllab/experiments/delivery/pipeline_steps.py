@@ -156,7 +156,7 @@ def registry_labels(pushed: Pushed) -> dict[str, str]:
 
 
 def deploy_swarm(reference: str, replicas: int, port: int = DEFAULT_PORT) -> str:
-    """Run ``reference`` on the swarm stack ``mllab07``: :func:`deploy_up` (which makes a swarm
+    """Run ``reference`` on the swarm stack ``mllab08``: :func:`deploy_up` (which makes a swarm
     if there is none), or a rolling :func:`deploy_update` (then a scale to ``replicas``) when
     the stack already runs; the URL of nginx in front of the replicas (on ``port``)."""
     if swarm_state() == "active" and _stack_runs():

@@ -1,6 +1,6 @@
-"""Lab 07: a rolling update and an automatic rollback on Docker Swarm, measured under load.
+"""Lab 08: a rolling update and an automatic rollback on Docker Swarm, measured under load.
 
-The stack ``mllab07`` (:mod:`mllab.experiments.delivery.swarm`) runs N replicas behind nginx;
+The stack ``mllab08`` (:mod:`mllab.experiments.delivery.swarm`) runs N replicas behind nginx;
 locust (:func:`mllab.measure.load.run_load`) posts ``.npy`` predictions through nginx for a
 fixed time while ``docker service update --image`` replaces the replicas. Every answer carries
 ``X-Model-Version``, recorded per request, so the timeline shows per second how many requests
@@ -18,7 +18,7 @@ each build answered and how many failed.
   2), so the new task fails before its health check ever passes. Thanks to start-first the old
   replicas never stop. Goal: 0 failed requests.
 
-Both are recorded together, ``record("07", Rollouts(rolling, failing))``. Versions 1.0/1.1/1.2
+Both are recorded together, ``record("08", Rollouts(rolling, failing))``. Versions 1.0/1.1/1.2
 for development and the lab come from :func:`demo_versions` (small images FROM the slim image
 with ``ENV MODEL_VERSION``); the functions take any image references, e.g. the pipeline's
 ``127.0.0.1:5000/mllab/serve@sha256:…``.
@@ -84,7 +84,7 @@ def demo_versions(
             dockerfile = Path(folder) / f"Dockerfile.{version}"
             dockerfile.write_text(f"FROM {base}\nENV {env}\n")
             tag = f"{repository}:{version}"
-            build(dockerfile, tag, folder, on_log=None, labels={"org.mllab.demo": "lab07"})
+            build(dockerfile, tag, folder, on_log=None, labels={"org.mllab.demo": "lab08"})
             tags[version] = tag
     return tags
 
@@ -220,7 +220,7 @@ class Rollout:
 
 @dataclass
 class Rollouts:
-    """Lab 07's record of its two updates under load, kept under one type name: the rolling
+    """Lab 08's record of its two updates under load, kept under one type name: the rolling
     update (goal: 0 failed requests, ``completed``) and the update to a build that fails its
     health check (goal: 0 failed requests, ``rollback_completed``)."""
 

@@ -1,5 +1,5 @@
-"""Lab 07: a replica killed under load and replaced by the swarm, and throughput at 1, 2 and 4
-replicas of the stack ``mllab07`` (:mod:`mllab.experiments.delivery.swarm`), all through nginx.
+"""Lab 08: a replica killed under load and replaced by the swarm, and throughput at 1, 2 and 4
+replicas of the stack ``mllab08`` (:mod:`mllab.experiments.delivery.swarm`), all through nginx.
 
 * :func:`kill_under_load`: ``docker kill`` (SIGKILL, no draining) of one replica's container
   while locust posts predictions. nginx sends a request that meets the dead replica (connection

@@ -1,4 +1,4 @@
-"""Lab 07's deployment on Docker Swarm: the stack ``mllab07`` (``docker/swarm/stack.yml``), N
+"""Lab 08's deployment on Docker Swarm: the stack ``mllab08`` (``docker/swarm/stack.yml``), N
 replicas of an image reference behind the kit's nginx, updated, scaled and removed.
 
 ``deploy_up(ref)`` joins nothing and needs no network: on a machine whose engine is not in a
@@ -44,8 +44,8 @@ from mllab.serve.process import wait_until_ready
 if TYPE_CHECKING:  # annotations only: the docker SDK is imported when a client is made
     from docker.models.services import Service
 
-#: the stack's name; MLLAB07_STACK gives another (two people developing on one engine)
-STACK = os.environ.get("MLLAB07_STACK", "mllab07")
+#: the stack's name; MLLAB08_STACK gives another (two people developing on one engine)
+STACK = os.environ.get("MLLAB08_STACK", "mllab08")
 SERVICE = f"{STACK}_server"
 NGINX_SERVICE = f"{STACK}_nginx"
 STACK_FILE = DOCKER / "swarm" / "stack.yml"
@@ -110,13 +110,13 @@ def _check_settings(replicas: int, port: int, cpus: float, memory: str) -> None:
 def stack_env(image_ref: str, replicas: int, port: int, cpus: float, memory: str) -> dict[str, str]:
     """The variables ``docker/swarm/stack.yml`` reads."""
     return {
-        "MLLAB07_IMAGE": image_ref,
-        "MLLAB07_REPLICAS": str(replicas),
-        "MLLAB07_PORT": str(port),
-        "MLLAB07_CPUS": f"{cpus:g}",
-        "MLLAB07_MEMORY": memory,
-        "MLLAB07_NGINX_IMAGE": NGINX_IMAGE,
-        "MLLAB07_NGINX_CONF": f"{STACK}_nginx_{sha256_file(NGINX_CONF)[:12]}",
+        "MLLAB08_IMAGE": image_ref,
+        "MLLAB08_REPLICAS": str(replicas),
+        "MLLAB08_PORT": str(port),
+        "MLLAB08_CPUS": f"{cpus:g}",
+        "MLLAB08_MEMORY": memory,
+        "MLLAB08_NGINX_IMAGE": NGINX_IMAGE,
+        "MLLAB08_NGINX_CONF": f"{STACK}_nginx_{sha256_file(NGINX_CONF)[:12]}",
     }
 
 
@@ -128,7 +128,7 @@ def deploy_up(
     memory: str = "1g",
     timeout: float = 240.0,
 ) -> Deployment:
-    """``docker stack deploy`` of ``mllab07``: ``replicas`` of ``image_ref`` (each limited to
+    """``docker stack deploy`` of ``mllab08``: ``replicas`` of ``image_ref`` (each limited to
     ``cpus`` cores and ``memory``) behind nginx on ``127.0.0.1:port`` (host mode), in a swarm
     made if none (see the module). Returns once every replica is healthy and nginx answers
     ``/ready``; on any failure the stack is removed (and a kit swarm left) before raising."""
@@ -332,7 +332,7 @@ def deploy_update(
 
 
 def deploy_scale(replicas: int, timeout: float = 240.0) -> float:
-    """``docker service scale mllab07_server=N``; the seconds until N replicas are healthy."""
+    """``docker service scale mllab08_server=N``; the seconds until N replicas are healthy."""
     _check_settings(replicas, DEFAULT_PORT, 1.0, "1g")
     _service()
     start = time.monotonic()
@@ -368,7 +368,7 @@ def wait_replaced(killed: str, timeout: float = 120.0) -> float:
 
 
 def deploy_down(leave: bool = True, timeout: float = 120.0) -> bool:
-    """``docker stack rm mllab07`` and wait until its containers and network are gone; then, with
+    """``docker stack rm mllab08`` and wait until its containers and network are gone; then, with
     ``leave``, leave the swarm if the kit created it. True when a stack was removed."""
     if swarm_state() != "active":
         leave_swarm_if_created()  # forgets a kit swarm someone already left

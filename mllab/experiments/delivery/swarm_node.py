@@ -3,7 +3,7 @@
 ``ensure_swarm()`` runs ``docker swarm init --advertise-addr 127.0.0.1`` (offline, one node)
 when the engine is in no swarm and writes ``ARTIFACTS/swarm/created-by-kit.json``;
 ``leave_swarm_if_created()`` leaves only such a swarm, and only once no service runs in it. A
-swarm the user had is never left. Used by :mod:`mllab.experiments.delivery.swarm` (the lab-07
+swarm the user had is never left. Used by :mod:`mllab.experiments.delivery.swarm` (the lab-08
 stack). ``docker swarm`` and ``docker info`` run on the CLI, through
 :func:`mllab.containers.docker_cli.docker`.
 """

@@ -167,7 +167,7 @@ def run_ablation(
 ) -> SizeAblation:
     """Build every variant (the full-base ones only with ``full_base``) and record the sizes.
 
-    ``naive``: the naive image's build outcome and tag (lab 03 builds it when BUILD_NAIVE is
+    ``naive``: the naive image's build outcome and tag (lab 04 builds it when BUILD_NAIVE is
     set), for the dependency-diet row. A failing variant is "failed" in its row; the record's
     outcome fails when a slim-base variant could not be built (the judge needs them)."""
     start = time.perf_counter()

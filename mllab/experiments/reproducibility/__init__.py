@@ -1,2 +1,2 @@
-"""Lab 05, reproducibility: the drift matrix, ONNX Runtime versions, rebuilds (docker, buildah,
+"""Lab 06, reproducibility: the drift matrix, ONNX Runtime versions, rebuilds (docker, buildah,
 BuildKit, base tar), the layer cache, package manifests and image identity, integrity gates."""

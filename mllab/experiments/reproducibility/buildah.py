@@ -168,7 +168,7 @@ def buildah_twice(
     layers: bool = False,
     driver: str | None = None,
     timestamp: int | None = EPOCH,
-    dockerfile: str | None = None,  # lab 05's exercise: the student's recipe
+    dockerfile: str | None = None,  # lab 06's exercise: the student's recipe
     source_date_epoch: int | None = EPOCH,
 ) -> BuildahTwice:
     """Two ``buildah bud --no-cache`` builds of the reproducible slim Dockerfile (same

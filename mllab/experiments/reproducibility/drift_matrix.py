@@ -127,7 +127,7 @@ class ConfigSummary:
 
 @dataclass
 class DriftMatrixSummary:
-    """What lab 05 records of the matrix: every configuration, every pair."""
+    """What lab 06 records of the matrix: every configuration, every pair."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 

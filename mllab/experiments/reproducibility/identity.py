@@ -10,7 +10,7 @@
   (recomputed here from ``docker save``), and a digest (``RepoDigests``) exists only after a
   push to a registry: it is the sha256 of the manifest the registry stored.
 
-Lab 05's ``docker stats`` record (C13) is :func:`mllab.containers.run.docker_stats_of_image`.
+Lab 06's ``docker stats`` record (C13) is :func:`mllab.containers.run.docker_stats_of_image`.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def image_identity(tag: str) -> ImageIdentity:
 
 @dataclass
 class Manifests:
-    """Lab 05's record of M(E): host vs slim container, and the identities of its images."""
+    """Lab 06's record of M(E): host vs slim container, and the identities of its images."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 

@@ -33,7 +33,7 @@ class Gate:
 
 @dataclass
 class IntegrityGates:
-    """Lab 05's record of the gates."""
+    """Lab 06's record of the gates."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 

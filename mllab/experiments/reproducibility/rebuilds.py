@@ -9,7 +9,7 @@ layer cache (every step a cache hit) and with ``--no-cache``;
 BuildKit are in :mod:`mllab.experiments.reproducibility.buildah` and
 :mod:`mllab.experiments.reproducibility.buildkit`.
 
-Each pair becomes a :class:`RebuildComparison`; lab 05 records the three the claim reads as
+Each pair becomes a :class:`RebuildComparison`; lab 06 records the three the claim reads as
 :class:`Rebuilds`.
 """
 
@@ -208,7 +208,7 @@ def base_tar_twice(prefix: str = PREFIX, keep_images: bool = False) -> BaseTarTw
     """Two runs of ``docker/base/build-base`` with the same SOURCE_DATE_EPOCH: the tar sha256s
     (equal when reproducible) and the imported image IDs (``docker import`` stamps the time of
     the import into the config). The first run is the kit's own base image when ``build-base``
-    made it (lab 00 or 03, minutes or days earlier: :func:`kit_base_run`), else a fresh build;
+    made it (lab 00 or 04, minutes or days earlier: :func:`kit_base_run`), else a fresh build;
     the second is always built now. ~20 s per build; needs Debian's mirror."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
     earlier = kit_base_run(epoch)

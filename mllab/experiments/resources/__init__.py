@@ -1,1 +1,1 @@
-"""Lab 06, resources and load: CPU and memory limits, L(c), OOM, overhead η, load, scale-out."""
+"""Lab 07, resources and load: CPU and memory limits, L(c), OOM, overhead η, load, scale-out."""

@@ -1,9 +1,9 @@
-"""A container's resource limits, ``docker run --cpus`` / ``--memory``, as lab 06 uses them:
+"""A container's resource limits, ``docker run --cpus`` / ``--memory``, as lab 07 uses them:
 argument checks, the limits as SDK keywords and as ``docker run`` options, and why a container
 stopped, in words. (The server's request size limits are :mod:`mllab.serve.limits`.)
 
 Lecture, "Управление ресурсами CPU/GPU внутри контейнера": ``--cpus=c`` becomes a cgroup CFS
-quota and ``--memory=m`` a hard memory limit. Every other lab-06 module (the probe runs, the
+quota and ``--memory=m`` a hard memory limit. Every other lab-07 module (the probe runs, the
 ``--cpus`` sweep, the OOM demo, η, scale-out) checks its arguments here first, so that a bad
 value is refused before anything is built or started.
 """
@@ -18,8 +18,8 @@ from typing import Any
 from mllab.containers.build import build_slim
 from mllab.core.errors import InputError
 
-#: the prefix of every container, compose project and cgroup lab 06 creates
-PREFIX = "mllab06"
+#: the prefix of every container, compose project and cgroup lab 07 creates
+PREFIX = "mllab07"
 #: default CPU quotas of the sweep (``--cpus``); the host must have at least max(CPUS) cores
 CPUS = (0.5, 1.0, 2.0)
 MIB = 1024 * 1024

@@ -52,7 +52,7 @@ from mllab.experiments.resources.swap import swap_for
 from mllab.measure.stats import summarize
 from mllab.serve.client import predict_tensor
 
-LABELS = {"mllab.lab": "06"}
+LABELS = {"mllab.lab": "07"}
 #: limits above the need, as multiples of it (the control: no swap)
 FACTORS = (1.1, 1.5)
 #: the limits of the swap points, as fractions of the need (below it: pages must go somewhere)

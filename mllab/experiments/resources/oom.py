@@ -28,7 +28,7 @@ from mllab.experiments.resources.container_limits import (
     slim_image,
 )
 
-LABELS = {"mllab.lab": "06"}
+LABELS = {"mllab.lab": "07"}
 #: what a container's memory cgroup says, read by ``sh`` (v2 files first, then v1's)
 MEMORY_SCRIPT = """cd /sys/fs/cgroup || exit 0
 for f in memory.stat memory/memory.stat; do [ -r "$f" ] && cat "$f"; done

@@ -31,9 +31,9 @@ from mllab.runtime.cgroup import usable_cpus
 if TYPE_CHECKING:  # annotations only: matplotlib is imported when the notebook plots
     from matplotlib.figure import Figure
 
-#: why lab 06 has no η on a GPU
+#: why lab 07 has no η on a GPU
 GPU_NOT_RUN = Outcome.not_run(
-    "lab 06 measures η on the CPU only (the slim image has no CUDA runtime)"
+    "lab 07 measures η on the CPU only (the slim image has no CUDA runtime)"
 )
 
 

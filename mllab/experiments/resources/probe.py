@@ -1,4 +1,4 @@
-"""The probe, the part of lab 06 that runs *inside* the measured place: ``session.run`` timed
+"""The probe, the part of lab 07 that runs *inside* the measured place: ``session.run`` timed
 call by call, with the cgroup's counters. The host's side (starting it in a container or
 natively, reading its line into a record) is :mod:`mllab.experiments.resources.probe_runs`.
 

@@ -113,7 +113,7 @@ def run_probe(
     options = limit_options(cpus, memory)
     tag = tag or slim_image()
     name = f"{PREFIX}-probe-{os.getpid()}-{time.monotonic_ns()}"
-    options += ["--read-only", "--label", "mllab.lab=06", "--name", name]
+    options += ["--read-only", "--label", "mllab.lab=07", "--name", name]
     if cgroup_parent:
         options.append(f"--cgroup-parent={cgroup_parent}")
     try:

@@ -1,7 +1,7 @@
 """Scale-out: N replicas of the slim server behind nginx (``docker/compose.yml``), each N under
 the same locust load (:mod:`mllab.measure.load`) sent through nginx.
 
-``docker-compose -p mllab06 up -d --scale server=N`` starts the replicas; nginx is (re)started
+``docker-compose -p mllab07 up -d --scale server=N`` starts the replicas; nginx is (re)started
 after them because it resolves the service name ``server`` to every replica when it starts.
 """
 
@@ -40,7 +40,7 @@ COMPOSE_PROJECT = PREFIX
 
 
 def _compose(args: list[str], env: dict[str, str], timeout: float = 300.0) -> str:
-    """``docker-compose -f docker/compose.yml -p mllab06 ARGS`` with the variables ``env``."""
+    """``docker-compose -f docker/compose.yml -p mllab07 ARGS`` with the variables ``env``."""
     return compose(COMPOSE_FILE, COMPOSE_PROJECT, args, env=env, timeout=timeout)
 
 
@@ -56,9 +56,9 @@ def compose_env(
     return {
         "MLLAB_SERVE_IMAGE": tag,
         "MLLAB_NGINX_IMAGE": NGINX_IMAGE,
-        "MLLAB06_PORT": str(port),
-        "MLLAB06_THREADS": "" if threads is None else str(threads),
-        "MLLAB06_CPUS": f"{replica_cpus(cpus):g}",
+        "MLLAB07_PORT": str(port),
+        "MLLAB07_THREADS": "" if threads is None else str(threads),
+        "MLLAB07_CPUS": f"{replica_cpus(cpus):g}",
     }
 
 
@@ -71,7 +71,7 @@ def replicas_up(
     cpus: float | None = None,
     timeout: float = 180.0,
 ) -> Iterator[str]:
-    """``docker-compose -p mllab06 up -d --scale server=N`` and nginx in front; yields the URL
+    """``docker-compose -p mllab07 up -d --scale server=N`` and nginx in front; yields the URL
     (``http://127.0.0.1:port``) once every replica answers through nginx; ``down`` on exit."""
     if replicas < 1:
         raise InputError(f"replicas must be >= 1, not {replicas}")
@@ -86,7 +86,7 @@ def replicas_up(
         _wait_replicas_healthy(replicas, timeout)
         # nginx resolves "server" when it starts: start it after the replicas exist
         _compose(["up", "-d", "--no-deps", "--force-recreate", "nginx"], env)
-        url = f"http://127.0.0.1:{env['MLLAB06_PORT']}"
+        url = f"http://127.0.0.1:{env['MLLAB07_PORT']}"
         wait_until_ready(f"{url}/ready", timeout)
         yield url
     finally:
@@ -155,7 +155,7 @@ class ScaleRun:
 
 @dataclass
 class ScaleOut:
-    """Every scale-out point of one experiment (lab 06's record)."""
+    """Every scale-out point of one experiment (lab 07's record)."""
 
     users: int
     requests: int

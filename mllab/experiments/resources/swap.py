@@ -1,4 +1,4 @@
-"""Swap for lab 06's memory experiment: the host's, or a temporary swap file the lab makes and
+"""Swap for lab 07's memory experiment: the host's, or a temporary swap file the lab makes and
 removes, and whether the engine can limit a container's swap at all.
 
 The lecture's slowdown under a memory limit (tensors pushed out of RAM, read back on use) needs

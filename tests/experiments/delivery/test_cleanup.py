@@ -1,4 +1,4 @@
-"""Lab 07's clean-up: every step is tried, a failing one is said, nothing is raised (no Docker:
+"""Lab 08's clean-up: every step is tried, a failing one is said, nothing is raised (no Docker:
 the kit's stack, registry and swarm functions are replaced)."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_every_step_runs_even_after_one_fails(monkeypatch: pytest.MonkeyPatch):
 
 def test_the_steps_remove_the_stack_before_leaving_the_swarm():
     names = [name for name, _ in cleanup.STEPS]
-    assert names.index("remove the stack mllab07") < names.index(
+    assert names.index("remove the stack mllab08") < names.index(
         "leave the swarm if the kit created it"
     )
     assert "stop the registry the lab started" in names
@@ -46,7 +46,7 @@ def test_only_a_registry_the_lab_started_is_stopped(monkeypatch, tmp_path):
     from mllab.experiments.delivery.registry import RegistryState
 
     stopped = []
-    monkeypatch.setattr(cleanup, "REGISTRY_MARK", tmp_path / "lab07" / "mark.json")
+    monkeypatch.setattr(cleanup, "REGISTRY_MARK", tmp_path / "lab08" / "mark.json")
     monkeypatch.setattr(cleanup, "registry_down", lambda: stopped.append(1) or True)
     found = RegistryState("127.0.0.1:5000", 5000, started=False, managed=True)
     monkeypatch.setattr(cleanup, "registry_up", lambda port: found)

@@ -51,8 +51,8 @@ def test_rows_show_digests_and_agreement():
 @pytest.mark.docker
 @pytest.mark.slow
 def test_registry_digests_per_builder(executed_lab):
-    """C15 under Docker is lab 07's run (issue 17: not repeated here)."""
-    result = executed_lab("07").record("RegistryRebuilds")
+    """C15 under Docker is lab 08's run (issue 17: not repeated here)."""
+    result = executed_lab("08").record("RegistryRebuilds")
     docker = result["docker"]
     assert docker["outcome"]["status"] == "ran", docker["outcome"]
     assert all(d.startswith("sha256:") for d in docker["digests"]) and len(docker["digests"]) == 2

@@ -126,9 +126,9 @@ def test_an_image_without_its_version_labels_is_not_pushed(registry, made):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_slim_image_as_a_version_round_trips_by_digest(executed_lab):
-    """Lab 07's run (issue 17: not repeated here): the pipeline's 1.1.0 build of the slim server,
+    """Lab 08's run (issue 17: not repeated here): the pipeline's 1.1.0 build of the slim server,
     pushed, its local tags removed, pulled back by digest: the same image ID, truly pulled."""
-    back = executed_lab("07").record("PullBack")
+    back = executed_lab("08").record("PullBack")
     assert back["absent_before_pull"], "the image was still in the engine: the pull proved nothing"
     assert back["same_id"] and back["pulled_id"] == back["built_id"]
     assert back["reference"].split("@")[1].startswith("sha256:") and back["retagged"]

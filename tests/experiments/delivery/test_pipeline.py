@@ -162,8 +162,8 @@ def test_every_stage_runs_and_the_run_names_the_build(fake, model):
 
 def test_a_run_is_a_record(fake, model, tmp_path, monkeypatch):
     monkeypatch.setenv("MLLAB_RESULTS", str(tmp_path / "results"))
-    record("07", run_pipeline("1.0.0", model, steps=fake.steps()))
-    stored = load("07")["PipelineRun"]
+    record("08", run_pipeline("1.0.0", model, steps=fake.steps()))
+    stored = load("08")["PipelineRun"]
     assert stored["_schema"] == 1 and stored["digest"] == DIGEST
     assert [s["outcome"]["status"] for s in stored["stages"]] == ["ran"] * 5
     json.dumps(stored)  # nothing but JSON in it

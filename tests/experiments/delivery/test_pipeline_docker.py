@@ -1,6 +1,6 @@
 """The pipeline for real: the slim image built, run and compared with the host, pushed to a
 registry the test starts (its own port and storage), and deployed on a swarm stack of its own
-(``MLLAB07_STACK``, another port), all removed afterwards. The logic is tested with fakes in
+(``MLLAB08_STACK``, another port), all removed afterwards. The logic is tested with fakes in
 test_pipeline.py."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 #: ports of this test's registry and stack: not the kit's (5000, 8087) nor other tests' (5055)
 REGISTRY_PORT, STACK_PORT = 5066, 8097
-STACK = "mllab07pipe"
+STACK = "mllab08pipe"
 
 
 def _other_weights(model, folder):
@@ -70,7 +70,7 @@ def test_a_model_other_than_the_images_fails_the_test_and_blocks_push_and_deploy
     assert run.digest is None and run.url is None
 
 
-#: runs in a child process: the swarm module reads MLLAB07_STACK when it is imported
+#: runs in a child process: the swarm module reads MLLAB08_STACK when it is imported
 _FULL_RUN = textwrap.dedent(
     """
     import contextlib, functools, json, sys
@@ -101,7 +101,7 @@ _FULL_RUN = textwrap.dedent(
 
 
 def test_the_whole_pipeline_builds_tests_tags_pushes_and_deploys(tmp_path):
-    env = {**os.environ, "MLLAB07_STACK": STACK}
+    env = {**os.environ, "MLLAB08_STACK": STACK}
     done = subprocess.run(
         [
             sys.executable,

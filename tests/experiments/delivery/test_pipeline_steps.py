@@ -15,7 +15,7 @@ def swarm(monkeypatch):
 
     def wanted():
         if fake["replicas"] is None:
-            raise pipeline_steps.MllabError("no service mllab07_server")
+            raise pipeline_steps.MllabError("no service mllab08_server")
         return fake["replicas"]
 
     def up(ref, replicas, port):

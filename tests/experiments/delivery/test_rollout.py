@@ -1,4 +1,4 @@
-"""Lab 07's rollout measurements: which version answered per second (from the X-Model-Version
+"""Lab 08's rollout measurements: which version answered per second (from the X-Model-Version
 header locust records), and (Docker) a rolling update, a rollback, a kill and the scale-out under
 load through the swarm's nginx."""
 
@@ -71,13 +71,13 @@ def test_kill_needs_two_replicas_and_scale_needs_counts():
         scale.swarm_scale("x", replicas=(1, 0))
 
 
-# --- under Docker: what lab 07's one run of this session recorded (issue 17: the lab's
+# --- under Docker: what lab 08's one run of this session recorded (issue 17: the lab's
 # rolling update, rollback, kill and scale points are the experiment; not repeated here) ---
 
 
 @pytest.fixture(scope="module")
-def lab07(executed_lab):
-    return executed_lab("07")
+def lab08(executed_lab):
+    return executed_lab("08")
 
 
 def _versions(result: dict) -> set[str]:
@@ -86,8 +86,8 @@ def _versions(result: dict) -> set[str]:
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_rolling_update_under_load_loses_nothing(lab07):
-    result = lab07.record("Rollouts")["rolling"]
+def test_rolling_update_under_load_loses_nothing(lab08):
+    result = lab08.record("Rollouts")["rolling"]
     assert result["update_state"] == "completed" and not result["rolled_back"]
     assert result["covered"], "the load did not outlast the update"
     assert result["final_version"] == result["to_version"] != result["from_version"]
@@ -97,8 +97,8 @@ def test_rolling_update_under_load_loses_nothing(lab07):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_version_that_never_gets_healthy_is_rolled_back_under_load(lab07):
-    result = lab07.record("Rollouts")["failing"]
+def test_a_version_that_never_gets_healthy_is_rolled_back_under_load(lab08):
+    result = lab08.record("Rollouts")["failing"]
     assert result["rolled_back"] and result["update_state"] == "rollback_completed"
     assert result["final_version"] == result["from_version"] and result["to_version"] == "1.2.0"
     assert "DEVICE=cuda" in result["how"]
@@ -108,16 +108,16 @@ def test_a_version_that_never_gets_healthy_is_rolled_back_under_load(lab07):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_killed_replica_is_replaced_under_load(lab07):
-    result = lab07.record("Recovery")
+def test_a_killed_replica_is_replaced_under_load(lab08):
+    result = lab08.record("Recovery")
     assert result["seconds_to_recovery"] > 0 and result["replicas"] == 2 and result["killed"]
     assert result["requests"] > 0 and result["failures"] <= 0.02 * result["requests"]
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_swarm_scale_measures_each_replica_count(lab07):
-    rows = lab07.record("SwarmScale")["rows"]
+def test_swarm_scale_measures_each_replica_count(lab08):
+    rows = lab08.record("SwarmScale")["rows"]
     assert len(rows) >= 2 and [r["replicas"] for r in rows] == sorted({r["replicas"] for r in rows})
     assert all(row["requests"] > 0 and row["rps"] > 0 and row["failures"] == 0 for row in rows)
 
@@ -172,8 +172,8 @@ def test_both_updates_are_recorded_side_by_side(tmp_path, monkeypatch: pytest.Mo
     both = rollout.Rollouts(
         _rollout("rolling", 0, "completed"), _rollout("failing", 2, "rollback_completed")
     )
-    record("07", both)
-    stored = json.loads((tmp_path / "07.json").read_text())["Rollouts"]
+    record("08", both)
+    stored = json.loads((tmp_path / "08.json").read_text())["Rollouts"]
     assert stored["rolling"]["update_state"] == "completed"
     assert (
         stored["failing"]["rolled_back"] is True

@@ -1,4 +1,4 @@
-"""Lab 07's swarm stack: the stack file and nginx.conf say what the issue asks, the kit leaves only
+"""Lab 08's swarm stack: the stack file and nginx.conf say what the issue asks, the kit leaves only
 a swarm it made, bad input changes nothing, and (Docker) a stack goes up, updates and goes down."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def test_stack_env_fills_every_variable_the_stack_file_reads():
     text = swarm.STACK_FILE.read_text()
     for name in env:
         assert f"${{{name}" in text
-    assert env["MLLAB07_REPLICAS"] == "3" and env["MLLAB07_CPUS"] == "0.5"
-    assert env["MLLAB07_NGINX_CONF"].startswith(f"{swarm.STACK}_nginx_")
+    assert env["MLLAB08_REPLICAS"] == "3" and env["MLLAB08_CPUS"] == "0.5"
+    assert env["MLLAB08_NGINX_CONF"].startswith(f"{swarm.STACK}_nginx_")
 
 
 @pytest.mark.parametrize(
@@ -165,10 +165,10 @@ def test_swarm_session_leaves_its_swarm_when_the_block_fails(fake):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_lab07_deployed_updated_and_left_no_stack(executed_lab, docker_client):
-    """The stack's life under Docker is lab 07's run (issue 17: not repeated here): the pipeline
+def test_lab08_deployed_updated_and_left_no_stack(executed_lab, docker_client):
+    """The stack's life under Docker is lab 08's run (issue 17: not repeated here): the pipeline
     deployed 1.0.0 behind nginx, the swarm updated it, and the lab's clean-up took it down."""
-    lab = executed_lab("07")
+    lab = executed_lab("08")
     first = lab.record("PipelineRun")
     assert [s["outcome"]["status"] for s in first["stages"]] == ["ran"] * 5, first["stages"]
     assert lab.record("Rollouts")["rolling"]["update_state"] == "completed"

@@ -1,4 +1,4 @@
-"""Under Docker: the ablation lab 03 ran in this session (issue 17: not repeated here), checked
+"""Under Docker: the ablation lab 04 ran in this session (issue 17: not repeated here), checked
 for what makes C3's verdict trustworthy: one lock, every slim-base variant built, pip's cache
 really filled (else the clean-up could not show anything), the same app in every image."""
 
@@ -11,7 +11,7 @@ from mllab.experiments.images.ablation import SizeAblation
 
 @pytest.fixture(scope="module")
 def ablation(executed_lab) -> dict:
-    return executed_lab("03").record("SizeAblation")
+    return executed_lab("04").record("SizeAblation")
 
 
 @pytest.mark.docker

@@ -31,8 +31,8 @@ def test_step_effects_reads_the_first_rerun_and_the_pip_step():
 @pytest.mark.docker
 @pytest.mark.slow
 def test_cache_reuse_and_the_model_layer(executed_lab):
-    """The real builds are lab 05's run (issue 17: not repeated here)."""
-    lab = executed_lab("05")
+    """The real builds are lab 06's run (issue 17: not repeated here)."""
+    lab = executed_lab("06")
     effects, layer = lab.record("CacheEffects"), lab.record("ModelLayer")
     assert effects["outcome"]["status"] == "ran", effects["outcome"]
     assert effects["model_change_pip_cached"] and effects["before_change_cached"]

@@ -28,12 +28,12 @@ def test_a_comparison_that_did_not_run_says_why():
     assert skipped.outcome == Outcome.not_run("BUILDAH is False") and skipped.same is None
 
 
-# --- under Docker: lab 05's run of this session (issue 17: its rebuilds are not repeated here) --
+# --- under Docker: lab 06's run of this session (issue 17: its rebuilds are not repeated here) --
 
 
 @pytest.fixture(scope="module")
 def rebuilt(executed_lab) -> dict:
-    return executed_lab("05").record("Rebuilds")
+    return executed_lab("06").record("Rebuilds")
 
 
 @pytest.mark.docker

@@ -1,4 +1,4 @@
-"""``--cpus`` / ``--memory`` arguments and exits explained in words (lab 06)."""
+"""``--cpus`` / ``--memory`` arguments and exits explained in words (lab 07)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_limit_options_are_the_same_limits_as_docker_run_options():
 class _Exited:
     """A stopped container as the docker SDK shows it (``attrs`` after ``reload``)."""
 
-    name = "mllab06-fake"
+    name = "mllab07-fake"
 
     def __init__(self, code: int, oom: bool = False, memory: int = 0):
         state = {"Running": False, "ExitCode": code, "OOMKilled": oom}

@@ -1,4 +1,4 @@
-"""Lab 06's load in a container: locust (its own process) loads the read-only slim server while
+"""Lab 07's load in a container: locust (its own process) loads the read-only slim server while
 ``docker stats`` is sampled in this one."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def test_locust_500_requests_8_users_no_failures_with_docker_stats(slim):
     from mllab.containers.run import run
 
     admit = {"MAX_IN_FLIGHT": "8"}  # all 8 users in flight: admission control answers no 503
-    with run(slim, name="mllab06-test-load", read_only=True, env=admit) as server:
+    with run(slim, name="mllab07-test-load", read_only=True, env=admit) as server:
         with StatsMonitor(server.container) as monitor:
             result = run_load(server.url, load_request("npy"), 8, requests=500, max_seconds=420)
     assert result.stopped_by == "requests", result.row()

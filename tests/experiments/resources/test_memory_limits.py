@@ -1,4 +1,4 @@
-"""Memory limits against the lecture's slowdown (lab 06): the comparison by the run-to-run
+"""Memory limits against the lecture's slowdown (lab 07): the comparison by the run-to-run
 spread, the sentences of every branch (swap or not, slower or not), and the experiment on the
 real engine."""
 
@@ -172,6 +172,6 @@ def test_memory_limits_on_the_engine(slim):
             assert point.swapped_bytes and point.swapped_bytes > 0
     assert len(memory_lines(result)) >= 2 + len(controls)
     # a temporary swap file is switched off and gone, whatever happened
-    assert not list(Path(SWAP_FOLDER).glob("mllab06-swap-*"))
+    assert not list(Path(SWAP_FOLDER).glob("mllab07-swap-*"))
     swaps = subprocess.run(["cat", "/proc/swaps"], capture_output=True, text=True).stdout
-    assert "mllab06-swap-" not in swaps
+    assert "mllab07-swap-" not in swaps

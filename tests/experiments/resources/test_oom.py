@@ -1,4 +1,4 @@
-"""The server under a memory limit below its need (lab 06)."""
+"""The server under a memory limit below its need (lab 07)."""
 
 from __future__ import annotations
 

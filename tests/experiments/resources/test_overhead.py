@@ -1,4 +1,4 @@
-"""Container overhead η (claim C5's record, lab 06)."""
+"""Container overhead η (claim C5's record, lab 07)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The probe (``python -m mllab.experiments.resources.probe``): cgroup readers, a native run on a
 tiny
-model, and a container run that sees the quota (lab 06)."""
+model, and a container run that sees the quota (lab 07)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""N replicas behind nginx (lab 06)."""
+"""N replicas behind nginx (lab 07)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from mllab.experiments.resources.scaleout import compose_env, replicas_up, scale
 
 def test_compose_env_defaults_each_replica_to_every_core_and_threads_from_the_quota():
     env = compose_env("mllab/serve:slim", 8086)
-    assert env["MLLAB06_CPUS"] == f"{float(os.cpu_count() or 1):g}"
-    assert env["MLLAB06_THREADS"] == ""  # empty: the server sizes its pool from the quota
-    assert compose_env("t", 1, threads=1, cpus=0.5)["MLLAB06_CPUS"] == "0.5"
+    assert env["MLLAB07_CPUS"] == f"{float(os.cpu_count() or 1):g}"
+    assert env["MLLAB07_THREADS"] == ""  # empty: the server sizes its pool from the quota
+    assert compose_env("t", 1, threads=1, cpus=0.5)["MLLAB07_CPUS"] == "0.5"
 
 
 @pytest.mark.parametrize("replicas", [[], [0], [1, -2]])

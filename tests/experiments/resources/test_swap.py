@@ -1,4 +1,4 @@
-"""Swap for lab 06's memory experiment: the host's, a temporary file, or why not."""
+"""Swap for lab 07's memory experiment: the host's, a temporary file, or why not."""
 
 from __future__ import annotations
 

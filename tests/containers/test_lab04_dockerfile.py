@@ -1,4 +1,4 @@
-"""The Dockerfile the student writes in lab 03 (its ``%%writefile`` cells, concatenated in the
+"""The Dockerfile the student writes in lab 04 (its ``%%writefile`` cells, concatenated in the
 order the notebook concatenates them) holds the same instructions as ``docker/Dockerfile``: the
 kit's image and the lab's image are the same image. No Docker needed."""
 
@@ -14,7 +14,7 @@ import pytest
 from mllab.containers.dockerfiles import concat_dockerfile, instruction_diff, instructions
 from mllab.core.paths import DOCKER, ROOT
 
-NOTEBOOK = ROOT / "labs" / "03_dockerfiles.ipynb"
+NOTEBOOK = ROOT / "labs" / "04_dockerfiles.ipynb"
 WRITEFILE = re.compile(r"^%%writefile \{CONTEXT\}/(\S+)\n", re.M)
 
 
@@ -25,7 +25,7 @@ def _code_cells() -> list[str]:
 
 def _written_files() -> dict[str, str]:
     """File name -> text of every ``%%writefile {CONTEXT}/<name>`` cell, and the
-    ``Dockerfile.interface`` that exercise ex03_interface's solution returns."""
+    ``Dockerfile.interface`` that exercise ex04_interface's solution returns."""
     files = {}
     for source in _code_cells():
         match = WRITEFILE.match(source)
@@ -48,7 +48,7 @@ def _slim_parts() -> tuple[str, ...]:
                 isinstance(t, ast.Name) and t.id == "SLIM_PARTS" for t in node.targets
             ):
                 return tuple(ast.literal_eval(node.value))
-    raise AssertionError("lab 03 has no SLIM_PARTS = (...) cell")
+    raise AssertionError("lab 04 has no SLIM_PARTS = (...) cell")
 
 
 @pytest.fixture

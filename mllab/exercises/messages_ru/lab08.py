@@ -1,0 +1,51 @@
+"""The Russian versions of the messages of ``mllab/exercises/lab08.py`` (keys: the English
+templates as that module writes them; see :mod:`mllab.exercises.messages_ru`)."""
+
+RU: dict[str, str] = {
+    "«Immutable builds» (the old image stays in the registry, so the previous state can come "
+    "back) and «Практика версионирования в CI/CD» (Deploy: the stage that puts a version into "
+    "service)": (
+        "«Immutable builds» (старый образ остаётся в реестре, поэтому прежнее состояние можно "
+        "вернуть) и «Практика версионирования в CI/CD» (Deploy: стадия, которая вводит версию в "
+        "эксплуатацию)"
+    ),
+    "«Теги и версии образов», «Immutable builds» (a new build gets a new tag; an old one stays "
+    "in the registry) and «Практика версионирования в CI/CD» (tags like 1.0.3-build.472)": (
+        "«Теги и версии образов», «Immutable builds» (новая сборка получает новый тег; старая "
+        "остаётся в реестре) и «Практика версионирования в CI/CD» (теги вида 1.0.3-build.472)"
+    ),
+    " (numbers, not strings: build.10 comes after build.9)": (
+        " (числа, а не строки: build.10 идёт после build.9)"
+    ),
+    "expected None (refused), got {}: a tag that exists is never pushed again, and a release "
+    "is MAJOR.MINOR.PATCH": (
+        "ожидалось None (отказ), получено {=}: существующий тег никогда не отправляется снова, "
+        "а релиз имеет вид MAJOR.MINOR.PATCH"
+    ),
+    "expected {}, got None: not pushed yet (build.10 comes after build.9)": (
+        "ожидалось {=}, получено None: ещё не отправлен (build.10 идёт после build.9)"
+    ),
+    "expected {}, got {}{}": "ожидалось {=}, получено {=}{}",
+    "failed = {}, but the rows' failures add up to {}": (
+        "failed = {=}, но ошибки в строках в сумме дают {=}"
+    ),
+    "made-up update {}": "придуманном обновлении {=}",
+    "on the registry's tags: {}-build.{} again → {}, the next build → {}, the next release → {}": (
+        "на тегах реестра: снова {=}-build.{=} → {=}, следующая сборка → {=}, следующий релиз → {=}"
+    ),
+    "outcome {}, expected {}: read the last second in which any version answered (a version "
+    "with 0 answers did not answer)": (
+        "исход {=}, ожидался {=}: читайте последнюю секунду, в которую отвечала хоть какая-то "
+        "версия (версия с 0 ответов не отвечала)"
+    ),
+    "outcome {}, expected {}: read the last second in which any version answered (rows "
+    "without answers at the end say nothing)": (
+        "исход {=}, ожидался {=}: читайте последнюю секунду, в которую отвечала хоть какая-то "
+        "версия (строки без ответов в конце ничего не говорят)"
+    ),
+    "return (failed, outcome), not {}": "верните (failed, outcome), а не {=}",
+    "right on {} made-up updates": "верно на {=} придуманных обновлениях",
+    "the measured update to {}": "измеренном обновлении до {=}",
+    "the outcome is one of {}, not {}": "исход — один из {=}, а не {=}",
+    "to {}: {}, {} failed": "до {=}: {=}, неудачных {=}",
+}
