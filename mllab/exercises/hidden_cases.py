@@ -1,5 +1,5 @@
-"""The hidden cases of the exercises whose answers are plain functions (labs 00, 01, 04, 05,
-07, 08; those of labs 01, 04 and 08 are drawn in ``mllab.exercises.labNN``);
+"""The hidden cases of the exercises whose answers are plain functions (labs 00, 01, 03, 04,
+05, 07, 08; those of labs 01, 03, 04 and 08 are drawn in ``mllab.exercises.labNN``);
 those judged by a measurement (labs 02, 06, 07) are in :mod:`mllab.exercises.hidden_measured`.
 
 Each exercise draws its cases from a seeded generator (the grader picks the seed, so the cases
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mllab.exercises import lab00, lab01, lab04, lab05, lab07, lab08
+from mllab.exercises import lab00, lab01, lab03, lab04, lab05, lab07, lab08
 from mllab.exercises.check import show
 from mllab.exercises.hidden_measured import specs as measured_specs
 from mllab.exercises.hidden_run import Case, Group, Spec
@@ -399,8 +399,8 @@ SPECS: dict[str, Spec] = {
     )
 }
 
-#: the exercises judged by a measurement (labs 02, 06, 07): :mod:`.hidden_measured`
-SPECS.update({spec.grade_id: spec for spec in measured_specs()})
+#: the exercises judged by a measurement (labs 02, 06, 07): :mod:`.hidden_measured`; lab 03's
+SPECS.update({spec.grade_id: spec for spec in [*measured_specs(), *lab03.specs()]})
 
 
 def covered() -> Sequence[str]:

@@ -1,11 +1,14 @@
-"""The lecture's 16 checkable claims, each judged only by what the labs recorded.
+"""The lecture's 22 checkable claims, each judged only by what the labs recorded.
 
-``../shared/lecture/CLAIMS.md`` lists C1–C13; C14–C16 (tags and digests, registry digests of
-rebuilds, builds bound to a commit and a model) come from the lecture's sections on tags,
-registries and CI/CD that lab 08 measures. One judge per claim
+``../shared/lecture/CLAIMS.md`` lists them: C1–C13 first; C14–C16 (tags and digests, registry
+digests of rebuilds, builds bound to a commit and a model) come from the lecture's sections on
+tags, registries and CI/CD that lab 08 measures; C17–C22 (namespaces, copy-on-write, shared layers,
+host networking, disjoint resources, base images) from its sections on Docker's own
+architecture that lab 03 measures. One judge per claim
 (:mod:`mllab.report.judges_figures`, :mod:`mllab.report.judges_images`,
-:mod:`mllab.report.judges_behaviour`,
-:mod:`mllab.report.judges_delivery`) reads the exact
+:mod:`mllab.report.judges_behaviour`, :mod:`mllab.report.judges_delivery`,
+:mod:`mllab.report.judges_namespaces`, :mod:`mllab.report.judges_overlay`,
+:mod:`mllab.report.judges_network`, :mod:`mllab.report.judges_base_images`) reads the exact
 typed records of a run (``mllab.core.records.load_all()``) and gives a
 :class:`~mllab.report.verdict.Verdict`: ``holds``, ``holds in part`` (a named part of the
 claim was not measured or not established here), ``does not hold``, or
@@ -33,10 +36,14 @@ from mllab.core.errors import MllabError
 from mllab.core.paths import RUNS
 from mllab.core.records import Results, load_all
 from mllab.core.tables import format_table
+from mllab.report import judges_base_images as base_images
 from mllab.report import judges_behaviour as behaviour
 from mllab.report import judges_delivery as delivery
 from mllab.report import judges_figures as figures
 from mllab.report import judges_images as images
+from mllab.report import judges_namespaces as namespaces
+from mllab.report import judges_network as network
+from mllab.report import judges_overlay as overlay
 from mllab.report.verdict import Judgement, NotMeasured, Verdict
 
 
@@ -161,6 +168,51 @@ CLAIMS: tuple[Claim, ...] = (
         "719, 792",
         "08",
     ),
+    Claim(
+        "C17",
+        "PID 1 inside the container is not the host's PID 1 (PID namespace); each container "
+        "has its own eth0 (NET namespace)",
+        "own PID 1, own eth0",
+        "211–217",
+        "03",
+    ),
+    Claim(
+        "C18",
+        "A write creates a copy in the upper (writable) layer: copy-on-write",
+        "copy-on-write to the upper layer",
+        "259–263",
+        "03",
+    ),
+    Claim(
+        "C19",
+        "One base layer can be used by dozens of containers without duplication",
+        "no duplication",
+        "265",
+        "03",
+    ),
+    Claim(
+        "C20",
+        "The host network gives maximum performance, but no isolation",
+        "host: fastest, not isolated",
+        "275–277",
+        "03",
+    ),
+    Claim(
+        "C21",
+        "cgroups and namespaces guarantee disjoint resources: R(Cᵢ) ∩ R(Cⱼ) = ∅ for i ≠ j; "
+        "the shared kernel keeps overhead low",
+        "R(Cᵢ) ∩ R(Cⱼ) = ∅",
+        "333–341",
+        "03",
+    ),
+    Claim(
+        "C22",
+        "The smaller the base layer, the faster the build, but the more dependencies to install "
+        "by hand",
+        "smaller base: faster build, more by hand",
+        "413",
+        "03",
+    ),
 )
 
 
@@ -183,6 +235,12 @@ JUDGES: dict[str, Judge] = {
     "C14": delivery.judge_c14,
     "C15": delivery.judge_c15,
     "C16": delivery.judge_c16,
+    "C17": namespaces.judge_c17,
+    "C18": overlay.judge_c18,
+    "C19": overlay.judge_c19,
+    "C20": network.judge_c20,
+    "C21": network.judge_c21,
+    "C22": base_images.judge_c22,
 }
 
 
@@ -236,7 +294,7 @@ def judge(claim_id: str, results: Results) -> ClaimRow:
 
 
 def claims_table(results: Results) -> list[ClaimRow]:
-    """All the claims (C1–C16), in order, judged by the records in ``results``: none dropped."""
+    """All the claims (C1–C22), in order, judged by the records in ``results``: none dropped."""
     return [judge(claim.id, results) for claim in CLAIMS]
 
 

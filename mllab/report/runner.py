@@ -5,8 +5,9 @@
 on past a failing lab, writes a summary (``summary.json`` and ``report.html``: lab, status,
 duration, the failing cell and its error, the records of this run and the claims judged by
 them) and the command exits non-zero if any lab failed. A lab that leaves something running
-across its cells (lab 08: a registry and a swarm stack) has a clean-up in :data:`AFTER_LAB`,
-called after the lab has run, also when a cell failed or the run was interrupted.
+across its cells (lab 08: a registry and a swarm stack) or whose killed cell could (lab 03) has
+a clean-up in :data:`AFTER_LAB`, called after the lab has run, also when a cell failed or the
+run was interrupted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS, RUNS
 from mllab.core.records import load_all
+from mllab.experiments.architecture.cleanup import cleanup as architecture_cleanup
 from mllab.experiments.delivery.cleanup import cleanup as delivery_cleanup
 from mllab.report.claims import claims_table, rows_as_dicts
 from mllab.report.run_page import render_html
@@ -32,7 +34,10 @@ KERNEL = "mllab"
 #: a cell may run this long before papermill stops it (image builds are the slowest)
 CELL_TIMEOUT_S = 3600
 #: what to undo after a lab, by lab id: each returns one line saying what it did
-AFTER_LAB: dict[str, Callable[[], str]] = {"08": lambda: delivery_cleanup().line()}
+AFTER_LAB: dict[str, Callable[[], str]] = {
+    "03": lambda: architecture_cleanup().line(),
+    "08": lambda: delivery_cleanup().line(),
+}
 
 
 def discover(labs_dir: Path = LABS) -> list[Path]:

@@ -6,6 +6,7 @@ replaced, one that kills the process or loops scores 0 with the reason."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import replace
@@ -25,11 +26,17 @@ from mllab.report.grade_run import hidden_outside
 
 LABS = {"ex00": "00", "ex01_fit": "05", "ex02_n_star": "05", "ex01_lc": "07", "ex01_next": "08"}
 LABS |= {"ex01_export": "01", "ex01_delta": "01", "ex04": "04", "ex02_rollout": "08"}
+LABS |= {"ex03": "03"}
 LABS |= {"ex02_limits": "07", "ex01_deterministic": "06", "ex02_binary_client": "02"}
 #: exports a network per case (seconds each): every seed in the slow run, one in lab 01's tests
 SLOW = {"ex01_export"}
-GRADE_IDS = [pytest.param(g, marks=[pytest.mark.slow] if g in SLOW else []) for g in sorted(SPECS)]
-NAMES = {"np": np, "math": math, "re": re, "ort": onnxruntime, "httpx": httpx}
+#: builds and stops containers per case: tests/exercises/test_lab03.py, with Docker, one seed
+MEASURED_ON_THE_ENGINE = {"ex03_stop"}
+GRADE_IDS = [
+    pytest.param(g, marks=[pytest.mark.slow] if g in SLOW else [])
+    for g in sorted(set(SPECS) - MEASURED_ON_THE_ENGINE)
+]
+NAMES = {"np": np, "math": math, "re": re, "ort": onnxruntime, "httpx": httpx, "json": json}
 
 
 def _lab(grade_id: str) -> str:

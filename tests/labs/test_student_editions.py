@@ -21,7 +21,7 @@ from mllab.report import editions, grading, runner
 
 NOTEBOOKS = runner.discover(LABS)
 IDS = [nb.name for nb in NOTEBOOKS]
-DOCKER_LABS = {"04", "06", "07", "08"}
+DOCKER_LABS = {"03", "04", "06", "07", "08"}
 #: CI executes each lab once at its defaults (tests/labs/test_labs.py, papermill, the instructor
 #: edition: its figures are the run's). The student editions run here with CI-sized parameters
 #: and no image builds of their own (the images the instructor run built are reused from the
@@ -31,6 +31,18 @@ CHEAP: dict[str, dict[str, object]] = {
     "00": {"CONTAINER": False},
     "01": {"EXPORTERS": ["dynamo"], "BATCH": 2, "REPEATS": 2},
     "02": {"REPEATS": 2, "CONCURRENCIES": [1, 2], "BATCH_REQUESTS": 4, "BURST": 6},
+    "03": {
+        "NS_VARIANTS": ["default", "--pid=host", "--network host"],
+        "COPY_UP_MB": 16,
+        "COPY_UP_ROUNDS": 2,
+        "SHARED_CONTAINERS": 2,
+        "NET_REQUESTS": 3,
+        "NET_ROUNDS": 2,
+        "NEIGHBOUR_REQUESTS": 2,
+        "NEIGHBOUR_ROUNDS": 2,
+        "STOP_TIMEOUT": 3,
+        "TRADEOFF_ROUNDS": 1,
+    },
     "04": {"BUILD_NAIVE": False, "BUILD_CUDA": False, "FULL_BASE": False, "N_IMAGES": 1},
     "05": {
         "BATCHES": [1, 2],

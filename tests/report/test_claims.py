@@ -721,8 +721,10 @@ def test_c3_shows_the_dependency_diet_in_its_own_part_never_in_the_ratio(results
     assert "dependency diet (its own row): not built: BUILD_NAIVE = False" in alone.measured
 
 
-#: lab 08's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records
+#: lab 08's claims (C14–C16) have their cases in test_judges_delivery.py, beside its records;
+#: lab 03's (C17–C22) in test_judges_{namespaces,overlay,network,base_images}.py
 DELIVERY = {c.id for c in CLAIMS if c.lab == "08"}
+ARCHITECTURE = {c.id for c in CLAIMS if c.lab == "03"}
 ALL_FOUR = {"holds", "holds in part", "does not hold", "not measured here"}
 THREE = ALL_FOUR - {"holds in part"}
 #: every verdict kind each judge can give (its docstring's design says why)
@@ -743,8 +745,9 @@ KINDS_OF = {
 }
 
 
-def test_every_claim_but_lab_07s_has_its_kinds_listed():
-    assert set(KINDS_OF) == {c.id for c in CLAIMS} - DELIVERY
+def test_every_claim_but_labs_03_and_08s_has_its_kinds_listed():
+    assert set(KINDS_OF) == {c.id for c in CLAIMS} - DELIVERY - ARCHITECTURE
+    assert ARCHITECTURE == {f"C{i}" for i in range(17, 23)}
 
 
 @pytest.mark.parametrize("claim", sorted(KINDS_OF))
@@ -837,7 +840,7 @@ def test_c9_keeps_the_versions_when_it_cannot_judge(results_of):
 
 
 def test_the_table_lists_the_claims_and_lab_07s(results_of):
-    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 17)]
+    assert [c.id for c in CLAIMS] == [f"C{i}" for i in range(1, 23)]
     assert DELIVERY == {"C14", "C15", "C16"}
     rows = claims_table(results_of())
     assert [r.id for r in rows] == [c.id for c in CLAIMS]
@@ -845,10 +848,10 @@ def test_the_table_lists_the_claims_and_lab_07s(results_of):
 
 
 def test_the_claims_are_those_of_the_lectures_claims_md(lecture_text):
-    """The kit judges CLAIMS.md's claims in its order, from C1 on; the file may list later
-    candidates (C17-C22, for a lab on Docker's architecture) that no lab judges yet."""
+    """The kit judges CLAIMS.md's claims in its order, from C1 on (C14–C16: lab 08's, lines
+    646–792; C17–C22: lab 03's, on Docker's architecture)."""
     ids = re.findall(r"^\| (C\d+) \|", lecture_text("CLAIMS.md"), re.M)
-    assert ids[: len(CLAIMS)] == [c.id for c in CLAIMS]  # C14–C16: lab 08's, lines 646–792
+    assert ids[: len(CLAIMS)] == [c.id for c in CLAIMS]
 
 
 def test_a_full_run_judges_every_claim(results_of):
@@ -867,16 +870,16 @@ def test_a_full_run_judges_every_claim(results_of):
         ("07", overhead()),
         ("07", lc_fit()),
     )
-    rows = claims_table(results)  # lab 08's records: test_judges_delivery.py
+    rows = claims_table(results)  # labs 03 and 08: test_judges_{namespaces,...,delivery}.py
     unmeasured = [r.id for r in rows if r.verdict.kind == "not measured here"]
-    assert unmeasured == sorted(DELIVERY) and all(
-        "run lab 08" in _row(rows, c).verdict.text for c in DELIVERY
-    )
+    assert unmeasured == sorted(DELIVERY | ARCHITECTURE, key=lambda c: int(c[1:]))
+    assert all("run lab 08" in _row(rows, c).verdict.text for c in DELIVERY)
+    assert all("run lab 03" in _row(rows, c).verdict.text for c in ARCHITECTURE)
     assert _row(rows, "C12").verdict.kind == "does not hold"
     text = format_claims(rows)
-    assert text.count("\n  verdict:  ") == 16 and "C13: `docker stats`" in text
+    assert text.count("\n  verdict:  ") == 22 and "C13: `docker stats`" in text
     overview = format_verdicts(rows).splitlines()
-    assert overview[0].split() == ["id", "lecture", "verdict"] and len(overview) == 18
+    assert overview[0].split() == ["id", "lecture", "verdict"] and len(overview) == 24
     assert _row(rows, "C4").as_dict()["kind"] == "holds"
     assert _row(rows, "C3").as_dict()["kind"] == "holds in part"
 
@@ -886,8 +889,8 @@ def _row(rows: list[ClaimRow], claim: str) -> ClaimRow:
 
 
 def test_judge_names_the_claims_when_asked_for_another(results_of):
-    with pytest.raises(MllabError, match="no claim C17; the claims are C1 to C16"):
-        judge("C17", results_of())
+    with pytest.raises(MllabError, match="no claim C23; the claims are C1 to C22"):
+        judge("C23", results_of())
     assert judge("c7", results_of(("05", batch_fit()))).id == "C7"
     assert str(judge("C7", results_of())).startswith("C7: Throughput follows")
 

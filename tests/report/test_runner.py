@@ -126,5 +126,5 @@ def test_after_lab_says_what_the_clean_up_did(monkeypatch):
     assert said == ["        clean-up after 08_delivery.ipynb: nothing to undo"]
 
 
-def test_lab_07_is_cleaned_up_by_the_delivery_clean_up():
-    assert set(runner.AFTER_LAB) == {"08"}
+def test_labs_03_and_08_are_cleaned_up_after_they_ran():
+    assert set(runner.AFTER_LAB) == {"03", "08"}

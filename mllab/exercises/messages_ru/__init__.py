@@ -17,6 +17,8 @@ from mllab.exercises.messages_ru import (
     lab00,
     lab01,
     lab02,
+    lab03,
+    lab03_stop,
     lab04,
     lab05,
     lab06,
@@ -25,9 +27,21 @@ from mllab.exercises.messages_ru import (
 )
 
 #: the modules whose every message has a Russian version here (the test reads their source)
-MODULES = ("check", "lab00", "lab01", "lab02", "lab04", "lab05", "lab06", "lab07", "lab08")
+MODULES = (
+    "check",
+    "lab00",
+    "lab01",
+    "lab02",
+    "lab03",
+    "lab03_stop",
+    "lab04",
+    "lab05",
+    "lab06",
+    "lab07",
+    "lab08",
+)
 
-_PARTS = (check, lab00, lab01, lab02, lab04, lab05, lab06, lab07, lab08)
+_PARTS = (check, lab00, lab01, lab02, lab03, lab03_stop, lab04, lab05, lab06, lab07, lab08)
 #: every English template of :data:`MODULES` -> its Russian template
 CATALOGUE: dict[str, str] = {
     english: russian for part in _PARTS for english, russian in part.RU.items()
