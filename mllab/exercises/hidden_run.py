@@ -120,11 +120,15 @@ class HiddenResult:
 
 @contextlib.contextmanager
 def unavailable(
-    references: Sequence[Callable[..., Any]], namespaces: Sequence[dict[str, Any]] = ()
+    references: Sequence[Callable[..., Any]],
+    namespaces: Sequence[dict[str, Any]] = (),
+    functions: Sequence[Callable[..., Any]] = (),
 ) -> Iterator[list[str]]:
     """While inside, each of ``references`` is replaced wherever the kit's modules or
     ``namespaces`` bind it by a function that records the call (in the yielded list) and raises
-    :class:`DelegatedToReference`. Restored afterwards, unless something else replaced it."""
+    :class:`DelegatedToReference`; so is a reference that one of ``functions`` (the answer)
+    holds in its default arguments or its closure, bound before the hidden cases began.
+    Restored afterwards, unless something else replaced it."""
     called: list[str] = []
 
     def refusing(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -145,12 +149,55 @@ def unavailable(
             if found is not None and found[0] is value:
                 space[key] = found[1]
                 swapped.append((space, key, value, found[1]))
+    held = [_swap_held(f, by_id) for f in functions]
     try:
         yield called
     finally:
         for space, key, original, refuse in swapped:
             if space.get(key) is refuse:
                 space[key] = original
+        for restore in held:
+            restore()
+
+
+def _swap_held(
+    function: Callable[..., Any], by_id: dict[int, tuple[Callable[..., Any], Callable[..., Any]]]
+) -> Callable[[], None]:
+    """Replace the references ``function`` holds in ``__defaults__``, ``__kwdefaults__`` and
+    its closure cells (``def f(x, ref=kit.answer)``); returns what puts them back."""
+
+    def swapped(value: Any) -> Any:
+        found = by_id.get(id(value))
+        return found[1] if found is not None and found[0] is value else value
+
+    defaults = getattr(function, "__defaults__", None)
+    kwdefaults = getattr(function, "__kwdefaults__", None)
+    cells = [c for c in getattr(function, "__closure__", None) or () if _filled(c)]
+    originals = [c.cell_contents for c in cells]
+    if defaults:
+        function.__defaults__ = tuple(swapped(v) for v in defaults)
+    if kwdefaults:
+        function.__kwdefaults__ = {k: swapped(v) for k, v in kwdefaults.items()}
+    for cell in cells:
+        cell.cell_contents = swapped(cell.cell_contents)
+
+    def restore() -> None:
+        if defaults:
+            function.__defaults__ = defaults
+        if kwdefaults:
+            function.__kwdefaults__ = kwdefaults
+        for cell, original in zip(cells, originals, strict=True):
+            cell.cell_contents = original
+
+    return restore
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 — an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def snapshot() -> dict[tuple[str, str], int]:
@@ -226,7 +273,7 @@ def run_groups(
 ) -> HiddenResult:
     """Score ``function`` on ``groups`` (drawn before it runs) with the references of ``spec``
     unavailable (also in ``namespaces``, e.g. the student's globals)."""
-    with unavailable(spec.references, namespaces) as called:
+    with unavailable(spec.references, namespaces, [function]) as called:
         return score(spec, groups, function, called, limit_s)
 
 

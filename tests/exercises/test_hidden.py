@@ -101,6 +101,24 @@ def test_calling_the_kits_own_answer_scores_zero_with_the_reason():
     assert lab00.reference_differing_fields({"a": 1}, {"a": 2}) == ["a"]  # put back after
 
 
+def test_a_reference_held_in_a_default_argument_or_a_closure_is_refused_too():
+    """Bound before the hidden cases began (``def f(x, ref=kit.answer)``): still the kit's."""
+
+    def by_default(e1, e2, ref=lab00.reference_differing_fields):
+        return ref(e1, e2)
+
+    def by_keyword(e1, e2, *, ref=lab00.reference_differing_fields):
+        return ref(e1, e2)
+
+    def closing_over(ref):
+        return lambda e1, e2: ref(e1, e2)
+
+    for answer in (by_default, by_keyword, closing_over(lab00.reference_differing_fields)):
+        result = _score("ex00_diff", answer)
+        assert result.share == 0.0 and "kit's own answer" in result.reason
+    assert by_default({"a": 1}, {"a": 2}) == ["a"]  # put back after
+
+
 def test_the_references_are_refused_also_in_the_students_namespace():
     namespace = {"rule": lab00.reference_cuda_compatible}
     with unavailable([lab00.reference_cuda_compatible], [namespace]) as called:
