@@ -46,6 +46,7 @@ from mllab.exercises.hidden_run import (
     time_limit,
     unavailable,
 )
+from mllab.exercises.messages import frame
 
 SEED_ENV = "MLLAB_HIDDEN_SEED"
 LIMIT_ENV = "MLLAB_HIDDEN_LIMIT_S"
@@ -83,7 +84,8 @@ def hidden_tests(checked: Check, function: Callable[..., Any]) -> float:
         spaces = [getattr(function, "__globals__", {})]
         result = run_groups(spec, groups, function, spaces, limit_s())
     passed = sum(g.passed for g in result.groups)
-    print(f"hidden cases: {result.share:.0%} of the points ({passed}/{len(result.groups)} groups)")
+    share = f"{result.share:.0%}"
+    print(frame("hidden").format(share=share, passed=passed, groups=len(result.groups)))
     return result.share
 
 

@@ -46,6 +46,7 @@ FRAME: dict[str, dict[str, str]] = {
         "todo": "{exercise}: {not_done}.\n  Lecture: {section}",
         "failed": "{exercise}: {message}\n  Reread the lecture: {section}\n  {fallback}.",
         "fallback": "The lab goes on with the kit's reference",
+        "hidden": "hidden cases: {share} of the points ({passed}/{groups} groups)",
     },
     "ru": {
         "passed": "{exercise}: выполнено — {message}",
@@ -53,6 +54,7 @@ FRAME: dict[str, dict[str, str]] = {
         "todo": "{exercise}: {not_done}.\n  Лекция: {section}",
         "failed": ("{exercise}: {message}\n  Перечитайте в лекции: {section}\n  {fallback}."),
         "fallback": "Лабораторная работа продолжается с эталонным решением mllab",
+        "hidden": "скрытые случаи: {share} баллов (групп пройдено: {passed} из {groups})",
     },
 }
 

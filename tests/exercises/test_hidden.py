@@ -148,6 +148,13 @@ def test_in_the_kernel_an_unfinished_or_interrupted_check_is_not_run_again(capsy
     assert "hidden cases: 0%" in capsys.readouterr().out
 
 
+def test_the_hidden_line_is_in_the_students_language(capsys, monkeypatch):
+    monkeypatch.setenv("MLLAB_LANG", "ru")
+    checked = Check("ex00_cuda", False, False, "not done", "section")
+    hidden.hidden_tests(checked, lambda *_: None)
+    assert capsys.readouterr().out.startswith("скрытые случаи: 0% баллов (групп пройдено: 0 из")
+
+
 CUDA = "def cuda_compatible(container_cuda, driver_max_cuda):\n    {}\n"
 RIGHT = "return Version(container_cuda) <= Version(driver_max_cuda)"
 PRELUDE = "from mllab.labs import lab00\nfrom packaging.version import Version"
