@@ -8,6 +8,13 @@ concurrency, in rounds of rotating order with every server up side by side; the 
 locust itself used are printed beside each point. Printed: the
 table, then the ratios against the issue's goals, as measured here — never asserted.
 
+Each point starts when every server is idle: locust abandons the requests in flight when it
+stops, and a server still computing them would refuse (503) or slow the next point. An mllab
+server is idle when its admission counter (``/metadata``: requests in flight) is 0; KServe
+exports no such counter, so it is idle when its process used under :data:`QUIET_CPU` of a core
+over :data:`QUIET_WINDOW_S`. A point with failed requests reports ``failed N/M`` and no
+throughput, latency or ratio: the requests/s of answers that were refusals is not throughput.
+
     python benchmarks/bench_servers.py [--model PATH] [--threads 2] [--requests 20] [--rounds 2]
                                        [--quick]
 """
@@ -15,16 +22,20 @@ table, then the ratios against the issue's goals, as measured here — never ass
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from mllab.core.errors import MllabError
+from mllab.core.poll import until
 from mllab.core.tables import format_table
 from mllab.experiments.serving.batching import api_request, server_settings
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
@@ -35,6 +46,66 @@ CONCURRENCY = (1, 4, 16)
 QUICK_CONCURRENCY = (1, 4)
 #: the issue's goals (printed against, never asserted)
 PEER_THROUGHPUT, IN_PROCESS_THROUGHPUT = 1.0, 0.9
+#: seconds to wait for the servers to finish what the previous point left in flight
+IDLE_TIMEOUT_S = 120.0
+#: a process without an in-flight counter is idle below this share of one core ...
+QUIET_CPU = 0.05
+#: ... over this window (seconds)
+QUIET_WINDOW_S = 0.25
+
+
+@dataclass(frozen=True)
+class Row:
+    """One target at one concurrency over all rounds. ``throughput`` and the latencies are None
+    when any request failed: a failed point reports its failures, never a requests/s figure."""
+
+    target: str
+    concurrency: int
+    requests: int
+    failures: int
+    throughput: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    load_cpu_s: float
+
+    @property
+    def failed(self) -> bool:
+        return self.failures > 0
+
+    def printed(self) -> dict[str, Any]:
+        """The table's row: ``failed N/M`` in place of the throughput of a failed point."""
+        row = asdict(self)
+        if self.failed:
+            row["throughput"] = f"failed {self.failures}/{self.requests}"
+        return row
+
+
+def in_flight(url: str) -> int:
+    """Inference requests an mllab server has admitted and not answered (``/metadata``)."""
+    return int(httpx.get(f"{url}/metadata", timeout=10.0).json()["admission"]["in_flight"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` used so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_quiet(pid: int, window_s: float = QUIET_WINDOW_S, share: float = QUIET_CPU) -> bool:
+    """Whether ``pid`` used less than ``share`` of one core over the next ``window_s``."""
+    before = cpu_seconds(pid)
+    time.sleep(window_s)
+    return cpu_seconds(pid) - before < share * window_s
+
+
+def wait_idle(idle: Sequence[Callable[[], bool]], timeout: float = IDLE_TIMEOUT_S) -> None:
+    """Return once every check says its server is idle; :class:`TimedOut` after ``timeout``."""
+    until(
+        lambda: all(check() for check in idle),
+        timeout=timeout,
+        interval=0.05,
+        what="every server idle (nothing in flight) before the next point",
+    )
 
 
 def load(url: str, target: str, api: str, x: np.ndarray, c: int, n: int) -> Point:
@@ -43,22 +114,25 @@ def load(url: str, target: str, api: str, x: np.ndarray, c: int, n: int) -> Poin
     return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, r.load_cpu_s)
 
 
-def median_point(points: list[Point]) -> Point:
-    """One point from the rounds: requests and errors summed, the figures' medians."""
+def merge(points: list[Point]) -> Row:
+    """One row from the rounds of a point: requests and failures summed, the figures' medians;
+    no throughput nor latency when any request of any round failed."""
 
     def med(values: list[float | None]) -> float | None:
         kept = [v for v in values if v is not None]
         return float(np.median(kept)) if kept else None
 
     first = points[0]
-    return Point(
+    failures = sum(p.errors for p in points)
+    ok = failures == 0
+    return Row(
         first.target,
         first.concurrency,
         sum(p.requests for p in points),
-        sum(p.errors for p in points),
-        float(np.median([p.throughput for p in points])),
-        med([p.p50_ms for p in points]),
-        med([p.p99_ms for p in points]),
+        failures,
+        med([p.throughput for p in points]) if ok else None,
+        med([p.p50_ms for p in points]) if ok else None,
+        med([p.p99_ms for p in points]) if ok else None,
         sum(p.load_cpu_s for p in points),
     )
 
@@ -71,10 +145,11 @@ def measure(
     batch: int,
     delay: float,
     rounds: int,
-) -> list[Point]:
+) -> list[Row]:
     """Every target at every concurrency, in ``rounds`` rounds whose order rotates: the servers
     all run side by side (idle ones do not spin), so a busy moment of this shared machine
-    falls on each target in turn instead of on whichever ran last."""
+    falls on each target in turn instead of on whichever ran last. Each point waits until
+    every server is idle."""
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
     off, on = (server_settings(size, delay, max(concurrency)) for size in (0, batch))
     with (
@@ -90,51 +165,74 @@ def measure(
                 name = f"mllab {api} batch {'≤' + str(size) if size else 'off'}"
                 targets[name] = partial(load, server.url, name, api, x, n=requests)
         targets["kserve v2"] = partial(load, kserve.url, "kserve v2", "v2", x, n=requests)
+        idle = [partial(lambda url: in_flight(url) == 0, s.url) for s in (plain, batched)]
+        idle.append(partial(cpu_quiet, kserve.process.pid))
         runs: dict[tuple[str, int], list[Point]] = {}
         names = list(targets)
         for round_ in range(rounds):
             for c in concurrency:
                 for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                    wait_idle(idle)
                     runs.setdefault((name, c), []).append(targets[name](c=c))
-    return [median_point(runs[name, c]) for name in names for c in concurrency]
+    return [merge(runs[name, c]) for name in names for c in concurrency]
 
 
-def ratios(points: list[Point], concurrency: Sequence[int]) -> list[dict[str, Any]]:
-    """Per concurrency: each mllab target against KServe and against in-process."""
-    rows = []
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b``, None when either is missing (a failed point) or ``b`` is 0."""
+    return a / b if a is not None and b else None
+
+
+def ratios(rows: list[Row], concurrency: Sequence[int]) -> list[dict[str, Any]]:
+    """Per concurrency: each mllab target against KServe and against in-process (None where
+    either side failed)."""
+    out = []
     for c in concurrency:
-        at = {p.target: p for p in points if p.concurrency == c}
+        at = {r.target: r for r in rows if r.concurrency == c}
         peer, floor = at["kserve v2"], at["onnxruntime in-process"]
-        for name, p in at.items():
+        for name, r in at.items():
             if not name.startswith("mllab"):
                 continue
-            rows.append(
+            out.append(
                 {
                     "concurrency": c,
                     "target": name,
-                    "thr/kserve": p.throughput / peer.throughput,
-                    "p99/kserve": p.p99_ms / peer.p99_ms if p.p99_ms and peer.p99_ms else None,
-                    "thr/in-process": p.throughput / floor.throughput,
-                    "p50/in-process": p.p50_ms / floor.p50_ms
-                    if p.p50_ms and floor.p50_ms
-                    else None,
+                    "thr/kserve": ratio(r.throughput, peer.throughput),
+                    "p99/kserve": ratio(r.p99_ms, peer.p99_ms),
+                    "thr/in-process": ratio(r.throughput, floor.throughput),
+                    "p50/in-process": ratio(r.p50_ms, floor.p50_ms),
                 }
             )
-    return rows
+    return out
+
+
+def verdict(values: list[bool | None]) -> str:
+    """Met, not met, or not measured (a value is missing, none failed)."""
+    if any(v is False for v in values):
+        return "not met"
+    return "not measured (failed points)" if any(v is None for v in values) else "met"
 
 
 def goals_line(rows: list[dict[str, Any]]) -> str:
-    """Whether every row met the issue's goals against KServe and against in-process."""
-    peer = all(r["thr/kserve"] >= PEER_THROUGHPUT and (r["p99/kserve"] or 9) <= 1 for r in rows)
-    floor = all(r["thr/in-process"] >= IN_PROCESS_THROUGHPUT for r in rows)
-    best = [r for r in rows if "off" in r["target"]]
-    peer_off = all(r["thr/kserve"] >= PEER_THROUGHPUT and (r["p99/kserve"] or 9) <= 1 for r in best)
-    said = {True: "met", False: "not met"}
+    """Whether every row met the issue's goals against KServe and against in-process; a row
+    without a ratio (a failed point) counts as not measured, never as met."""
+
+    def at_least(value: float | None, goal: float) -> bool | None:
+        return None if value is None else value >= goal
+
+    def peer(r: dict[str, Any]) -> bool | None:
+        thr, p99 = at_least(r["thr/kserve"], PEER_THROUGHPUT), r["p99/kserve"]
+        if thr is False or (p99 is not None and p99 > 1):
+            return False
+        return None if thr is None or p99 is None else True
+
+    off = [r for r in rows if "off" in r["target"]]
+    floor = [at_least(r["thr/in-process"], IN_PROCESS_THROUGHPUT) for r in rows]
     return (
         f"goal mllab >= {PEER_THROUGHPUT}x KServe throughput and <= its p99 (every row): "
-        f"{said[peer]}; batching-off rows only: {said[peer_off]}\n"
+        f"{verdict([peer(r) for r in rows])}; batching-off rows only: "
+        f"{verdict([peer(r) for r in off])}\n"
         f"goal mllab >= {IN_PROCESS_THROUGHPUT}x in-process throughput (every row): "
-        f"{said[floor]}"
+        f"{verdict(floor)}"
     )
 
 
@@ -158,15 +256,15 @@ def main(argv: list[str] | None = None) -> int:
 
         model = default_model()
     try:
-        points = measure(
+        measured = measure(
             model, args.threads, concurrency, requests, args.batch, args.delay_ms, rounds
         )
     except MllabError as error:
         print(f"bench_servers: error: {error}", file=sys.stderr)
         return 2
-    print(format_table([asdict(p) for p in points]))
+    print(format_table([r.printed() for r in measured]))
     print()
-    rows = ratios(points, concurrency)
+    rows = ratios(measured, concurrency)
     print(format_table(rows))
     print(goals_line(rows))
     print(

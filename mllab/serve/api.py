@@ -62,9 +62,11 @@ from mllab.serve.config import (
     parse_device,
 )
 from mllab.serve.limits import Limits, check_image, multipart_file, parse_json
+from mllab.serve.metrics import RouteTemplates, model_info
 from mllab.serve.metrics import install as install_metrics
-from mllab.serve.metrics import model_info
 from mllab.serve.model import Model
+from mllab.serve.request_log import HEADER as REQUEST_ID
+from mllab.serve.request_log import RequestLog, request_id_of
 from mllab.serve.v2 import model_name_from_env, v2_router
 from mllab.serve.version import UNVERSIONED, VersionHeader
 
@@ -215,6 +217,8 @@ def create_app(
     # GET /metrics and its middleware, outermost: it counts the refusals (503) too
     info = model_info(model, model_name_from_env(), model_version)
     app.state.metrics = install_metrics(app, model, in_flight, info, load_seconds)
+    # outermost of all: an id and a JSON log line for every request, refusals included
+    app.add_middleware(RequestLog, version=model_version, route=RouteTemplates(app))
     return app
 
 
@@ -259,18 +263,23 @@ def _add_error_handlers(app: FastAPI) -> None:
         # Only a bug lands here: client errors are InputError. The client gets an id to quote,
         # never the exception's text (it may describe the server's internals).
         error_id = uuid.uuid4().hex[:12]
+        rid = request_id_of(request.scope)  # this answer is sent outside RequestLog: echo here
         log.error(
-            "internal error %s on %s %s",
+            "internal error %s on %s %s (request %s)",
             error_id,
             request.method,
             request.url.path,
+            rid,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
-        return _error(
+        answer = _error(
             500,
             f"internal error (id {error_id}): the server's log has the details",
             {"id": error_id},
         )
+        if rid is not None:
+            answer.headers[REQUEST_ID.decode()] = rid
+        return answer
 
 
 def _openapi_body() -> dict[str, Any]:

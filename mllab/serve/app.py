@@ -14,6 +14,7 @@ production service needs; the package splits it by concern:
   ``/metadata``) and the JSON error answers;
 * :mod:`mllab.serve.metrics`: ``GET /metrics`` for Prometheus (requests, latencies, queue and
   compute time, batches, refusals);
+* :mod:`mllab.serve.request_log`: one JSON log line per request, its id in ``X-Request-ID``;
 * :mod:`mllab.serve.grpc_server`: with ``GRPC_PORT``, the Open Inference Protocol's gRPC service
   beside REST, in the same process and event loop;
 * this module: uvicorn serving the app until SIGINT/SIGTERM, then draining it.
@@ -35,6 +36,7 @@ from types import FrameType
 import uvicorn
 
 from mllab.core.errors import MllabError
+from mllab.serve import request_log
 from mllab.serve.admission import InFlight
 from mllab.serve.api import create_app_from_config
 from mllab.serve.config import (
@@ -113,6 +115,7 @@ def serve_config(config: ServerConfig) -> None:
     requests in flight before exiting."""
     # the server's own log lines (errors with their id and traceback, draining) beside uvicorn's
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    request_log.configure(config.log_level)  # one JSON line per request, to stderr
     app = create_app_from_config(config)
     loaded = app.state.model
     grpc_port = grpc_port_from_env()  # GRPC_PORT: the OIP gRPC service beside REST

@@ -52,6 +52,7 @@ from mllab.serve.admission import InFlight
 from mllab.serve.batcher import Inference
 from mllab.serve.bodies import Message, Receive, Scope, Send
 from mllab.serve.model import Model
+from mllab.serve.request_log import note_inference
 
 try:  # the slim image lacks it until docker/requirements.lock is regenerated
     from prometheus_client import (
@@ -280,10 +281,12 @@ class RouteTemplates:
         return [(compile_path(path)[0], path) for path in paths]
 
 
-def watch(model: Model, metrics: Metrics) -> None:
+def watch(model: Model, metrics: Metrics | None) -> None:
     """Meter every inference of ``model`` (``/predict`` and v2 both go through ``Model.infer``;
     readiness probes and the warm-up do not). The model module stays unaware of metrics: the
-    instance's ``infer`` is wrapped."""
+    instance's ``infer`` is wrapped. The same figures go to the request's JSON log line
+    (:func:`mllab.serve.request_log.note_inference`): one clock for both, also when
+    ``metrics`` is None (no prometheus-client)."""
     infer = model.infer
 
     def metered(x: np.ndarray) -> Inference:
@@ -291,9 +294,14 @@ def watch(model: Model, metrics: Metrics) -> None:
         try:
             inference = infer(x)
         except Exception:
-            metrics.failures.inc()
+            if metrics is not None:
+                metrics.failures.inc()
             raise
-        metrics.observe(inference, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        if metrics is not None:
+            metrics.observe(inference, seconds)
+        # queue as the histogram defines it: time in the model minus its execution's run
+        note_inference(max(0.0, seconds * 1000.0 - inference.latency_ms), inference.latency_ms)
         return inference
 
     model.infer = metered  # type: ignore[method-assign]
@@ -322,6 +330,7 @@ def install(
     one must be outermost to see refusals); None when prometheus-client is missing."""
     if not AVAILABLE:
         app.add_api_route("/metrics", _unavailable_endpoint, methods=["GET"])
+        watch(model, None)  # the request log's queue and inference times
         return None
     metrics = Metrics(in_flight)
     metrics.model_info.info(info)

@@ -16,8 +16,7 @@ from mllab.core.errors import InputError
 from mllab.measure.load import LoadRequest
 from mllab.model.preprocess import sample_images
 from mllab.serve.bodies import NPY, npy_bytes
-from mllab.serve.v2 import DEFAULT_MODEL_NAME
-from mllab.serve.v2_binary import binary_request
+from mllab.serve.v2_binary import DEFAULT_MODEL_NAME, binary_request
 
 #: the kinds of request a load test can repeat
 PAYLOADS = ("npy", "v2", "image", "health")

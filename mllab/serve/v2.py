@@ -34,6 +34,7 @@ from mllab.serve.bodies import check_batch
 from mllab.serve.limits import Limits, check_shape
 from mllab.serve.model import Model
 from mllab.serve.v2_binary import (
+    DEFAULT_MODEL_NAME,
     HEADER_LENGTH,
     datatype_of,
     dims,
@@ -42,8 +43,6 @@ from mllab.serve.v2_binary import (
     to_batch,
 )
 
-#: the model's name in ``/v2/models/{name}`` unless ``MODEL_NAME`` says another
-DEFAULT_MODEL_NAME = "resnet50"
 #: the one version served (the protocol's versions are strings)
 VERSION = "1"
 #: what ``GET /v2`` lists: the extensions this server implements

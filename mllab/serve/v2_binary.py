@@ -25,6 +25,10 @@ import numpy as np
 
 from mllab.serve.bodies import RequestError
 
+#: the model's name in ``/v2/models/{name}`` unless ``MODEL_NAME`` says another (here, not in
+#: :mod:`mllab.serve.v2`: clients build requests without importing FastAPI)
+DEFAULT_MODEL_NAME = "resnet50"
+
 #: the header of the binary tensor data extension, in the request and in the answer
 HEADER_LENGTH = "Inference-Header-Content-Length"
 #: the protocol's name for float32 (the only type the served model takes and gives)

@@ -16,8 +16,14 @@ from mllab.serve.api import create_app
 from mllab.serve.bodies import RequestError
 from mllab.serve.client import predict_tensor
 from mllab.serve.process import start_server
-from mllab.serve.v2 import DEFAULT_MODEL_NAME, model_name_from_env
-from mllab.serve.v2_binary import HEADER_LENGTH, InferRequest, encode_response, parse_request
+from mllab.serve.v2 import model_name_from_env
+from mllab.serve.v2_binary import (
+    DEFAULT_MODEL_NAME,
+    HEADER_LENGTH,
+    InferRequest,
+    encode_response,
+    parse_request,
+)
 
 NAME = "tiny"
 MAX_BATCH = 4

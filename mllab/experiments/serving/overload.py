@@ -23,8 +23,7 @@ import numpy as np
 from mllab.core.outcome import Outcome
 from mllab.measure.stats import summarize
 from mllab.serve.process import start_server
-from mllab.serve.v2 import DEFAULT_MODEL_NAME
-from mllab.serve.v2_binary import binary_request
+from mllab.serve.v2_binary import DEFAULT_MODEL_NAME, binary_request
 
 #: seconds one request of the burst may take before it counts as an error
 REQUEST_TIMEOUT = 60.0
