@@ -14,7 +14,14 @@ from typing import Any
 
 from mllab.core.records import Results
 from mllab.experiments.architecture.base_tradeoff import BaseTradeoff
-from mllab.report.verdict import Evidence, Judgement, NotMeasured, Verdict, evidence, outcome_text
+from mllab.report.verdict import (
+    Evidence,
+    Judgement,
+    NotMeasured,
+    evidence,
+    outcome_text,
+    two_halves,
+)
 
 
 def judge_c22(results: Results) -> Judgement:
@@ -43,13 +50,7 @@ def judge_c22(results: Results) -> Judgement:
     build, build_holds = _build_half(timed, int(r.need("rounds")))
     by_hand, by_hand_holds = _by_hand_half(working)
     halves = f"build: {build}; by hand: {by_hand}"
-    if build_holds is None and by_hand_holds is None:
-        raise NotMeasured(f"{r.where}: {halves}", measured)
-    if build_holds is False or by_hand_holds is False:
-        return Judgement(measured, Verdict.does_not_hold(halves))
-    if build_holds is None or by_hand_holds is None:
-        return Judgement(measured, Verdict.holds_in_part(halves))
-    return Judgement(measured, Verdict.holds(halves))
+    return two_halves(measured, r.where, halves, build_holds, by_hand_holds)
 
 
 def _bases(r: Evidence) -> list[Mapping[str, Any]]:

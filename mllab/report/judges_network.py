@@ -15,7 +15,15 @@ from typing import Any
 from mllab.core.records import Results
 from mllab.experiments.architecture.neighbours import Neighbours
 from mllab.experiments.architecture.networks import NetworkModes
-from mllab.report.verdict import Evidence, Judgement, NotMeasured, Verdict, evidence, outcome_text
+from mllab.report.verdict import (
+    Evidence,
+    Judgement,
+    NotMeasured,
+    Verdict,
+    evidence,
+    outcome_text,
+    two_halves,
+)
 
 #: the settings that limit the neighbours (C21), in the order the verdict names them
 LIMITED = ("--cpus 1", "--cpuset-cpus")
@@ -45,13 +53,7 @@ def judge_c20(results: Results) -> Judgement:
     speed, speed_holds = _speed(r, modes)
     isolation, isolation_holds = _isolation(r)
     halves = f"performance: {speed}; isolation: {isolation}"
-    if speed_holds is None and isolation_holds is None:
-        raise NotMeasured(f"{r.where}: {halves}", measured)
-    if speed_holds is False or isolation_holds is False:
-        return Judgement(measured, Verdict.does_not_hold(halves))
-    if speed_holds is None or isolation_holds is None:
-        return Judgement(measured, Verdict.holds_in_part(halves))
-    return Judgement(measured, Verdict.holds(halves))
+    return two_halves(measured, r.where, halves, speed_holds, isolation_holds)
 
 
 def _latency(mode: Mapping[str, Any] | None, kind: str = "predict") -> Mapping[str, Any] | None:

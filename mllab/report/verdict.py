@@ -75,6 +75,21 @@ class NotMeasured(Exception):
         self.measured = measured
 
 
+def two_halves(
+    measured: str, where: str, halves: str, first: bool | None, second: bool | None
+) -> Judgement:
+    """A claim of two halves (None: that half not measured): not measured when neither was,
+    does not hold when one fails, holds in part when one is missing, else holds; ``halves``
+    says both in words."""
+    if first is None and second is None:
+        raise NotMeasured(f"{where}: {halves}", measured)
+    if first is False or second is False:
+        return Judgement(measured, Verdict.does_not_hold(halves))
+    if first is None or second is None:
+        return Judgement(measured, Verdict.holds_in_part(halves))
+    return Judgement(measured, Verdict.holds(halves))
+
+
 def outcome_text(outcome: Any) -> str | None:
     """``None`` when a stored :class:`~mllab.core.outcome.Outcome` says the step ran, else
     how it did not ("not run: why", "failed: error", "no outcome recorded")."""
