@@ -1,22 +1,28 @@
 """mllab serve against its peer, side by side: one run, one machine, one model, one thread budget.
 
-Targets: ``mllab serve`` (``/predict`` with ``.npy`` and the v2 binary tensor extension, dynamic
-batching off and on), KServe's Python ``ModelServer`` (PyPI ``kserve``, in its own virtual
-environment under ``artifacts/``) wrapping the same ONNX Runtime session, and ONNX Runtime in
-this process. Load: locust headless in its own process (closed loop, batch-1 requests), at each
-concurrency, in rounds of rotating order with every server up side by side; the CPU seconds
-locust itself used are printed beside each point. Printed: the
+Targets: ``mllab serve`` (``/predict`` with ``.npy`` and the v2 binary tensor extension, and the
+OIP v2 gRPC ``ModelInfer`` with raw tensors; dynamic batching off and on), KServe's Python
+``ModelServer`` (PyPI ``kserve``, in its own virtual environment under ``artifacts/``) wrapping
+the same ONNX Runtime session, and ONNX Runtime in this process. Load: locust headless in its
+own process for REST, tritonclient's gRPC client in threads of this process for gRPC
+(:mod:`mllab.experiments.serving.grpc_load`: one channel per user); both closed loop, batch-1
+requests, at each concurrency, in rounds of rotating order with every server up side by side;
+the CPU seconds the load generator itself used are printed beside each point. Printed: the
 table, then the ratios against the issue's goals, as measured here — never asserted.
 
 Each point starts when every server is idle: locust abandons the requests in flight when it
 stops, and a server still computing them would refuse (503) or slow the next point. An mllab
-server is idle when its admission counter (``/metadata``: requests in flight) is 0; KServe
-exports no such counter, so it is idle when its process used under :data:`QUIET_CPU` of a core
-over :data:`QUIET_WINDOW_S`. A point with failed requests reports ``failed N/M`` and no
-throughput, latency or ratio: the requests/s of answers that were refusals is not throughput.
+server is idle when its admission counter (``/metadata``: requests in flight, REST and gRPC
+together) is 0; KServe exports no such counter, so it is idle when its process used under
+:data:`QUIET_CPU` of a core over :data:`QUIET_WINDOW_S`. A point with failed requests (REST
+or gRPC) reports ``failed N/M`` and no throughput, latency or ratio: the requests/s of answers
+that were refusals is not throughput.
 
     python benchmarks/bench_servers.py [--model PATH] [--threads 2] [--requests 20] [--rounds 2]
-                                       [--quick]
+                                       [--quick] [--no-peer]
+
+``--no-peer`` leaves KServe out (its virtual environment is made with pip on first use): the
+ratios against it then read "not measured".
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -38,9 +45,11 @@ from mllab.core.errors import MllabError
 from mllab.core.poll import until
 from mllab.core.tables import format_table
 from mllab.experiments.serving.batching import api_request, server_settings
+from mllab.experiments.serving.grpc_load import grpc_load
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
 from mllab.measure.load import run_load
-from mllab.serve.process import start_server
+from mllab.serve.process import free_port, start_server
+from mllab.serve.v2 import model_name_from_env
 
 CONCURRENCY = (1, 4, 16)
 QUICK_CONCURRENCY = (1, 4)
@@ -114,6 +123,29 @@ def load(url: str, target: str, api: str, x: np.ndarray, c: int, n: int) -> Poin
     return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, r.load_cpu_s)
 
 
+def load_grpc(address: str, target: str, x: np.ndarray, c: int, n: int) -> Point:
+    """``n`` batch-1 ``ModelInfer`` calls from ``c`` gRPC users: one point of ``target``."""
+    r = grpc_load(address, model_name_from_env(), x, c, n)
+    return Point(target, c, r.requests, r.failures, r.rps, r.p50_ms, r.p99_ms, r.load_cpu_s)
+
+
+def grpc_missing() -> str | None:
+    """Why this environment cannot load gRPC (the reason), or None when it can."""
+    try:
+        import tritonclient.grpc  # type: ignore[import-untyped]  # noqa: F401
+    except (ImportError, RuntimeError) as error:  # RuntimeError: tritonclient without grpcio
+        return str(error)
+    return None
+
+
+def grpc_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (the kernel may hand the same one out twice in a row)."""
+    ports: set[int] = set()
+    while len(ports) < n:
+        ports.add(free_port())
+    return sorted(ports)
+
+
 def merge(points: list[Point]) -> Row:
     """One row from the rounds of a point: requests and failures summed, the figures' medians;
     no throughput nor latency when any request of any round failed."""
@@ -145,28 +177,40 @@ def measure(
     batch: int,
     delay: float,
     rounds: int,
+    grpc: bool = True,
+    peer: bool = True,
 ) -> list[Row]:
-    """Every target at every concurrency, in ``rounds`` rounds whose order rotates: the servers
-    all run side by side (idle ones do not spin), so a busy moment of this shared machine
-    falls on each target in turn instead of on whichever ran last. Each point waits until
-    every server is idle."""
+    """Every target at every concurrency (the mllab servers' gRPC too, when ``grpc``), in
+    ``rounds`` rounds whose order rotates: the servers all run side by side (idle ones do not
+    spin), so a busy moment of this shared machine falls on each target in turn instead of on
+    whichever ran last. Each point waits until every server is idle. KServe only when
+    ``peer``."""
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
-    off, on = (server_settings(size, delay, max(concurrency)) for size in (0, batch))
+    ports = grpc_ports(2)
+    off, on = (
+        server_settings(size, delay, max(concurrency)) | ({"GRPC_PORT": str(port)} if grpc else {})
+        for size, port in zip((0, batch), ports, strict=True)
+    )
     with (
         start_server(model, threads=threads, env=off) as plain,
         start_server(model, threads=threads, env=on) as batched,
-        start_kserve(model, threads=threads) as kserve,
+        start_kserve(model, threads=threads) if peer else nullcontext() as kserve,
     ):
         targets: dict[str, Callable[..., Point]] = {
             "onnxruntime in-process": lambda c: in_process(model, x, threads, c, requests)
         }
         for server, size in ((plain, 0), (batched, batch)):
+            batching = f"batch {'≤' + str(size) if size else 'off'}"
             for api in ("predict", "v2"):
-                name = f"mllab {api} batch {'≤' + str(size) if size else 'off'}"
+                name = f"mllab {api} {batching}"
                 targets[name] = partial(load, server.url, name, api, x, n=requests)
-        targets["kserve v2"] = partial(load, kserve.url, "kserve v2", "v2", x, n=requests)
+            if grpc:
+                name, port = f"mllab grpc {batching}", server.env["GRPC_PORT"]
+                targets[name] = partial(load_grpc, f"127.0.0.1:{port}", name, x, n=requests)
         idle = [partial(lambda url: in_flight(url) == 0, s.url) for s in (plain, batched)]
-        idle.append(partial(cpu_quiet, kserve.process.pid))
+        if kserve is not None:
+            targets["kserve v2"] = partial(load, kserve.url, "kserve v2", "v2", x, n=requests)
+            idle.append(partial(cpu_quiet, kserve.process.pid))
         runs: dict[tuple[str, int], list[Point]] = {}
         names = list(targets)
         for round_ in range(rounds):
@@ -188,7 +232,7 @@ def ratios(rows: list[Row], concurrency: Sequence[int]) -> list[dict[str, Any]]:
     out = []
     for c in concurrency:
         at = {r.target: r for r in rows if r.concurrency == c}
-        peer, floor = at["kserve v2"], at["onnxruntime in-process"]
+        peer, floor = at.get("kserve v2"), at["onnxruntime in-process"]  # no peer: --no-peer
         for name, r in at.items():
             if not name.startswith("mllab"):
                 continue
@@ -196,8 +240,8 @@ def ratios(rows: list[Row], concurrency: Sequence[int]) -> list[dict[str, Any]]:
                 {
                     "concurrency": c,
                     "target": name,
-                    "thr/kserve": ratio(r.throughput, peer.throughput),
-                    "p99/kserve": ratio(r.p99_ms, peer.p99_ms),
+                    "thr/kserve": ratio(r.throughput, peer.throughput if peer else None),
+                    "p99/kserve": ratio(r.p99_ms, peer.p99_ms if peer else None),
                     "thr/in-process": ratio(r.throughput, floor.throughput),
                     "p50/in-process": ratio(r.p50_ms, floor.p50_ms),
                 }
@@ -212,9 +256,10 @@ def verdict(values: list[bool | None]) -> str:
     return "not measured (failed points)" if any(v is None for v in values) else "met"
 
 
-def goals_line(rows: list[dict[str, Any]]) -> str:
+def goals_line(rows: list[dict[str, Any]], peer_measured: bool = True) -> str:
     """Whether every row met the issue's goals against KServe and against in-process; a row
-    without a ratio (a failed point) counts as not measured, never as met."""
+    without a ratio (a failed point) counts as not measured, never as met; without KServe in
+    the run (``peer_measured`` False) its goal says so."""
 
     def at_least(value: float | None, goal: float) -> bool | None:
         return None if value is None else value >= goal
@@ -227,10 +272,15 @@ def goals_line(rows: list[dict[str, Any]]) -> str:
 
     off = [r for r in rows if "off" in r["target"]]
     floor = [at_least(r["thr/in-process"], IN_PROCESS_THROUGHPUT) for r in rows]
+    against_peer = (
+        f"{verdict([peer(r) for r in rows])}; batching-off rows only: "
+        f"{verdict([peer(r) for r in off])}"
+        if peer_measured
+        else "not measured (KServe left out: --no-peer)"
+    )
     return (
         f"goal mllab >= {PEER_THROUGHPUT}x KServe throughput and <= its p99 (every row): "
-        f"{verdict([peer(r) for r in rows])}; batching-off rows only: "
-        f"{verdict([peer(r) for r in off])}\n"
+        f"{against_peer}\n"
         f"goal mllab >= {IN_PROCESS_THROUGHPUT}x in-process throughput (every row): "
         f"{verdict(floor)}"
     )
@@ -245,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="BATCH_MAX_SIZE when batching is on")
     parser.add_argument("--delay-ms", type=float, default=2.0, help="BATCH_MAX_QUEUE_DELAY_MS")
     parser.add_argument(
+        "--no-peer", action="store_true", help="leave KServe out (no pip install of its venv)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="CI-sized: c 1, 4; 8 requests, 1 round"
     )
     args = parser.parse_args(argv)
@@ -255,9 +308,20 @@ def main(argv: list[str] | None = None) -> int:
         from mllab.model.artifacts import default_model  # onnx + torch (~0.5 s): only here
 
         model = default_model()
+    missing = grpc_missing()
+    if missing is not None:
+        print(f"bench_servers: no gRPC rows: {missing} (install tritonclient[grpc])")
     try:
         measured = measure(
-            model, args.threads, concurrency, requests, args.batch, args.delay_ms, rounds
+            model,
+            args.threads,
+            concurrency,
+            requests,
+            args.batch,
+            args.delay_ms,
+            rounds,
+            grpc=missing is None,
+            peer=not args.no_peer,
         )
     except MllabError as error:
         print(f"bench_servers: error: {error}", file=sys.stderr)
@@ -266,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rows = ratios(measured, concurrency)
     print(format_table(rows))
-    print(goals_line(rows))
+    print(goals_line(rows, peer_measured=not args.no_peer))
     print(
         f"(threads {args.threads} everywhere; {requests} requests per point in each of {rounds} "
-        "round(s), medians over rounds; load_cpu_s = CPU seconds locust itself used)"
+        "round(s), medians over rounds; load_cpu_s = CPU seconds the load generator itself used: "
+        "locust for REST, tritonclient's threads for gRPC)"
     )
     return 0
 

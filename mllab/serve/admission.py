@@ -48,6 +48,7 @@ class InFlight:
     now: int = 0
     peak: int = 0
     refused: int = 0
+    disconnected: int = 0  # admitted requests whose client left before their answer started
     draining: bool = False
     last_success: float = field(default=0.0)  # time.monotonic() of the last 2xx inference
 
@@ -58,6 +59,7 @@ class InFlight:
             "in_flight": self.now,
             "peak": self.peak,
             "refused": self.refused,
+            "disconnected": self.disconnected,
             "draining": self.draining,
         }
 

@@ -61,6 +61,7 @@ from mllab.serve.config import (
     ServerConfig,
     parse_device,
 )
+from mllab.serve.disconnect import CLIENT_CLOSED_REQUEST, ClientGone, ClientWatch
 from mllab.serve.limits import Limits, check_image, multipart_file, parse_json
 from mllab.serve.metrics import RouteTemplates, model_info
 from mllab.serve.metrics import install as install_metrics
@@ -211,6 +212,8 @@ def create_app(
         )
 
     app.include_router(v2_router(model, max_batch, load_json=lambda b: parse_json(b, limits)))
+    # innermost: a request whose client leaves is dropped before inference (the body is read)
+    app.add_middleware(ClientWatch, state=in_flight)
     app.add_middleware(BodyLimit, max_bytes=int(max_body_mb * 1024 * 1024))
     app.add_middleware(Admission, state=in_flight)  # added last: outermost, before the body
     app.add_middleware(VersionHeader, version=model_version)  # on refusals (503) too
@@ -248,6 +251,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:
         return _error(getattr(exc, "status", 400), str(exc), getattr(exc, "detail", None))
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone) -> JSONResponse:
+        # nobody reads it: the status is for the log line and the metrics
+        return _error(CLIENT_CLOSED_REQUEST, str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -16,7 +16,9 @@ oldest request waits at most ``max_queue_delay_ms`` for company (Triton's
 
 One worker thread owns ``session.run`` for every batch; callers block in their own threads
 (the server's thread pool) on a future. Bounding how many callers queue is admission control's
-job (the server's in-flight limit), not the batcher's.
+job (the server's in-flight limit), not the batcher's. A caller may pass a ``gone`` check
+(:mod:`mllab.serve.disconnect`): a request whose client has gone by the time its batch is
+formed gets :class:`~mllab.serve.disconnect.ClientGone` and no rows in the batch.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mllab.core.errors import MllabError
+from mllab.serve.disconnect import ClientGone
 
 #: Batching off on CPU: measured on this kit's 2-core machine (ResNet-50, 2 threads), images/s
 #: fall with the batch size (batch 1: 7.7/s, 4: 5.5/s, 8: 4.7/s), so a batch only adds queueing.
@@ -66,6 +69,7 @@ class Inference:
 @dataclass
 class _Pending:
     x: np.ndarray
+    gone: Callable[[], bool] | None = None  # whether its client has gone (then: dropped)
     arrived: float = field(default_factory=time.monotonic)
     future: Future[Inference] = field(default_factory=Future)
 
@@ -99,12 +103,14 @@ class Batcher:
         self._wakeup = threading.Condition()
         self._closed = False
         self.batches = self.requests = self.rows = 0  # counters, read by /metadata
+        self.dropped = 0  # requests whose client had gone: never run
         self._worker = threading.Thread(target=self._loop, name=name, daemon=True)
         self._worker.start()
 
-    def submit(self, x: np.ndarray) -> Inference:
-        """Queue ``x`` (``(n, ...)``), wait for its batch to run and return its rows."""
-        pending = _Pending(x)
+    def submit(self, x: np.ndarray, gone: Callable[[], bool] | None = None) -> Inference:
+        """Queue ``x`` (``(n, ...)``), wait for its batch to run and return its rows;
+        :class:`ClientGone` instead when ``gone()`` is true as its batch is formed."""
+        pending = _Pending(x, gone)
         with self._wakeup:
             if self._closed:
                 raise BatcherClosed("the server is shutting down: send the request again later")
@@ -127,6 +133,7 @@ class Batcher:
             "batches": self.batches,
             "requests": self.requests,
             "rows": self.rows,
+            "dropped": self.dropped,
             "mean_batch_rows": self.rows / self.batches if self.batches else 0.0,
         }
 
@@ -166,7 +173,20 @@ class Batcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
-            self._run(batch)
+            if batch := self._live(batch):
+                self._run(batch)
+
+    def _live(self, batch: list[_Pending]) -> list[_Pending]:
+        """The requests of ``batch`` whose client is still there; the others get
+        :class:`ClientGone` now, before ``session.run`` (the batch runs smaller)."""
+        live = []
+        for pending in batch:
+            if pending.gone is not None and pending.gone():
+                self.dropped += 1
+                pending.future.set_exception(ClientGone())
+            else:
+                live.append(pending)
+        return live
 
     def _run(self, batch: list[_Pending]) -> None:
         started = time.monotonic()

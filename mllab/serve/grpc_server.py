@@ -11,7 +11,9 @@ Beside REST, not a second server: it runs in uvicorn's event loop (started and s
 :class:`mllab.serve.app.DrainingServer`) on the app's own objects, so it serves the same
 :class:`~mllab.serve.model.Model` (its batcher, its metrics), the same admission control
 (``MAX_IN_FLIGHT`` counts REST and gRPC requests together; beyond it, or while draining,
-``ModelInfer`` answers ``UNAVAILABLE`` at once), the same readiness and metrics (inference,
+``ModelInfer`` answers ``UNAVAILABLE`` at once; a call its client cancelled, or whose deadline
+passed, before its inference started is dropped and counted as a REST request whose client
+left: :mod:`mllab.serve.disconnect`), the same readiness and metrics (inference,
 refusals, and ``mllab_grpc_requests_total{method, code}``), the same limits
 (``MAX_BODY_MB`` is gRPC's largest message, ``MAX_TENSOR_MB`` and ``MAX_BATCH`` are checked
 from the declared shape before any array is made). Client errors answer ``INVALID_ARGUMENT``
@@ -25,9 +27,11 @@ so ``grpcio`` and ``tritonclient[grpc]`` must be installed: they are imported on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,6 +44,7 @@ import mllab
 from mllab.core.errors import InputError, MllabError
 from mllab.serve.admission import InFlight, Readiness
 from mllab.serve.bodies import check_batch
+from mllab.serve.disconnect import CLIENT_GONE
 from mllab.serve.limits import Limits, check_shape
 from mllab.serve.metrics import Metrics
 from mllab.serve.model import Model
@@ -189,8 +194,16 @@ class GrpcService:
         # No await between the check and the increment: one event loop, as Admission's.
         state.now += 1
         state.peak = max(state.peak, state.now)
+        # the client's cancel or deadline cancels this handler; the thread then drops the
+        # request before session.run (mllab.serve.disconnect), if it has not started it yet
+        gone = threading.Event()
+        token = CLIENT_GONE.set(gone)  # copied into the thread pool's context
         try:
             response = await run_in_threadpool(self._infer, request)
+        except asyncio.CancelledError:
+            gone.set()
+            state.disconnected += 1
+            raise
         except InputError as error:
             await context.abort(self.grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except Exception as error:
@@ -201,6 +214,7 @@ class GrpcService:
                 f"internal error (id {error_id}): the server's log has the details",
             )
         finally:
+            CLIENT_GONE.reset(token)
             state.now -= 1
         state.last_success = time.monotonic()
         return response

@@ -15,6 +15,8 @@ gRPC, every call of the protocol's service (:mod:`mllab.serve.grpc_server`, when
 Inference, every request that reached the model (``/predict``, v2 ``infer``), as Triton names
 them (``nv_inference_*``)
   ``mllab_inference_requests_total`` (answered) and ``mllab_inference_request_failures_total``;
+  ``mllab_requests_dropped_total{reason}``: requests never run, ``client_disconnected`` when
+  their client had gone once the session was free for them (:mod:`mllab.serve.disconnect`);
   ``mllab_inference_count_total`` (samples inferred) and ``mllab_inference_exec_count_total``
   (``session.run`` executions): count / exec_count is the mean batch size;
   ``mllab_inference_batch_rows`` (histogram of rows per execution);
@@ -51,6 +53,7 @@ from starlette.routing import compile_path
 from mllab.serve.admission import InFlight
 from mllab.serve.batcher import Inference
 from mllab.serve.bodies import Message, Receive, Scope, Send
+from mllab.serve.disconnect import CLIENT_DISCONNECTED, ClientGone
 from mllab.serve.model import Model
 from mllab.serve.request_log import note_inference
 
@@ -134,6 +137,14 @@ class Metrics:
             "inference requests whose inference raised (session error, shutting down)",
             registry=r,
         )
+        self.dropped = Counter(
+            "mllab_requests_dropped",
+            "inference requests dropped before session.run, by reason (client_disconnected: "
+            "the client had gone by the time the session was free for it)",
+            ["reason"],
+            registry=r,
+        )
+        self.dropped.labels(CLIENT_DISCONNECTED)  # exported as 0 before the first drop
         self.count = Counter(
             "mllab_inference_count",
             "samples inferred (a request of n rows counts n), Triton's nv_inference_count",
@@ -293,6 +304,10 @@ def watch(model: Model, metrics: Metrics | None) -> None:
         start = time.perf_counter()
         try:
             inference = infer(x)
+        except ClientGone:  # not a failure: nobody waits for the answer any more
+            if metrics is not None:
+                metrics.dropped.labels(CLIENT_DISCONNECTED).inc()
+            raise
         except Exception:
             if metrics is not None:
                 metrics.failures.inc()

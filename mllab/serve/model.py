@@ -25,6 +25,7 @@ from mllab.model.integrity import verify_model
 from mllab.runtime.cgroup import usable_cpus
 from mllab.runtime.sessions import SessionConfig, create_session
 from mllab.serve.batcher import Batcher, Inference, default_batch_size
+from mllab.serve.disconnect import ClientGone, client_gone
 
 #: :meth:`Model.probe`: a run this recent proves the session answers; how long to wait for it
 PROBE_MAX_AGE_S = 5.0
@@ -87,9 +88,12 @@ class Model:
         return inference.logits, inference.latency_ms
 
     def infer(self, x: np.ndarray) -> Inference:
-        """:meth:`run` with how the batch was formed (its rows, this request's offset)."""
+        """:meth:`run` with how the batch was formed (its rows, this request's offset).
+
+        :class:`~mllab.serve.disconnect.ClientGone` instead when the current request's client
+        has gone by the time the session is free for it (:mod:`mllab.serve.disconnect`)."""
         if self._batcher is not None:
-            return self._batcher.submit(x)
+            return self._batcher.submit(x, client_gone())
         logits, latency_ms = self._run_session(x)
         return Inference(logits, latency_ms, int(x.shape[0]), 0)
 
@@ -127,8 +131,13 @@ class Model:
             self._lock.release()
 
     def _run_session(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """``session.run`` on ``x`` alone, under the lock; the logits and its milliseconds."""
+        """``session.run`` on ``x`` alone, under the lock; the logits and its milliseconds.
+        :class:`ClientGone` when the current request's client has gone once the lock is ours
+        (the batcher's worker thread runs outside any request: it checks per request)."""
         with self._lock:
+            gone = client_gone()
+            if gone is not None and gone():
+                raise ClientGone()
             start = time.perf_counter()
             logits = self.session.run([self.output_name], {self.input_name: x})[0]
             latency_ms = (time.perf_counter() - start) * 1000.0

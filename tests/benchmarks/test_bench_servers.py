@@ -1,7 +1,9 @@
 """benchmarks/bench_servers.py without servers: a point with failed requests reports its failures
 and no throughput (the issue's "40 of 40 failed, 279.6 requests/s" row cannot be printed), a
 ratio built on it is missing and a goal on it is never "met"; each point waits until every
-server is idle, by the mllab server's own in-flight counter or by a quiet process."""
+server is idle, by the mllab server's own in-flight counter or by a quiet process. The gRPC
+rows follow the same rules: measured by tritonclient against a real gRPC server (in process),
+their refusals make a ``failed N/M`` row, never a throughput."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -88,6 +91,48 @@ def test_goals_are_met_or_not_by_the_ratios(bench):
     assert bench.goals_line([slow]).count("not met") == 3
 
 
+@pytest.fixture
+def grpc_served(tiny_model):
+    """The app's OIP v2 gRPC server on the tiny model, in a loop of its own thread."""
+    pytest.importorskip("tritonclient.grpc")
+    from tests.serve.test_grpc import Served
+
+    served = Served(create_app(tiny_model))
+    yield served
+    served.close()
+
+
+def test_a_grpc_point_counts_every_call_and_leaves_nothing_in_flight(bench, grpc_served):
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    state = grpc_served.app.state.in_flight
+    p = bench.load_grpc(grpc_served.url, "mllab grpc batch off", x, c=3, n=7)
+    assert (p.target, p.concurrency, p.requests, p.errors) == ("mllab grpc batch off", 3, 7, 0)
+    assert p.throughput > 0 and p.p50_ms is not None and p.p50_ms <= p.p99_ms
+    assert state.now == 0 and 1 <= state.peak <= 3  # closed loop: at most one call per user
+    row = bench.merge([p])
+    assert row.printed()["throughput"] == row.throughput
+
+
+def test_a_grpc_point_whose_calls_were_refused_reports_failed_n_of_m(bench, grpc_served):
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    grpc_served.app.state.in_flight.draining = True  # every ModelInfer answers UNAVAILABLE
+    p = bench.load_grpc(grpc_served.url, "mllab grpc batch off", x, c=2, n=5)
+    assert (p.requests, p.errors) == (5, 5)
+    row = bench.merge([point("mllab grpc batch off", c=2), p])
+    assert row.throughput is None and row.p50_ms is None
+    assert row.printed()["throughput"] == "failed 5/45"
+    [ratio] = bench.ratios(
+        [
+            row,
+            bench.merge([point("kserve v2", c=2)]),
+            bench.merge([point("onnxruntime in-process", c=2)]),
+        ],
+        [2],
+    )
+    assert ratio["target"] == "mllab grpc batch off" and ratio["thr/kserve"] is None
+    assert "not measured" in bench.goals_line([ratio])
+
+
 def test_waiting_for_idle_returns_once_every_server_is_idle(bench):
     answers = iter([False, False, True])
     calls = []
@@ -122,3 +167,12 @@ def test_a_busy_process_is_not_quiet_and_a_sleeping_one_is(bench):
         for process in (busy, sleeping):
             process.kill()
             process.wait()
+
+
+def test_without_the_peer_its_ratios_are_not_measured_and_never_met(bench):
+    measured = [r for r in rows(bench, None) if r.target != "kserve v2"]
+    [ratio] = bench.ratios(measured, [16])
+    assert ratio["thr/kserve"] is None and ratio["thr/in-process"] == pytest.approx(30 / 25)
+    peer_goal, floor_goal = bench.goals_line([ratio], peer_measured=False).splitlines()
+    assert peer_goal.endswith("not measured (KServe left out: --no-peer)")
+    assert floor_goal.endswith(": met")

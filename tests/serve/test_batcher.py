@@ -13,6 +13,7 @@ import pytest
 from mllab.core.errors import MllabError
 from mllab.runtime.sessions import create_session
 from mllab.serve.batcher import Batcher, BatcherClosed
+from mllab.serve.disconnect import ClientGone
 from mllab.serve.model import Model
 
 
@@ -151,6 +152,28 @@ def test_an_error_reaches_every_caller_of_the_batch_and_the_worker_goes_on():
                 future.result(10)
     assert np.array_equal(batcher.submit(rows(1, 5)).logits, rows(1, 5))
     batcher.close()
+
+
+def test_a_request_whose_client_left_gets_no_rows_and_the_others_run_without_it():
+    recorder = Recorder(hold=True)
+    batcher = Batcher(recorder, max_size=8, max_queue_delay_ms=0)
+    left = threading.Event()
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batcher.submit, rows(1, 100))
+        assert recorder.started.wait(5)
+        stays = pool.submit(batcher.submit, rows(2, 0))
+        goes = pool.submit(batcher.submit, rows(3, 10), left.is_set)
+        while len(batcher._queue) < 2:
+            time.sleep(0.001)
+        left.set()  # its client goes while it waits behind the running batch
+        recorder.gate.set()
+        first.result(10)
+        np.testing.assert_array_equal(stays.result(10).logits, rows(2, 0) * 2.0)
+        with pytest.raises(ClientGone, match="disconnected"):
+            goes.result(10)
+    batcher.close()
+    assert recorder.sizes == [1, 2]  # the 3 rows of the request that left never ran
+    assert batcher.counters()["dropped"] == 1
 
 
 def test_close_runs_what_is_queued_then_refuses():

@@ -26,6 +26,7 @@ from mllab.core.poll import until  # noqa: E402
 from mllab.serve.api import create_app  # noqa: E402
 from mllab.serve.grpc_server import grpc_port_from_env, grpc_server  # noqa: E402
 from mllab.serve.process import free_port, start_server  # noqa: E402
+from tests.serve.gated import DROPPED, GatedSession, metric  # noqa: E402
 
 NAME = "resnet50"
 MAX_BATCH = 4
@@ -206,6 +207,43 @@ def test_refused_and_unknown_calls_count_by_their_status_code(served, random_bat
     metrics = TestClient(served.app).get("/metrics").text
     assert 'mllab_grpc_requests_total{code="UNAVAILABLE",method="ModelInfer"} 1.0' in metrics
     assert 'mllab_grpc_requests_total{code="NOT_FOUND",method="ModelInfer"} 1.0' in metrics
+
+
+def test_a_call_whose_deadline_passed_while_it_waited_is_dropped_before_inference(
+    served, random_batch
+):
+    model = served.app.state.model
+    session = model.session = GatedSession(model.session)
+    arrived = []
+    infer_model = model.infer
+    model.infer = lambda x: (arrived.append(1), infer_model(x))[1]
+    first: dict = {}
+    holder = threading.Thread(
+        target=lambda: first.setdefault("logits", infer(served.client, random_batch(1))),
+        daemon=True,
+    )
+    holder.start()
+    try:
+        assert session.started.wait(30)  # the first call holds the session
+        tensor = tritongrpc.InferInput("input", [1, 3, 224, 224], "FP32")
+        tensor.set_data_from_numpy(random_batch(1, seed=2))
+        with pytest.raises(InferenceServerException) as error:  # gone while it waited
+            served.client.infer(NAME, [tensor], client_timeout=1.0)
+        assert "DEADLINE_EXCEEDED" in code_of(error.value) and len(arrived) == 2
+        state = served.app.state.in_flight
+        until(lambda: state.disconnected == 1, timeout=30, interval=0.02, what="cancel seen")
+    finally:
+        session.open()
+        holder.join(30)
+    assert first["logits"].shape == (1, 1000)  # the call that stayed is answered
+    rest = TestClient(served.app)  # no lifespan: its shutdown drains the app
+    until(
+        lambda: metric(rest.get("/metrics").text, DROPPED) == 1.0,
+        timeout=30,
+        interval=0.05,
+        what="the dropped call counted",
+    )
+    assert session.runs == 1  # two calls reached the model, one ran
 
 
 @pytest.mark.parametrize(
