@@ -121,6 +121,24 @@ class RunningContainer:
         self.stop()
 
 
+def healthcheck_passes(container: Any) -> bool:
+    """Run the image's own HEALTHCHECK command in ``container`` now: True when it exits 0.
+
+    Docker 20.10 runs the first probe only after the check's ``--interval`` (10 s for the kit's
+    server) whatever ``--start-period`` says, so a caller that waits for "healthy" waits at least
+    that long; running the same command at once knows as soon as the model is loaded."""
+    test = (container.attrs.get("Config", {}).get("Healthcheck") or {}).get("Test") or []
+    if not test or test[0] == "NONE":
+        return container.status == "running"
+    import docker.errors  # deferred: the SDK is heavy at start-up and absent from the slim image
+
+    command = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
+    try:
+        return container.exec_run(command).exit_code == 0
+    except docker.errors.APIError:  # stopped or gone between the list and the exec: not ready
+        return False
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 

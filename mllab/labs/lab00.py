@@ -36,7 +36,10 @@ from mllab.experiments.environment.fingerprint import (
     summary_lines,
 )
 from mllab.report.claims import judge
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.compat import cuda_compatibility
+
+plan, summary = lab_pages("00")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # M(E): capture, print, compare

@@ -10,7 +10,8 @@ The kit vocabulary of ``labs/01_export_onnx.ipynb``, in groups:
 - θ: which weights
 - f + θ in one file: the exports, their metadata and digests, the symbolic batch axis
 - parity: PyTorch vs ONNX Runtime on the photos and a random batch, and the lecture's bounds
-- what ONNX Runtime does to the graph: fusions, optimisation levels
+- what ONNX Runtime does to the graph: fusions, optimisation levels (and what this run's
+  levels mean: ``read_levels``)
 - INT8: quantize, size and latency, drift
 - predictions for the sample photos
 - integrity: the digest file and the error a changed model raises
@@ -50,7 +51,11 @@ from mllab.model.preprocess import preprocess_batch, sample_images, top_k
 from mllab.model.quantize import int8_gain, quantize_int8
 from mllab.model.resnet import load_resnet50
 from mllab.model.weights import weights_id
+from mllab.report.interpret.levels import read_levels
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.sessions import create_session
+
+plan, summary = lab_pages("01")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # θ: which weights
@@ -75,6 +80,7 @@ __all__ = [
     "graph_fusions",
     "optimization_levels",
     "node_counts",
+    "read_levels",
     # INT8
     "quantize_int8",
     "int8_gain",

@@ -11,8 +11,8 @@ The kit vocabulary of ``labs/02_inference_server.ipynb``, in groups:
 - the model and the server process
 - the body kinds of ``POST /predict``: an image, a binary tensor, the lecture's JSON list
 - the v2 binary tensor extension, and the drift between two answers
-- f_prod(x) = f(x) and what HTTP costs
-- many requests at once: dynamic batching, overload
+- f_prod(x) = f(x) and what HTTP costs (read against the goal: ``read_overhead``)
+- many requests at once: dynamic batching (what it did here: ``read_batching``), overload
 - the lecture's Flask service
 - the exercises ex02_binary_client and ex02_flask_fix
 - tables, the record and the verdict on C12
@@ -32,11 +32,15 @@ from mllab.measure.drift import TUTORIAL_ATOL, compare
 from mllab.model.artifacts import default_model
 from mllab.model.preprocess import preprocess, sample_images
 from mllab.report.claims import judge
+from mllab.report.interpret.serving import read_batching, read_overhead
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.sessions import create_session
 from mllab.serve.bodies import json_body, npy_bytes
 from mllab.serve.client import predict_image, predict_json, predict_tensor, served_model
 from mllab.serve.process import start_server
 from mllab.serve.v2_binary import HEADER_LENGTH, binary_request
+
+plan, summary = lab_pages("02")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the model and the server process
@@ -60,9 +64,11 @@ __all__ = [
     "server_parity",
     "TUTORIAL_ATOL",
     "measure_overhead",
+    "read_overhead",
     # many requests at once
     "batching_sweep",
     "plot_batching",
+    "read_batching",
     "overload",
     # the lecture's Flask service
     "lecture_source",

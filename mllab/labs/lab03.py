@@ -63,6 +63,9 @@ from mllab.experiments.architecture.signals import (
 )
 from mllab.model.artifacts import default_model
 from mllab.report.claims import judge
+from mllab.report.lab_summary import lab_pages
+
+plan, summary = lab_pages("03")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the engine, the model and the slim server image (lab 04's)

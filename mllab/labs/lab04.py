@@ -54,8 +54,11 @@ from mllab.measure.drift import LECTURE_DELTA
 from mllab.model.artifacts import default_model
 from mllab.model.preprocess import preprocess_batch, sample_images
 from mllab.report.claims import judge
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.nvidia import nvidia_driver
 from mllab.serve.client import predict_image
+
+plan, summary = lab_pages("04")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the model, the base image, the build context
@@ -80,6 +83,7 @@ __all__ = [
     "build_args",
     "build",
     "steps_only",
+    "LogFile",
     "build_images",
     "Builds",
     # sizes and layers

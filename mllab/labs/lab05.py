@@ -6,8 +6,9 @@ ONNX Runtime's profiler which operators dominate, measures an fp16 model's drift
 times PyTorch eager beside ONNX Runtime, runs the GPU paths (or says why not) and shows
 CUDA_container ≤ Driver_host. ``onnxruntime`` itself is imported by the notebook.
 
-Groups: the model and verified sessions; the batch sweep and the T(n) fit; the profiler;
-fp16; PyTorch eager; the GPU paths; records, tables and claims; the exercise checks.
+Groups: the model and verified sessions; the batch sweep and the T(n) fit (and what its fixed
+cost a means here: ``read_fixed_cost``); the profiler; fp16; PyTorch eager; the GPU paths;
+records, tables and claims; the exercise checks.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ from mllab.model.artifacts import default_model
 from mllab.model.fp16 import default_fp16_model, drift_vs_fp32, io_types
 from mllab.model.resnet import load_resnet50
 from mllab.report.claims import judge
+from mllab.report.interpret.batching import read_fixed_cost
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.cgroup import cpu_quota
 from mllab.runtime.compat import cuda_compatibility
 from mllab.runtime.providers import ort_working_providers
 from mllab.runtime.sessions import create_session
+
+plan, summary = lab_pages("05")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the model and verified sessions
@@ -55,6 +60,7 @@ __all__ = [
     "sweep_table",
     "fit_line",
     "plot_sweep",
+    "read_fixed_cost",
     # ORT's profiler
     "profile_operators",
     # fp16: drift and speed

@@ -65,7 +65,10 @@ from mllab.measure.drift import LECTURE_DELTA, LECTURE_EPSILON
 from mllab.model.artifacts import default_model
 from mllab.model.quantize import default_int8_model
 from mllab.report.claims import claims_table, format_claims, judge
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.cgroup import usable_cpus
+
+plan, summary = lab_pages("06")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the model and the slim image (lab 04's, built once and cached)

@@ -43,8 +43,11 @@ from mllab.experiments.resources.threads import threads_vs_quota
 from mllab.measure.load import LoadResult, gevent_effect, plot_load, run_load
 from mllab.model.artifacts import default_model
 from mllab.report.claims import judge
+from mllab.report.lab_summary import lab_pages
 from mllab.runtime.cgroup import usable_cpus
 from mllab.serve.requests import load_request
+
+plan, summary = lab_pages("07")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the engine, the model and the slim server image (lab 04's)

@@ -44,6 +44,9 @@ from mllab.experiments.delivery.swarm import deploy_up, service_tasks
 from mllab.experiments.delivery.swarm_node import swarm_state
 from mllab.model.artifacts import default_model
 from mllab.report.claims import claims_table, format_claims, judge
+from mllab.report.lab_summary import lab_pages
+
+plan, summary = lab_pages("08")  # every lab's opening and closing cells (kit-wide)
 
 __all__ = [
     # the engine, the model, the slim image and the registry (up for the whole lab)

@@ -19,6 +19,7 @@ import numpy as np
 from mllab.containers.docker_cli import compose
 from mllab.containers.engine import client
 from mllab.containers.nginx import NGINX_IMAGE, build_nginx
+from mllab.containers.run import healthcheck_passes
 from mllab.core.errors import InputError, MllabError
 from mllab.core.paths import DOCKER
 from mllab.core.poll import until
@@ -103,16 +104,17 @@ def _project_containers(service: str) -> list[Any]:
 
 
 def _wait_replicas_healthy(replicas: int, timeout: float) -> None:
-    """Every replica's HEALTHCHECK says healthy (the model is loaded), or a clear error."""
+    """Every replica passes its image's HEALTHCHECK command (the model is loaded), or a clear
+    error. The command is run at once rather than waiting for Docker's first probe, which comes
+    only after the check's interval."""
 
     def all_healthy() -> bool:
         containers = _project_containers("server")
-        states = [c.attrs["State"] for c in containers]
-        for container, state in zip(containers, states, strict=True):
+        for container in containers:
+            state = container.attrs["State"]
             if not state.get("Running") and state.get("Status") == "exited":
                 raise MllabError(f"replica {container.name}: {explain_exit(container)}")
-        healthy = [s for s in states if s.get("Health", {}).get("Status", "healthy") == "healthy"]
-        return len(healthy) >= replicas
+        return sum(healthcheck_passes(c) for c in containers) >= replicas
 
     if not until(all_healthy, timeout=timeout, interval=1.0, default=False):
         raise MllabError(f"{replicas} replicas were not healthy after {timeout:g} s")

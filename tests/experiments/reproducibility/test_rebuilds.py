@@ -63,5 +63,11 @@ def test_buildah_gives_the_same_id_twice(rebuilt):
 @pytest.mark.slow
 def test_mmdebstrap_base_tar_is_the_same_twice(rebuilt):
     base = rebuilt["base_tar"]
+    if base["outcome"]["reason"] == "BASE_TWICE is False":
+        # the lab's default leaves it out (half a minute): the kit's base must still rebuild
+        # byte for byte, so the test makes the second build itself
+        pair = rebuilds.base_tar_twice(PREFIX).comparison()
+        ran = {"status": pair.outcome.status, "reason": pair.outcome.reason}
+        base = {"outcome": ran, "same": pair.same, "ids": pair.ids}
     assert base["outcome"]["status"] == "ran" and base["same"], base
     assert len(base["ids"]) == 2 and base["ids"][0] == base["ids"][1]
