@@ -46,7 +46,7 @@ from mllab.exercises.hidden_run import (
     time_limit,
     unavailable,
 )
-from mllab.exercises.messages import frame
+from mllab.exercises.messages import frame, language
 
 SEED_ENV = "MLLAB_HIDDEN_SEED"
 LIMIT_ENV = "MLLAB_HIDDEN_LIMIT_S"
@@ -123,13 +123,15 @@ def grade_source(grade_id: str, source: str, prelude: str, case_seed: int) -> di
 def main() -> int:
     """``python -m mllab.exercises.hidden`` with ``{"grade_id", "source", "prelude", "seed",
     "result"}`` as JSON on stdin: writes the hidden result's dict to the file ``result`` (named
-    on stdin, not on the command line, where the answer would find it more easily)."""
+    on stdin, not on the command line, where the answer would find it more easily), its words
+    in the language of ``MLLAB_LANG`` (the grader sets the submission's)."""
     request = json.loads(sys.stdin.read())
     out, dumps, write = Path(request["result"]), json.dumps, Path.write_text  # held before
+    shown, lang = HiddenResult.shown, language()  # the feedback in the edition's language
     result = grade_source(
         request["grade_id"], request["source"], request.get("prelude", ""), int(request["seed"])
     )
-    write(out, dumps(result))
+    write(out, dumps(shown(result, lang)))
     return 0
 
 

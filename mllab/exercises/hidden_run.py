@@ -31,6 +31,7 @@ import numpy as np
 
 from mllab.core.errors import MllabError
 from mllab.exercises.check import describe_error, show
+from mllab.exercises.messages import localize
 
 Compare = Callable[[Any, Any], "str | None"]
 #: modules whose names an answer could replace to make a check pass (besides the kit's own;
@@ -111,6 +112,18 @@ class HiddenResult:
         """The result from :meth:`to_json`'s dict."""
         groups = [GroupResult(**g) for g in data.get("groups", [])]
         return cls(data["grade_id"], float(data["share"]), data["section"], data["reason"], groups)
+
+    @staticmethod
+    def shown(data: dict[str, Any], lang: str) -> dict[str, Any]:
+        """:meth:`to_json`'s dict with its words (the reason, the section, each group's name
+        and reason) in ``lang``: what the grader's feedback shows a student of that edition.
+        The points are left as they are; the records the kit keeps stay English."""
+        words: dict[str, Any] = {k: localize(data[k], lang) for k in ("reason", "section")}
+        groups = [
+            {**g, "name": localize(g["name"], lang), "reason": localize(g["reason"], lang)}
+            for g in data.get("groups", [])
+        ]
+        return {**data, **words, "groups": groups}
 
     @classmethod
     def zero(cls, spec: Spec, reason: str) -> HiddenResult:

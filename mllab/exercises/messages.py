@@ -2,10 +2,12 @@
 
 Why a catalogue of whole message templates, and why at print time only:
 
-* A check's :attr:`~mllab.exercises.check.Check.message` stays English: the hidden tests, the
-  grader's feedback and the instructor read it (``hidden.py`` tells an interrupted answer by its
-  first word). Only what the student sees on screen, ``str(check)``, is rendered in the chosen
-  language, so a Russian edition grades exactly as the English one.
+* A check's :attr:`~mllab.exercises.check.Check.message` stays English: the hidden tests and
+  the instructor read it (``hidden.py`` tells an interrupted answer by its first word). Only
+  what the student sees, ``str(check)``, is rendered in the chosen language, so a Russian
+  edition grades exactly as the English one. So are the hidden cases' words in the grader's
+  feedback (group names, case labels, reasons: ``HiddenResult.shown``), in the language the
+  grader sets from the submission's edition; their records stay English.
 * The exercise modules (``mllab/exercises/labNN.py``) keep writing their messages as plain
   English f-strings, in one place each. The Russian version of every such template lives in
   :mod:`mllab.exercises.messages_ru`, keyed by the template itself as its source spells it

@@ -89,7 +89,8 @@ def student_page(student: str, rows: list[dict[str, Any]], path: Path) -> Path:
 def reason_kind(feedback: str) -> str:
     """A reason without its particular numbers and cases, so that alike reasons count together
     (``on a sweep at batches [1, 2] ...: expected ...`` of one group becomes the group's name)."""
-    kind = re.sub(r"\b\d+(\.\d+)?\b", "N", feedback.split(": on ", 1)[0])
+    case = re.split(r": (?:on|на) ", feedback, maxsplit=1)[0]  # the Russian edition's "на"
+    kind = re.sub(r"\b\d+(\.\d+)?\b", "N", case)
     return kind if len(kind) <= REASON_CHARS else kind[: REASON_CHARS - 1] + "…"
 
 

@@ -30,6 +30,7 @@ import nbformat
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS, RUNS
+from mllab.report.edition_language import DEFAULT, LANG_ENV, LANGUAGES
 from mllab.report.editions import GRADE_CELL_TIMEOUT_S, Exercise, exercises
 from mllab.report.grade_pages import write_tables
 from mllab.report.grade_run import (
@@ -50,7 +51,9 @@ NOT_SUBMITTED = "not submitted"
 NOT_DONE = "not done"
 MISSING = "the answer cell was deleted from the submission"
 DEAD = "a dead kernel never counts as passing"
-_SECTION = re.compile(r"(?:Reread the lecture|Lecture): (.+)")
+#: the self-check's line naming the lecture section, in English or in Russian
+#: (mllab.exercises.messages.FRAME)
+_SECTION = re.compile(r"(?:Reread the lecture|Lecture|Перечитайте в лекции|Лекция): (.+)")
 
 
 @dataclass
@@ -119,6 +122,15 @@ def parse_problem(path: Path) -> str | None:
     """Why a handed-in notebook cannot be graded as a notebook, or None when it parses."""
     read = read_submission(path)
     return read if isinstance(read, str) else None
+
+
+def edition_language(nb: nbformat.NotebookNode) -> str:
+    """The language of the student edition a submission was made from (``mllab labs student
+    --lang``; English when it says none): the self-checks and the hidden cases' feedback are
+    given in it (the grader sets the kernel's and the hidden run's ``MLLAB_LANG``)."""
+    meta = nb.get("metadata", {}).get("mllab", {})
+    lang = meta.get("lang", DEFAULT) if isinstance(meta, dict) else DEFAULT
+    return lang if lang in LANGUAGES else DEFAULT
 
 
 def _reason(errors: list[tuple[str, str]], where: str) -> str:
@@ -210,6 +222,7 @@ class Grader:
         work = (self.out_dir / "work" / student / f"lab{lab_id(notebook)}").resolve()
         limits = {"MLLAB_HIDDEN_SEED": str(self.seed)}
         limits["MLLAB_HIDDEN_LIMIT_S"] = str(max(1, self.cell_timeout_s // 2))
+        limits[LANG_ENV] = edition_language(submitted)
         with recording_into(work / "results"), environment(limits):
             run = run_submission(kit, submitted, work, self.cell_timeout_s, self.parameters)
             save(run.notebook, self.out_dir / "graded" / student / notebook.name)

@@ -13,15 +13,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import nbformat
 import numpy as np
 import onnxruntime
 import pytest
 
 from mllab.core.errors import MllabError
-from mllab.exercises import hidden, lab00
+from mllab.core.paths import LABS as LAB_NOTEBOOKS
+from mllab.exercises import hidden, lab00, messages
 from mllab.exercises.check import Check
 from mllab.exercises.hidden_cases import SPECS
-from mllab.exercises.hidden_run import changed, run_groups, snapshot, unavailable
+from mllab.exercises.hidden_run import HiddenResult, changed, run_groups, snapshot, unavailable
+from mllab.report import editions, grading
+from mllab.report.grade_pages import reason_kind
 from mllab.report.grade_run import hidden_outside
 
 LABS = {"ex00": "00", "ex01_fit": "05", "ex02_n_star": "05", "ex01_lc": "07", "ex01_next": "08"}
@@ -183,3 +187,87 @@ def test_outside_the_kernel_patches_kills_and_loops_score_zero(tmp_path, monkeyp
     assert _outside(tmp_path, RIGHT, prefix=wrecker)["share"] == 1.0
     broken = _outside(tmp_path, "return (", prefix="")
     assert broken["share"] == 0.0 and "SyntaxError" in broken["reason"]
+
+
+# --- the feedback in the Russian edition's language --------------------------------------------
+
+CYRILLIC = re.compile(r"[а-яё]", re.I)
+
+
+def _russian(text: str) -> bool:
+    """Whether the catalogue turns ``text`` into Russian (it has a Russian version)."""
+    said = messages.translate(text)
+    return said != text and bool(CYRILLIC.search(said))
+
+
+@pytest.mark.parametrize("grade_id", sorted(SPECS))
+def test_every_group_and_case_is_said_in_russian(grade_id):
+    """What the grader shows of a hidden case (its group's name, its label) as drawn, not only
+    as the source spells it (tests/labs/test_russian_edition.py): the catalogue's templates
+    must match the words the cases are made of."""
+    groups = SPECS[grade_id].groups(np.random.default_rng(0))
+    untranslated = [g.name for g in groups if not _russian(g.name)]
+    untranslated += [c.label for g in groups for c in g.cases if not _russian(c.label)]
+    assert not untranslated, f"no Russian version: {untranslated}"
+
+
+def test_a_result_is_shown_in_russian_and_scores_the_same():
+    result = _score("ex00_cuda", lambda c, d: c <= d)  # strings: "12.10" < "12.9"
+    english = result.to_json()
+    russian = HiddenResult.shown(english, "ru")
+    assert russian["share"] == english["share"] and 0 < russian["share"] < 1
+    assert [g["passed"] for g in russian["groups"]] == [g["passed"] for g in english["groups"]]
+    assert russian["reason"].startswith("версии с двузначной частью (12.10 новее, чем 12.9): на ")
+    assert "ожидалось False, получено True" in russian["reason"]
+    assert "two-digit" not in russian["reason"] and "expected" not in russian["reason"]
+    assert all(CYRILLIC.search(g["name"]) for g in russian["groups"])
+    assert russian["section"].startswith("«Управление версиями CUDA и драйверов»")
+    assert HiddenResult.shown(english, "en") == english
+    kind = reason_kind(russian["reason"])  # the class summary counts alike reasons together
+    assert kind.startswith("версии с двузначной частью") and "CUDA" not in kind
+
+
+def test_outside_the_kernel_the_feedback_follows_mllab_lang(tmp_path, monkeypatch):
+    wrong = "return container_cuda <= driver_max_cuda"
+    monkeypatch.setenv(messages.LANG_ENV, "en")
+    english = _outside(tmp_path, wrong)
+    monkeypatch.setenv(messages.LANG_ENV, "ru")
+    russian = _outside(tmp_path, wrong)
+    assert russian["share"] == english["share"] and 0 < russian["share"] < 1
+    assert "two-digit" in english["reason"] and "двузначной" in russian["reason"]
+    assert russian == HiddenResult.shown(english, "ru")
+
+
+def test_the_grader_reads_the_section_of_a_russian_self_check():
+    section = lab00.SECTION_CUDA
+    for lang in messages.LANGUAGES:
+        shown = messages.render("ex00_cuda", True, False, "wrong", section, ("✓", "✗", "…"), lang)
+        wrong, found = grading._shown(shown, "ex00_cuda")
+        assert found == messages.localize(section, lang) and wrong == "wrong"
+
+
+@pytest.mark.slow
+def test_a_russian_submission_is_graded_with_russian_feedback(tmp_path):
+    """``mllab labs grade`` on lab 00's Russian edition with a partly right answer: the same
+    points as in English, the failed case, the groups and the section in Russian."""
+    lab = LAB_NOTEBOOKS / "00_environment.ipynb"
+    [edition] = editions.make_student_editions(
+        only="00", out=tmp_path / "workspace", course=tmp_path / "course", lang="ru"
+    )
+    nb = nbformat.read(edition.path, as_version=4)
+    answer = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex00_cuda"
+    )
+    answer.source = CUDA.format("return container_cuda <= driver_max_cuda")
+    (tmp_path / "subs" / "ivan").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "ivan" / lab.name)
+    report = grading.grade_submissions(
+        tmp_path / "subs", tmp_path / "grades", 60, seed=3, parameters={"CONTAINER": False}
+    )
+    row = next(r for r in report.rows if r.exercise == "ex00_cuda")
+    assert 0 < row.points < row.max_points
+    assert "двузначной" in row.feedback and "ожидалось False, получено True" in row.feedback
+    assert row.section.startswith("«Управление версиями CUDA"), row.section
+    assert row.details and all(CYRILLIC.search(d) for d in row.details), row.details
+    page = Path(report.files["student:ivan"]).read_text()
+    assert "двузначной" in page and "two-digit" not in page

@@ -3,7 +3,9 @@ Chromium, headless, against the venv's ``jupyter lab`` serving a workspace of st
 made by ``mllab labs student`` (nbgrader). Open the lab, check the ``mllab`` kernel, Run → Run All
 Cells, wait for the kernel, save — then judge the SAVED notebook (JupyterLab 4 renders only the
 cells in view): every code cell executed, no error output, the plots rendered. A second copy
-with a planted wrong answer shows its self-check message. Nothing may leave localhost: the
+with a planted wrong answer shows its self-check message. The Russian edition (``mllab labs
+student --lang ru``) of another lab runs to its end there too, every exercise saying in Russian
+that it is not done yet. Nothing may leave localhost: the
 environment's JupyterLab settings overrides (``jupyter/overrides.json``) turn news and update
 checks off. Screenshots go to a folder the test prints.
 
@@ -36,6 +38,8 @@ from papermill.parameterize import parameterize_notebook
 
 from mllab.core.hashing import sha256_file
 from mllab.core.paths import LABS
+from mllab.exercises.check import NOT_DONE
+from mllab.exercises.messages import frame
 from mllab.report.editions import make_student_editions
 from mllab.report.runner import KERNEL
 
@@ -49,6 +53,9 @@ QUICK = {"BATCHES": [1, 2], "WARMUP": 1, "REPEATS": 2, "PROFILE_RUNS": 1, "FP16_
 WRONG = "wrong_answer.ipynb"
 WRONG_ANSWER = "return 1.0, 1.0  # planted: a wrong answer"
 RUN_TIMEOUT_S = 240
+#: the Russian edition's lab: a short one without Docker, with its cheap parameters
+RUSSIAN_LAB = "00_environment.ipynb"
+RUSSIAN_QUICK = {"CONTAINER": False}
 PLOTS = re.compile(r"\bplt\.|\bplot\w*\(")
 
 
@@ -156,6 +163,43 @@ def test_wrong_answer_shows_its_self_check(
         assert message.is_visible()
     page.screenshot(path=folder / "wrong_answer.png")
     print(f"self-check on the page: {bool(message.count())}; {folder}/wrong_answer.png")
+    _assert_offline(page, requests)
+
+
+@pytest.fixture(scope="module")
+def russian(workspace: Path, folder: Path) -> str:
+    """The Russian edition of :data:`RUSSIAN_LAB` (its own nbgrader course), put into the
+    served workspace beside the English one; its name there."""
+    out = folder / "workspace-ru"
+    made = make_student_editions(
+        only=RUSSIAN_LAB[:2], out=out, course=folder / "course-ru", lang="ru"
+    )
+    assert [(e.lang, e.untranslated) for e in made] == [("ru", 0)]
+    nb = parameterize_notebook(load_notebook_node(str(out / RUSSIAN_LAB)), RUSSIAN_QUICK)
+    nbformat.write(nb, workspace / RUSSIAN_LAB)
+    return RUSSIAN_LAB
+
+
+def test_russian_edition_runs_in_jupyterlab(lab: Lab, page, requests: Requests, russian: str):
+    """Run All Cells on the Russian edition: it runs to the end, and every exercise's self-check
+    says in Russian (the kernel's MLLAB_LANG, set by the edition's setup cell) that it is not
+    done yet: judged from the saved notebook, cell by cell."""
+    open_notebook(page, lab, russian)
+    seconds = run_all_and_save(page, lab, russian, RUN_TIMEOUT_S)
+    print(f"Russian edition, Run All Cells: {seconds:.0f} s")
+
+    ran = Executed.read(lab.root / russian)
+    assert not ran.errors, f"error output in the saved notebook: {ran.errors}"
+    assert not ran.not_executed, f"code cells not executed: {ran.not_executed}"
+    nb = nbformat.read(lab.root / russian, as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert graded, f"{russian} has no self-checks"
+    for cell in graded:
+        said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        grade_id = cell.metadata.nbgrader.grade_id
+        assert frame("not_done", "ru") in said and "Лекция: «" in said, f"{grade_id}: {said!r}"
+        assert NOT_DONE not in said, f"{grade_id} spoke English: {said!r}"
+        print(f"{grade_id}: {said.strip().splitlines()[0]}")
     _assert_offline(page, requests)
 
 

@@ -2,8 +2,9 @@
 
 Every text cell of a translated lab carries its Russian version (``metadata.mllab.ru``) with the
 same headings and the same code identifiers; every self-check message template of a translated
-exercise module has a Russian version in the catalogue (read from the modules' source, so a new
-message without one fails here); the lecture's headings are quoted as the lecture spells them;
+exercise module, and every word of the hidden cases the grader's feedback shows, has a Russian
+version in the catalogue (read from the modules' source, so a new message without one fails
+here); the lecture's headings are quoted as the lecture spells them;
 the edition swaps the text, sets the kernel's message language and keeps the code cells; and,
 executed with nbclient, an untouched Russian edition says of every exercise, in Russian, that it
 is not done yet (slow)."""
@@ -73,6 +74,14 @@ NOT_MESSAGES = {
     "docker run --cpus={} -e THREADS={} -p 8080:8080 {}",
     "rolled back",
     "tags={}, release={}, build={}",  # lab08: the arguments of a case, shown as they are
+    # the hidden cases: compiled code's file names, a scratch folder's prefix, made-up data and
+    # the keys that pick a case's kind (never shown)
+    "<answer cell {}>",
+    "<the lab's imports>",
+    "mllab-hidden-",
+    "only-here",
+    "one side",
+    "the failed",
 }
 #: the lecture's headings (000_*.txt, outside code blocks), as the lecture spells them: what a
 #: lab may quote in «…» to send the student to a section
@@ -184,23 +193,13 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
-def _graders_only(tree: ast.AST) -> set[int]:
-    """The nodes of functions whose name says ``hidden``: the hidden cases' words are read by
-    the grader and its feedback (English), never printed by a self-check in the notebook."""
-    return {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and "hidden" in node.name
-        for inner in ast.walk(node)
-    }
-
-
 def message_templates(module: str) -> set[str]:
-    """Every string of ``mllab/exercises/<module>.py`` with two words or more (docstrings and
-    the hidden cases left out) as a template: each ``{…}`` of an f-string or of a
-    ``str.format`` text written ``{}``."""
+    """Every string of ``mllab/exercises/<module>.py`` with two words or more (docstrings left
+    out) as a template: each ``{…}`` of an f-string or of a ``str.format`` text written ``{}``.
+    The hidden cases' words (group names, case labels, reasons) count too: the grader's
+    feedback shows them to a student of the Russian edition in Russian."""
     tree = ast.parse((EXERCISES / f"{module}.py").read_text())
-    skip = _docstrings(tree) | _graders_only(tree)
+    skip = _docstrings(tree)
     inside = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
     found = set()
     for node in ast.walk(tree):

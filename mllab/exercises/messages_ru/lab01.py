@@ -55,4 +55,45 @@ RU: dict[str, str] = {
     ),
     "the weights are not inside the one file ({})": "веса не внутри единого файла ({=})",
     "Δ of the real outputs = {}": "Δ настоящих выходов = {=}",
+    # the hidden cases (grade feedback)
+    "expected one number, got {}": "ожидалось одно число, получено {=}",
+    ": that is {}": ": это {}",
+    "the whole batch's norm; Δ is per input x: the worst row": (
+        "норма всего батча; Δ считается для каждого входа x: худшая строка"
+    ),
+    "max |a − b|, one element; Δ is an L2 norm over a sample's outputs": (
+        "max |a − b|, один элемент; Δ — это L2-норма по выходам одного примера"
+    ),
+    "a squared norm: take the square root": "квадрат нормы: извлеките корень",
+    "{} of shape {}": "{} формы {=}",
+    "one output vector f(x)": "один выходной вектор f(x)",
+    "a batch": "батч",
+    "float32 logits equal in all rows but one": (
+        "логиты float32, равные во всех строках, кроме одной"
+    ),
+    "identical outputs": "одинаковые выходы",
+    "one input x: Δ = ‖f1(x) − f2(x)‖₂": "один вход x: Δ = ‖f1(x) − f2(x)‖₂",
+    "a batch: the worst sample's Δ (not the batch's norm, not one element)": (
+        "батч: Δ худшего примера (не норма батча и не один элемент)"
+    ),
+    "outputs that agree: Δ = 0 when equal, one row's drift when only it moved": (
+        "совпадающие выходы: Δ = 0 при равенстве, дрейф одной строки, когда сдвинулась только она"
+    ),
+    "a small {}-class network (not the lab's ResNet-50), {}": (
+        "небольшая сеть (классов: {=}; не ResNet-50 из лабораторной работы), {}"
+    ),
+    "at batch {}": "на батче {=}",
+    "at batches {}": "на батчах {=}",
+    "the model given is the one exported (Δ to torch ≤ 1e-3)": (
+        "экспортируется переданная модель (Δ относительно torch ≤ 1e-3)"
+    ),
+    "the batch axis stays free: batches the export never saw": (
+        "ось батча остаётся свободной: батчи, которых экспорт не видел"
+    ),
+    "one self-contained file with the input and output the server uses": (
+        "один самодостаточный файл с входом и выходом, которые использует сервер"
+    ),
+    "its weights inside the one file, input 'input', output 'logits'": (
+        "его веса внутри одного файла, вход 'input', выход 'logits'"
+    ),
 }

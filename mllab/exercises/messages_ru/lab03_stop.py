@@ -27,4 +27,13 @@ RU: dict[str, str] = {
     "the server got docker stop's SIGTERM and stopped before the timeout": (
         "сервер получил SIGTERM от docker stop и остановился до таймаута"
     ),
+    # the hidden cases (grade feedback)
+    "the program is PID 1 and gets the SIGTERM": "программа — это PID 1, и она получает SIGTERM",
+    "a program that execs the server keeps the signal path": (
+        "программа, которая запускает сервер через exec, сохраняет путь сигнала"
+    ),
+    "arguments with spaces and quotes stay one argument each": (
+        "аргументы с пробелами и кавычками остаются каждый одним аргументом"
+    ),
+    "argv {}": "команда (argv) {=}",
 }

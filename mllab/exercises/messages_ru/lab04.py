@@ -87,4 +87,25 @@ RU: dict[str, str] = {
         "используйте каждую данную инструкцию ровно один раз и без изменений (меняется только "
         "порядок)"
     ),
+    # the hidden cases (grade feedback)
+    "the lecture's steps handed in other orders": "шаги из лекции, сданные в другом порядке",
+    "the steps in the order {}": "шаги в порядке {=}",
+    "the same Dockerfile written otherwise (another base, folder, flags, port)": (
+        "тот же Dockerfile, написанный иначе (другие база, папка, флаги, порт)"
+    ),
+    "another writing of it ({})": "другая его запись ({=})",
+    " (the text; the built image is not measured here)": (
+        " (по тексту; собранный образ здесь не измеряется)"
+    ),
+    "an unprivileged user that exists in the slim image": (
+        "непривилегированный пользователь, который есть в slim-образе"
+    ),
+    "EXPOSE the port the server listens on ({})": "EXPOSE порта, который слушает сервер ({=})",
+    "a HEALTHCHECK the slim image can run, asking the server (/ready)": (
+        "HEALTHCHECK, который slim-образ может выполнить, опрашивающий сервер (/ready)"
+    ),
+    "docker stop's SIGTERM reaches the server (exec-form CMD, no shell)": (
+        "SIGTERM от docker stop доходит до сервера (CMD в exec-форме, без оболочки)"
+    ),
+    "your interface part": "ваша часть интерфейса",
 }

@@ -48,4 +48,22 @@ RU: dict[str, str] = {
     "the measured update to {}": "измеренном обновлении до {=}",
     "the outcome is one of {}, not {}": "исход — один из {=}, а не {=}",
     "to {}: {}, {} failed": "до {=}: {=}, неудачных {=}",
+    # the hidden cases (grade feedback)
+    "an update from {} to {} over {} s that ended {}": (
+        "обновление с {=} на {=} за {=} с, закончившееся {=}"
+    ),
+    "the failed requests of every second added up": "неудачные запросы всех секунд сложены",
+    "updated: only the new build answered in the last second with answers": (
+        "updated: в последнюю секунду с ответами отвечала только новая сборка"
+    ),
+    "rolled back: the new build no longer answered at the end": (
+        "rolled back: новая сборка в конце уже не отвечала"
+    ),
+    "mixed: both builds still answered at the end": "mixed: в конце отвечали обе сборки",
+    "build numbers compared as numbers": "номера сборок сравниваются как числа",
+    "an existing tag is never reused": "существующий тег никогда не используется снова",
+    "a release that is not MAJOR.MINOR.PATCH": "релиз не в виде MAJOR.MINOR.PATCH",
+    "other releases' builds do not count": "сборки других релизов не считаются",
+    "tags {}, release {}, build {}": "теги {=}, релиз {=}, сборка {=}",
+    "the next tag: expected {}, got {}": "следующий тег: ожидалось {=}, получено {=}",
 }
