@@ -3,12 +3,13 @@
 The lab measures the lecture's L = (T_end − T_start)/N and T(n) = n/(a + bn) with a harness
 (warm-up, one timing per call, device synchronisation), finds n* under a latency bound, asks
 ONNX Runtime's profiler which operators dominate, measures an fp16 model's drift and speed,
-times PyTorch eager beside ONNX Runtime, runs the GPU paths (or says why not) and shows
-CUDA_container ≤ Driver_host. ``onnxruntime`` itself is imported by the notebook.
+times PyTorch eager beside ONNX Runtime, runs the GPU paths (or says why not), shows
+CUDA_container ≤ Driver_host and sets OpenVINO beside ONNX Runtime on the CPU. ``onnxruntime``
+itself is imported by the notebook.
 
 Groups: the model and verified sessions; the batch sweep and the T(n) fit (and what its fixed
-cost a means here: ``read_fixed_cost``); the profiler; fp16; PyTorch eager; the GPU paths;
-records, tables and claims; the exercise checks.
+cost a means here: ``read_fixed_cost``); the profiler; fp16; PyTorch eager; OpenVINO; the GPU
+paths; records, tables and claims; the exercise checks.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ from mllab.measure.drift import LECTURE_DELTA
 from mllab.measure.harness import batch_sweep
 from mllab.measure.profiling import profile_operators
 from mllab.measure.runners import session_runner, torch_runner
+from mllab.measure.runtimes import RuntimeComparison, compare_runtimes
+from mllab.measure.runtimes import not_run as runtimes_not_run
 from mllab.model import preprocess
 from mllab.model.artifacts import default_model
 from mllab.model.fp16 import default_fp16_model, drift_vs_fp32, io_types
+from mllab.model.quantize import default_int8_model
 from mllab.model.resnet import load_resnet50
 from mllab.report.claims import judge
 from mllab.report.interpret.batching import read_fixed_cost
+from mllab.report.interpret.runtimes import read_runtimes
 from mllab.report.lab_summary import lab_pages
 from mllab.runtime.cgroup import cpu_quota
 from mllab.runtime.compat import cuda_compatibility
@@ -72,6 +77,9 @@ __all__ = [
     "fp16_comparison",
     # PyTorch eager as the reference
     "ort_vs_torch",
+    # OpenVINO beside ONNX Runtime (CPU, same threads)
+    "ort_vs_openvino",
+    "read_runtimes",
     # the GPU paths and CUDA_container <= Driver_host (C9)
     "run_gpu_paths",
     "gpu_summary",
@@ -104,3 +112,21 @@ def ort_vs_torch(model: Any, session: Any, repeats: int, warmup: int = 3) -> Tor
     ort_fn, _ = session_runner(cpu_session, 1)
     torch_fn, _ = torch_runner(load_resnet50, 1, "cpu")
     return _interleaved(ort_fn, torch_fn, repeats, warmup=warmup)
+
+
+def ort_vs_openvino(
+    model: Any,
+    enabled: bool = True,
+    batches: list[int] | None = None,
+    rounds: int = 3,
+    repeats: int = 3,
+    photos: int = 4,
+) -> RuntimeComparison:
+    """ONNX Runtime and OpenVINO on the CPU with the same threads, on ``model`` and on its
+    cached INT8 twin (lab 01's QDQ model), timed interleaved in ``rounds``; Δ on the first
+    ``photos`` sample photos. ``enabled=False``: every row says that it was not asked for."""
+    batches = batches or [1, 4]
+    if not enabled:
+        return runtimes_not_run("OPENVINO = False: not asked for in this run", batches)
+    int8 = default_int8_model()
+    return compare_runtimes(model, int8, batches, rounds, repeats, inputs=sample_batch(photos))

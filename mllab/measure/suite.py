@@ -9,8 +9,9 @@ alike; PyTorch gets a longer warm-up (oneDNN builds its kernels on the first cal
 
 Rows: ONNX Runtime vs PyTorch eager latency at batch 1; the kit's path (``create_session`` +
 :func:`mllab.measure.harness.measure`) vs the lecture's raw ``session.run`` loop; HTTP vs
-in-process per request body kind; INT8 vs fp32 speed; and the roofline: the model's FLOPs over
-ONNX Runtime's measured MatMul GFLOP/s on this CPU.
+in-process per request body kind; INT8 vs fp32 speed; the roofline: the model's FLOPs over
+ONNX Runtime's measured MatMul GFLOP/s on this CPU; and OpenVINO / ONNX Runtime on the same
+model and threads (:mod:`mllab.measure.runtimes`: the runtime a user would pick instead).
 
 The suite measures; it builds nothing of the layers above: the PyTorch model, the INT8 model,
 the server and the CPU's name come in as :class:`Workloads` (callables the caller composes,
@@ -33,6 +34,7 @@ from mllab.core.tables import cell
 from mllab.measure.harness import lecture_loop, measure
 from mllab.measure.roofline import QUOTED_RESNET50_GFLOP, matmul_gflops, model_flops, roofline
 from mllab.measure.runners import random_input, session_runner
+from mllab.measure.runtimes import compare_runtimes
 from mllab.measure.stats import interleaved
 from mllab.runtime.cgroup import usable_cpus
 from mllab.runtime.sessions import create_session
@@ -50,7 +52,7 @@ HTTP_GOAL_BODIES = ("image", "npy", "raw")
 #: what a suite row may fail with without stopping the others (a missing export, a server
 #: that does not start, a port in use)
 EXPECTED = (MllabError, OSError)
-ROWS = ("torch", "kit", "http", "int8", "roofline")
+ROWS = ("torch", "kit", "http", "int8", "roofline", "openvino")
 
 
 class BodyRatio(Protocol):
@@ -261,6 +263,34 @@ def roofline_row(
     return Row(name, values, fraction, "<= 1 (the roofline bounds it)", fraction <= 1)
 
 
+def openvino_row(model: str | Path, repeats: int, rounds: int = 3) -> Row:
+    """OpenVINO / ONNX Runtime p50 latency at batch 1 on ``model`` (fp32, the same threads,
+    interleaved in ``rounds``; reported, no goal), with the best throughput of each over batches
+    1 and 4 and the cases :meth:`~mllab.measure.runtimes.RuntimeComparison.case` computes from
+    the spread; the outcome when OpenVINO cannot run here."""
+    name = "OpenVINO / ORT latency, batch 1 (p50, same threads)"
+    goal = "reported (< 1: OpenVINO faster)"
+    comparison = compare_runtimes(model, rounds=rounds, repeats=max(2, repeats // rounds))
+    pair = comparison.pair("fp32")
+    if pair is None:  # OpenVINO's row says why (not installed, could not compile the model)
+        ov = comparison.row("openvino", "fp32")
+        why = ov.outcome if ov is not None and not ov.outcome.ok else Outcome.not_run("no pair")
+        return Row(name, goal=goal, outcome=why)
+    ort_row, ov_row = pair
+    values = {
+        "ort_p50_ms": ort_row.p50_ms,
+        "openvino_p50_ms": ov_row.p50_ms,
+        "spreads_ms": (ort_row.spread_ms or 0) + (ov_row.spread_ms or 0),
+        "latency": comparison.case("fp32"),
+        "throughput_ratio": comparison.throughput_ratio("fp32"),
+        "throughput": comparison.throughput_case("fp32"),
+        "max_abs_diff": ov_row.max_abs_diff,
+        "threads": ov_row.threads,
+        "openvino": comparison.versions.get("openvino"),
+    }
+    return Row(name, values, comparison.latency_ratio("fp32"), goal, None)
+
+
 def run_suite(
     model: str | Path,
     workloads: Workloads,
@@ -282,6 +312,7 @@ def run_suite(
         "http": lambda: http_rows(workloads.http, max(3, repeats // 3)),
         "int8": lambda: [int8_row(session, workloads.int8, repeats)],
         "roofline": lambda: [roofline_row(model, session, repeats, progress)],
+        "openvino": lambda: [openvino_row(model, repeats)],
     }
     out = [machine_row(workloads.cpu)]
     for name in ROWS:

@@ -51,6 +51,9 @@ CHEAP: dict[str, dict[str, object]] = {
         "PROFILE_RUNS": 1,
         "FP16_IMAGES": 1,
         "TORCH_REPEATS": 2,
+        "OV_BATCHES": [1, 2],
+        "OV_ROUNDS": 2,
+        "OV_REPEATS": 1,
     },
     "06": {
         "REPEATS": 2,

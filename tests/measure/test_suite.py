@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 from tiny_models import CONV_MACS, GEMM_MACS
 
-from mllab.core.errors import InputError, MllabError
+from mllab.core.errors import InputError, MllabError, ProviderUnavailable
 from mllab.core.outcome import Outcome
-from mllab.measure import suite
+from mllab.measure import runtimes, suite
 from mllab.runtime.sessions import create_session
 
 
@@ -119,3 +119,22 @@ def test_run_suite_refuses_an_unknown_row_or_a_missing_model(tiny, tmp_path):
         suite.run_suite(tiny, _workloads(tiny), rows=("gpu",))
     with pytest.raises(InputError, match="no such model file"):
         suite.run_suite(tmp_path / "none.onnx", _workloads(tiny))
+
+
+def test_openvino_row_reports_the_ratio_on_the_same_model_and_threads(tiny):
+    row = suite.openvino_row(tiny, repeats=3, rounds=2)
+    v = row.values
+    assert row.ratio == pytest.approx(v["openvino_p50_ms"] / v["ort_p50_ms"])
+    assert row.met is None and row.goal.startswith("reported")
+    assert v["latency"] in ("faster", "slower", "same") and v["max_abs_diff"] < 1e-4
+    assert "OpenVINO / ORT latency" in suite.format_suite([row])
+
+
+def test_openvino_row_without_openvino_says_why(tiny, monkeypatch):
+    def missing(*args, **kwargs):
+        raise ProviderUnavailable("OpenVINO is not installed here")
+
+    monkeypatch.setattr(runtimes, "compile_openvino", missing)
+    row = suite.openvino_row(tiny, repeats=3)
+    assert row.outcome == Outcome.not_run("OpenVINO is not installed here")
+    assert row.ratio is None and "not run: OpenVINO is not installed" in suite.format_suite([row])
