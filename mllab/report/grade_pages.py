@@ -5,7 +5,9 @@ details`` (``grading.GradeRow``); this module only writes them out. What a stude
 the reason in words (which case failed and what was expected), the lecture section to reread
 and, per group of hidden cases, ✓ or ✗ — never a test's code. The class summary gives, per
 exercise, the points (mean, and a histogram as a bar of characters) and the most common
-reasons for lost points.
+reasons for lost points. A student's page is written in the language of the edition they
+worked in (each row's ``lang``; :mod:`mllab.report.grade_words`); the instructor's tables and
+summary keep English names.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mllab.report.edition_language import DEFAULT
+from mllab.report.grade_words import say
 from mllab.report.html import Cell, Markup, bullets, element, link, page, table
 
 COLUMNS = ["student", "lab", "exercise", "points", "max_points", "feedback", "section"]
@@ -51,13 +55,17 @@ def _feedback(row: dict[str, Any]) -> Markup:
     return Markup("".join(line.html for line in lines))
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> Markup:
+def _table(
+    rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None
+) -> Markup:
+    """The rows under ``headers`` (the column names when None)."""
+
     def value(row: dict[str, Any], column: str) -> object:
         if column == "points":
             return _points(row)
         return _feedback(row) if column == "feedback" else row[column]
 
-    return table(columns, [[value(row, c) for c in columns] for row in rows])
+    return table(headers or columns, [[value(row, c) for c in columns] for row in rows])
 
 
 def _write_csv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
@@ -73,16 +81,26 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return _write_csv(rows, COLUMNS, path)
 
 
+def page_language(rows: list[dict[str, Any]]) -> str:
+    """The language of a student's page: that of most of their rows (the edition they
+    worked in; English when the rows say none)."""
+    found = Counter(str(r.get("lang") or DEFAULT) for r in rows).most_common(1)
+    return found[0][0] if found else DEFAULT
+
+
 def student_page(student: str, rows: list[dict[str, Any]], path: Path) -> Path:
-    """One student's exercises and total: points, what went wrong, the section to reread."""
+    """One student's exercises and total: points, what went wrong, the section to reread;
+    in the language of the student's edition (:func:`page_language`)."""
+    lang = page_language(rows)
     got = sum(r["points"] for r in rows)
     most = sum(r["max_points"] for r in rows)
+    columns = ["lab", "exercise", "points", "feedback", "section"]
     parts: list[object] = [
-        element("p", f"Total: {got:g} / {most:g} points."),
-        _table(rows, ["lab", "exercise", "points", "feedback", "section"]),
+        element("p", say("total", lang, got=f"{got:g}", most=f"{most:g}")),
+        _table(rows, columns, [say(f"col {c}", lang) for c in columns]),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page(f"Feedback for {student}", *parts))
+    path.write_text(page(say("feedback for", lang, student=student), *parts))
     return path
 
 

@@ -16,6 +16,9 @@ its own grade or stop the grading of the next one.
 The working folder of a submission is a scratch folder of its own: an answer that deletes
 files or changes directory there harms nothing the grader needs (the grader keeps what it
 found in memory). There is no sandbox beyond that: the student's code runs as the user.
+
+What the run says to a student (the notes, why it stopped, the time limits) is worded in the
+language of the student's edition (``lang``; :mod:`mllab.report.grade_words`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
+from mllab.report.edition_language import DEFAULT
+from mllab.report.grade_words import say
 from mllab.report.runner import KERNEL
 
 TIMEOUT_ERROR = "CellTimeoutError"
@@ -110,10 +115,14 @@ def released(source: str) -> str:
 
 
 def graded_copy(
-    kit: NotebookNode, submitted: NotebookNode, parameters: dict[str, Any] | None = None
+    kit: NotebookNode,
+    submitted: NotebookNode,
+    parameters: dict[str, Any] | None = None,
+    lang: str = DEFAULT,
 ) -> tuple[NotebookNode, dict[str, str]]:
     """The submission with the kit's self-check cells (see the module's text), no outputs, and
-    ``parameters`` set after its parameters cell; with a note per self-check it changed."""
+    ``parameters`` set after its parameters cell; with a note (in ``lang``) per self-check it
+    changed."""
     checks = graded_cells(kit)
     present = {grade_id(c) for c in submitted.cells}
     notes: dict[str, str] = {}
@@ -123,7 +132,7 @@ def graded_copy(
         if gid in checks:
             kept = (checks[gid].source.rstrip(), released(checks[gid].source).rstrip())
             if cell.source.rstrip() not in kept:  # as the kit has it, or as it was released
-                notes[gid] = "your copy of this self-check was changed: the kit's copy was run"
+                notes[gid] = say("changed", lang)
             cells.append(copy.deepcopy(checks[gid]))
             continue
         if (
@@ -135,7 +144,7 @@ def graded_copy(
         cells.append(copy.deepcopy(cell))
         check_id = f"{gid}_check"
         if gid and check_id in checks and check_id not in present:
-            notes[check_id] = "this self-check was deleted from your notebook: the kit's was run"
+            notes[check_id] = say("deleted", lang)
             cells.append(copy.deepcopy(checks[check_id]))
     nb = copy.deepcopy(submitted)
     nb.cells = cells
@@ -188,9 +197,9 @@ def cell_run(cell: NotebookNode, index: int) -> CellRun:
     return CellRun(index, ran, errors, _value(cell), text)
 
 
-def _where(cell: NotebookNode, index: int) -> str:
+def _where(cell: NotebookNode, index: int, lang: str = DEFAULT) -> str:
     gid = grade_id(cell)
-    return f"the cell of {gid}" if gid else f"cell {index + 1}"
+    return say("in cell of", lang, grade_id=gid) if gid else say("in cell", lang, number=index + 1)
 
 
 def _show_timeout(cell: NotebookNode, cell_index: int, execute_reply: dict[str, Any]) -> None:
@@ -220,10 +229,12 @@ def _answers(client: NotebookClient, timeout_s: int) -> bool:
     return not any(o.get("ename") == TIMEOUT_ERROR for o in probe.outputs)
 
 
-def execute(nb: NotebookNode, workdir: Path, cell_timeout_s: int) -> tuple[str | None, int | None]:
+def execute(
+    nb: NotebookNode, workdir: Path, cell_timeout_s: int, lang: str = DEFAULT
+) -> tuple[str | None, int | None]:
     """Run ``nb`` in place, cell by cell, in ``workdir``; returns why it stopped before the
-    end (the kernel died, or stopped answering after a time limit) and at which cell, or
-    (None, None) when it ran through."""
+    end (the kernel died, or stopped answering after a time limit; in ``lang``) and at which
+    cell, or (None, None) when it ran through."""
     client = NotebookClient(
         nb,
         kernel_name=KERNEL,
@@ -232,7 +243,7 @@ def execute(nb: NotebookNode, workdir: Path, cell_timeout_s: int) -> tuple[str |
         allow_errors=True,
         error_on_timeout={
             "ename": TIMEOUT_ERROR,
-            "evalue": f"the cell ran past the time limit of {cell_timeout_s} s and was stopped",
+            "evalue": say("cell limit", lang, limit=cell_timeout_s),
             "traceback": [],
         },
         resources={"metadata": {"path": str(workdir)}},
@@ -245,11 +256,11 @@ def execute(nb: NotebookNode, workdir: Path, cell_timeout_s: int) -> tuple[str |
             try:
                 client.execute_cell(cell, index)
             except DeadKernelError:
-                return f"the kernel died in {_where(cell, index)} (os._exit, or a crash)", index
+                return say("kernel died", lang, where=_where(cell, index, lang)), index
             if any(o.get("ename") == TIMEOUT_ERROR for o in cell.outputs) and not _answers(
                 client, PROBE_S
             ):
-                why = f"the kernel stopped answering after the time limit in {_where(cell, index)}"
+                why = say("kernel hung", lang, where=_where(cell, index, lang))
                 return why, index
     return None, None
 
@@ -260,14 +271,17 @@ def run_submission(
     workdir: Path,
     cell_timeout_s: int,
     parameters: dict[str, Any] | None = None,
+    lang: str = DEFAULT,
 ) -> LabRun:
-    """:func:`graded_copy` of the submission, executed in ``workdir`` (see :func:`execute`)."""
-    nb, notes = graded_copy(kit, submitted, parameters)
+    """:func:`graded_copy` of the submission, executed in ``workdir`` (see :func:`execute`);
+    the notes and why it stopped in ``lang``."""
+    nb, notes = graded_copy(kit, submitted, parameters, lang)
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        stopped, at = execute(nb, workdir, cell_timeout_s)
+        stopped, at = execute(nb, workdir, cell_timeout_s, lang)
     except Exception as error:  # noqa: BLE001 — a kernel that would not start, and the like
-        stopped, at = f"the notebook could not be run: {type(error).__name__}: {error}"[:300], 0
+        stopped = say("not run", lang, error=f"{type(error).__name__}: {error}")[:300]
+        at = 0
     cells = {gid: cell_run(c, i) for i, c in enumerate(nb.cells) if (gid := grade_id(c))}
     return LabRun(nb, cells, stopped, at, notes)
 
@@ -284,11 +298,18 @@ def prelude(kit: NotebookNode) -> str:
 
 
 def hidden_outside(
-    grade_id_: str, source: str, imports: str, seed: int, timeout_s: int, workdir: Path
+    grade_id_: str,
+    source: str,
+    imports: str,
+    seed: int,
+    timeout_s: int,
+    workdir: Path,
+    lang: str = DEFAULT,
 ) -> dict[str, Any]:
     """The hidden test of one answer cell in a fresh ``python -m mllab.exercises.hidden``
     (cwd ``workdir``), as its result dict (``share``, ``reason``, ``groups``, ``section``);
-    a process that ran out of time or ended without a result scores 0 with the reason."""
+    a process that ran out of time or ended without a result scores 0 with the reason (in
+    ``lang``; the process words its own result in the ``MLLAB_LANG`` it inherits)."""
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mllab-hidden-") as private:
         result = Path(private) / "result.json"
@@ -305,13 +326,10 @@ def hidden_outside(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return _zero(f"the answer ran past the time limit of {timeout_s} s on the hidden cases")
+            return _zero(say("hidden limit", lang, limit=timeout_s))
         if done.returncode != 0 or not result.is_file():
-            tail = done.stderr.strip().splitlines()[-1:] or ["no error shown"]
-            return _zero(
-                f"the answer ended the Python process on the hidden cases (exit code "
-                f"{done.returncode}: {tail[0][:200]})"
-            )
+            tail = done.stderr.strip().splitlines()[-1:] or [say("no error shown", lang)]
+            return _zero(say("hidden exit", lang, code=done.returncode, tail=tail[0][:200]))
         data: dict[str, Any] = json.loads(result.read_text())
         return data
 

@@ -14,7 +14,9 @@ goes on with the next submission whatever one does.
 
 The points, the reason in words (which case failed and what was expected, never the hidden
 test's code) and the lecture section to reread go to ``grades.csv``/``grades.html``, a page
-per student, and the class summary (``summary.csv``/``summary.html``).
+per student, and the class summary (``summary.csv``/``summary.html``). A student's reasons
+and page are worded in the language of the edition they handed in (its notebook's
+``metadata.mllab.lang``): the grader's own words come from :mod:`mllab.report.grade_words`.
 """
 
 from __future__ import annotations
@@ -44,13 +46,15 @@ from mllab.report.grade_run import (
     run_submission,
     save,
 )
+from mllab.report.grade_words import say
 from mllab.report.runner import discover, lab_id, recording_into
 
-PASSED = "pass"
-NOT_SUBMITTED = "not submitted"
-NOT_DONE = "not done"
-MISSING = "the answer cell was deleted from the submission"
-DEAD = "a dead kernel never counts as passing"
+#: the grader's words in English (each has its Russian version in mllab.report.grade_words)
+PASSED = say("pass")
+NOT_SUBMITTED = say("not submitted")
+NOT_DONE = say("not done")
+MISSING = say("missing")
+DEAD = say("dead")
 #: the self-check's line naming the lecture section, in English or in Russian
 #: (mllab.exercises.messages.FRAME)
 _SECTION = re.compile(r"(?:Reread the lecture|Lecture|Перечитайте в лекции|Лекция): (.+)")
@@ -59,7 +63,8 @@ _SECTION = re.compile(r"(?:Reread the lecture|Lecture|Перечитайте в 
 @dataclass
 class GradeRow:
     """One exercise of one student's lab: the points it earned, why (in words), the lecture
-    section to reread, and per group of hidden cases how it went (``details``)."""
+    section to reread, per group of hidden cases how it went (``details``), and the language
+    of the words (the edition the student worked in: their page is written in it)."""
 
     student: str
     lab: str
@@ -69,6 +74,7 @@ class GradeRow:
     feedback: str
     section: str = ""
     details: list[str] = field(default_factory=list)
+    lang: str = DEFAULT
 
 
 @dataclass
@@ -108,13 +114,13 @@ def find_submissions(submissions_dir: Path, lab_names: set[str]) -> dict[str, di
     return found
 
 
-def read_submission(path: Path) -> nbformat.NotebookNode | str:
-    """The handed-in notebook, or why it cannot be graded as a notebook."""
+def read_submission(path: Path, lang: str = DEFAULT) -> nbformat.NotebookNode | str:
+    """The handed-in notebook, or why it cannot be graded as a notebook (in ``lang``)."""
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
     except Exception as error:  # noqa: BLE001 - any unreadable file: JSON, schema, encoding
-        return f"the notebook does not parse: {type(error).__name__}: {str(error)[:200]}"
+        return say("does not parse", lang, error=f"{type(error).__name__}: {str(error)[:200]}")
     return nb
 
 
@@ -133,17 +139,29 @@ def edition_language(nb: nbformat.NotebookNode) -> str:
     return lang if lang in LANGUAGES else DEFAULT
 
 
-def _reason(errors: list[tuple[str, str]], where: str) -> str:
+def student_language(handed: dict[str, Path]) -> str:
+    """The language of a student's editions (the first handed-in notebook that says one): the
+    words for a lab not handed in, or one that does not parse, are given in it."""
+    for path in handed.values():
+        read = read_submission(path)
+        if not isinstance(read, str) and (lang := edition_language(read)) != DEFAULT:
+            return lang
+    return DEFAULT
+
+
+def _reason(errors: list[tuple[str, str]], where: str, lang: str = DEFAULT) -> str:
+    """Why a cell failed, from its errors; ``where``: "in the answer cell" or "in the
+    self-check", in ``lang``."""
     names = {name for name, _ in errors}
     if "CellTimeoutError" in names:
         value = next(v for n, v in errors if n == "CellTimeoutError")
-        return f"timed out in the {where}: {value}"
+        return say("timed out", lang, where=where, value=value)
     name, value = errors[0]
     if name == "AssertionError":  # the hidden assert carries the self-check's message
-        return value or "the self-check did not pass"
+        return value or say("did not pass", lang)
     if name == "NotImplementedError":
-        return NOT_DONE
-    return f"{name} in the {where}: {value}"[:500]
+        return say("not done", lang)
+    return say("raised", lang, name=name, where=where, value=value)[:500]
 
 
 def _shown(text: str, exercise: str) -> tuple[str, str]:
@@ -153,33 +171,39 @@ def _shown(text: str, exercise: str) -> tuple[str, str]:
     return wrong.split(f" {exercise}: ", 1)[-1].strip(), found[1].strip() if found else ""
 
 
-def in_kernel(run: LabRun, ex: Exercise) -> tuple[float, str, str, bool]:
-    """(share, reason, section, final) of an exercise from its cells as the kernel ran them;
-    ``final``: the cells themselves failed (deleted, never ran, a dead kernel, an error, the
-    time limit), so nothing outside the kernel can earn it points."""
+def in_kernel(run: LabRun, ex: Exercise, lang: str = DEFAULT) -> tuple[float, str, str, bool]:
+    """(share, reason in ``lang``, section, final) of an exercise from its cells as the kernel
+    ran them; ``final``: the cells themselves failed (deleted, never ran, a dead kernel, an
+    error, the time limit), so nothing outside the kernel can earn it points."""
     check, answer = run.cells.get(ex.grade_id), run.cells.get(ex.name)
     if answer is None:
-        return 0.0, MISSING, "", True
+        return 0.0, say("missing", lang), "", True
     cut = run.stopped_at is not None and check is not None and check.index >= run.stopped_at
     if check is None or not check.ran or cut:
-        why = run.stopped or "the self-check did not run"
-        return 0.0, f"{why}: this self-check did not run to its end ({DEAD})", "", True
+        why = run.stopped or say("did not run", lang)
+        return 0.0, say("not to its end", lang, why=why, dead=say("dead", lang)), "", True
     wrong, section = _shown(check.text, ex.name)
     if answer.errors:
-        return 0.0, _reason(answer.errors, "answer cell"), section, True
+        return 0.0, _reason(answer.errors, say("in answer", lang), lang), section, True
     if check.errors:
-        return 0.0, _reason(check.errors, "self-check"), section, True
+        return 0.0, _reason(check.errors, say("in check", lang), lang), section, True
     share = 1.0 if check.value is None else max(0.0, min(1.0, check.value))
-    reason = "" if share >= 1 else (wrong or "the hidden cases did not all pass")
+    reason = "" if share >= 1 else (wrong or say("hidden failed", lang))
     return share, reason, section, False
 
 
 def score(
-    student: str, notebook: Path, ex: Exercise, run: LabRun, outside: dict[str, Any] | None
+    student: str,
+    notebook: Path,
+    ex: Exercise,
+    run: LabRun,
+    outside: dict[str, Any] | None,
+    lang: str = DEFAULT,
 ) -> GradeRow:
     """The row of one exercise: the kernel's share, or the outside run's if that is smaller
-    (its reason then: a patched checker, a delegation, the hidden case that failed)."""
-    share, reason, section, final = in_kernel(run, ex)
+    (its reason then: a patched checker, a delegation, the hidden case that failed); the
+    grader's words in ``lang``."""
+    share, reason, section, final = in_kernel(run, ex, lang)
     groups = (outside or {}).get("groups", [])
     details = [f"{'✓' if g['passed'] else '✗'} {g['name']}" for g in groups]
     if outside is not None and not final:
@@ -189,16 +213,16 @@ def score(
     if ex.grade_id in run.notes:
         details.append(run.notes[ex.grade_id])
     points = round(share * ex.points, 3)
-    feedback = PASSED if points >= ex.points else reason or "the self-check did not pass"
-    return GradeRow(
-        student, lab_id(notebook), ex.name, points, ex.points, feedback, section, details
-    )
+    feedback = say("pass", lang) if points >= ex.points else reason or say("did not pass", lang)
+    lab = lab_id(notebook)
+    return GradeRow(student, lab, ex.name, points, ex.points, feedback, section, details, lang)
 
 
-def zero_rows(student: str, notebook: Path, reason: str) -> list[GradeRow]:
-    """Every exercise of a lab at 0 points, with one reason (not handed in, does not parse)."""
+def zero_rows(student: str, notebook: Path, reason: str, lang: str = DEFAULT) -> list[GradeRow]:
+    """Every exercise of a lab at 0 points, with one reason (not handed in, does not parse),
+    given in ``lang``."""
     return [
-        GradeRow(student, lab_id(notebook), ex.name, 0.0, ex.points, reason)
+        GradeRow(student, lab_id(notebook), ex.name, 0.0, ex.points, reason, lang=lang)
         for ex in exercises(notebook)
     ]
 
@@ -213,18 +237,24 @@ class Grader:
     seed: int = 0
     parameters: dict[str, Any] = field(default_factory=dict)
 
-    def grade_one(self, student: str, notebook: Path, handed_in: Path) -> list[GradeRow]:
-        """Run and score one student's lab; never raises for a bad submission."""
-        submitted = read_submission(handed_in)
+    def grade_one(
+        self, student: str, notebook: Path, handed_in: Path, fallback_lang: str = DEFAULT
+    ) -> list[GradeRow]:
+        """Run and score one student's lab, in the language of its edition (``fallback_lang``
+        when it does not parse); never raises for a bad submission."""
+        submitted = read_submission(handed_in, fallback_lang)
         if isinstance(submitted, str):
-            return zero_rows(student, notebook, submitted)
+            return zero_rows(student, notebook, submitted, fallback_lang)
         kit = nbformat.read(notebook, as_version=4)
         work = (self.out_dir / "work" / student / f"lab{lab_id(notebook)}").resolve()
+        lang = edition_language(submitted)
         limits = {"MLLAB_HIDDEN_SEED": str(self.seed)}
         limits["MLLAB_HIDDEN_LIMIT_S"] = str(max(1, self.cell_timeout_s // 2))
-        limits[LANG_ENV] = edition_language(submitted)
+        limits[LANG_ENV] = lang
         with recording_into(work / "results"), environment(limits):
-            run = run_submission(kit, submitted, work, self.cell_timeout_s, self.parameters)
+            run = run_submission(
+                kit, submitted, work, self.cell_timeout_s, self.parameters, lang=lang
+            )
             save(run.notebook, self.out_dir / "graded" / student / notebook.name)
             answers = answer_cells(submitted)
             hidden = {g for g, c in graded_cells(kit).items() if HIDDEN_CALL.search(c.source)}
@@ -235,9 +265,9 @@ class Grader:
                 if ex.grade_id in hidden and ex.name in answers and not in_kernel(run, ex)[3]:
                     source = answers[ex.name].source
                     outside = hidden_outside(
-                        ex.name, source, imports, self.seed, self.cell_timeout_s, work
+                        ex.name, source, imports, self.seed, self.cell_timeout_s, work, lang
                     )
-                rows.append(score(student, notebook, ex, run, outside))
+                rows.append(score(student, notebook, ex, run, outside, lang))
         return rows
 
 
@@ -265,10 +295,11 @@ def grade_submissions(
     )
     report = GradeReport(out=str(out_dir), seed=grader.seed)
     for student, handed in submissions.items():
+        lang = student_language(handed)
         for name in due:
             if name not in handed:
-                report.rows += zero_rows(student, labs[name], NOT_SUBMITTED)
+                report.rows += zero_rows(student, labs[name], say("not submitted", lang), lang)
                 continue
-            report.rows += grader.grade_one(student, labs[name], handed[name])
+            report.rows += grader.grade_one(student, labs[name], handed[name], lang)
     report.files = write_tables(report.rows, out_dir)
     return report

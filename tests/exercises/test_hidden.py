@@ -271,3 +271,7 @@ def test_a_russian_submission_is_graded_with_russian_feedback(tmp_path):
     assert row.details and all(CYRILLIC.search(d) for d in row.details), row.details
     page = Path(report.files["student:ivan"]).read_text()
     assert "двузначной" in page and "two-digit" not in page
+    untouched = next(r for r in report.rows if r.exercise == "ex00_diff")  # the grader's words
+    assert untouched.points == 0 and untouched.lang == "ru" and CYRILLIC.search(untouched.feedback)
+    assert "Отзыв для ivan" in page and "Итого баллов:" in page and "раздел лекции" in page
+    assert "Total" not in page and "Feedback for" not in page and "not done" not in page

@@ -8,9 +8,12 @@ grade; a notebook that is not JSON scores 0 with the reason. The grading run exe
 
 from __future__ import annotations
 
+import ast
 import copy
 import csv
+import re
 import shutil
+import string
 from pathlib import Path
 
 import nbformat
@@ -19,10 +22,13 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS
-from mllab.report import editions, grading
+from mllab.report import editions, grade_words, grading
 from mllab.report.editions import Exercise
 from mllab.report.grade_pages import histogram, reason_kind, write_tables
 from mllab.report.grade_run import CellRun, LabRun, graded_copy
+
+REPORT = Path(grading.__file__).parent
+CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
 LAB = LABS / "00_environment.ipynb"
 #: lab 00's slowest cell (the fingerprint) takes seconds; a looping answer waits this long
@@ -195,6 +201,9 @@ def test_the_kits_check_cells_replace_the_students():
     }
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert [c.source for c in injected] == ["CONTAINER = False"]
+    _, russian = graded_copy(kit, submitted, {"CONTAINER": False}, lang="ru")
+    assert set(russian) == set(notes) and all(CYRILLIC.search(n) for n in russian.values())
+    assert "удалена из вашего ноутбука" in russian["ex00_diff_check"]
 
 
 def _run(check: CellRun, answer: CellRun | None = None, **kwargs) -> LabRun:
@@ -251,6 +260,10 @@ def test_an_exercise_scores_the_smaller_share_and_nothing_from_a_dead_kernel(
 ):
     row = grading.score("alice", LAB, EX, run, outside)
     assert row.points == points and said in row.feedback
+    russian = grading.score("alice", LAB, EX, run, outside, lang="ru")
+    assert russian.points == points and russian.lang == "ru"
+    if outside is None or outside["reason"] not in russian.feedback:  # the grader's own words
+        assert CYRILLIC.search(russian.feedback) and said not in russian.feedback, russian
 
 
 def test_parse_problem_and_missing_submissions(tmp_path: Path):
@@ -274,10 +287,17 @@ def test_tables_escape_total_and_summarise(tmp_path: Path):
         grading.GradeRow("bob", "01", "ex01_x", 0.0, 2.0, "g: on another case: 3"),
         grading.GradeRow("bob", "01", "ex01_y", 0.0, 2.0, grading.NOT_DONE),
     ]
+    rows.append(grading.GradeRow("ivan", "01", "ex01_x", 2.0, 2.0, "зачтено", lang="ru"))
+    rows += grading.zero_rows("ivan", LAB, grade_words.say("not submitted", "ru"), "ru")
     files = write_tables(rows, tmp_path)
     html = Path(files["html"]).read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Total: 3 / 4 points" in Path(files["student:ann<"]).read_text()
+    russian = Path(files["student:ivan"]).read_text()
+    assert "Отзыв для ivan" in russian and "Итого баллов: 2 из 4." in russian
+    assert "<th>раздел лекции</th>" in russian and "не сдано" in russian
+    assert "Total" not in russian and "Feedback for" not in russian
+    assert "<th>feedback</th>" in html  # the instructor's table keeps its English names
     with open(files["summary_csv"]) as handle:
         summary = {row["exercise"]: row for row in csv.DictReader(handle)}
     assert summary["ex01_x"]["common_reasons"] == "g (2)"
@@ -290,3 +310,98 @@ def test_histogram_and_alike_reasons():
     assert reason_kind("g: on a sweep at 12 ms: expected 3") == reason_kind("g: on 7: x") == "g"
     assert reason_kind("timed out in the self-check: 8 s") == "timed out in the self-check: N s"
     assert reason_kind("the kernel died in ex00_diff_check") == "the kernel died in ex00_diff_check"
+
+
+# --- the grader's words in Russian ---------------------------------------------------------------
+
+
+def _holes(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_grader_word_has_a_russian_version():
+    """A word of the grader a student reads, with no Russian version, fails here."""
+    assert set(grade_words.RU) == set(grade_words.EN), "keys without a Russian version"
+    for key, english in grade_words.EN.items():
+        russian = grade_words.RU[key]
+        assert _holes(russian) == _holes(english), f"holes differ: {english!r} -> {russian!r}"
+        words = re.sub(r"\{[^{}]*\}", "", russian)
+        assert CYRILLIC.search(words) or not re.search(r"[A-Za-z]", words), russian
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _keys(tree: ast.AST) -> set[int]:
+    """The strings given to ``say`` as its key (looked up in grade_words, not shown as such)."""
+    return {
+        id(node.args[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "say" and node.args
+    }
+
+
+def worded(path: Path) -> set[str]:
+    """Every string of a module with two words or more (docstrings and the keys given to
+    ``grade_words.say`` left out; an f-string's holes written ``{}``)."""
+    tree = ast.parse(path.read_text())
+    skip = _docstrings(tree) | _keys(tree)
+    inside = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip or id(node) in inside:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = re.sub(r"\{[^{}]*\}", "{}", node.value)
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        else:
+            continue
+        if re.search(r"[A-Za-z]{2,}[^\w{}]*\s[^\w{}]*[A-Za-z]{2,}", text.replace("{}", " ")):
+            found.add(text)
+    return found
+
+
+#: the grader's strings no student reads: the instructor's errors and pages, the marks of the
+#: hidden tests, and the self-check's section line it parses
+NOT_STUDENT_WORDS = {
+    "{} is not a folder of student folders",
+    "no lab notebooks ({}) in {}",
+    "(?:Reread the lecture|Lecture|Перечитайте в лекции|Лекция): (.+)",
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+    "Class summary",
+    "Feedback pages",
+}
+
+
+@pytest.mark.parametrize("module", ["grading.py", "grade_run.py", "grade_pages.py"])
+def test_the_grader_words_a_grade_only_through_its_table(module: str):
+    """A student-visible sentence written in place (not through grade_words) fails here."""
+    missing = sorted(worded(REPORT / module) - NOT_STUDENT_WORDS)
+    assert not missing, f"{module}: words with no Russian version (use grade_words): {missing}"
+
+
+def test_the_scan_finds_a_sentence_written_in_place(tmp_path: Path):
+    module = tmp_path / "m.py"
+    module.write_text('def f(x):\n    """Doc string."""\n    return f"{x} ran out of time"\n')
+    assert worded(module) == {"{} ran out of time"}
+
+
+def test_a_students_language_comes_from_their_editions(tmp_path: Path):
+    nb = nbformat.read(LAB, as_version=4)
+    nb.metadata["mllab"] = {"lang": "ru"}
+    nbformat.write(nb, tmp_path / "ru.ipynb")
+    (tmp_path / "bad.ipynb").write_text("{")
+    handed = {"a": tmp_path / "bad.ipynb", "b": LAB}
+    assert grading.student_language(handed) == "en"
+    assert grading.student_language({**handed, "c": tmp_path / "ru.ipynb"}) == "ru"
+    said = grading.read_submission(tmp_path / "bad.ipynb", "ru")
+    assert isinstance(said, str) and said.startswith("ноутбук не читается")
