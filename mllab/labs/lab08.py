@@ -4,10 +4,11 @@ as the notebook uses it.
 The lab runs the lecture's delivery end to end with the slim server image: a registry on
 127.0.0.1, the pipeline Build → Test → Tag → Push → Deploy with model_version = f(git_commit,
 docker_tag, hash) (claim C16), a tag that moves while a digest does not (C14), the same inputs
-built twice (C15), and Docker Swarm: a rolling update and a rollback under load, a replica
-killed, 1/2/4 replicas, the same deployment as Kubernetes manifests. The registry, the stack
-and the swarm outlive the cells; :func:`cleanup` (the lab's last cell, and ``mllab labs run``
-after the lab) removes them. The ``docker`` SDK is reached through :func:`docker_client`.
+built twice (C15), and Docker Swarm: a rolling update and a rollback under load (Prometheus
+scraping the replicas meanwhile), a replica killed, 1/2/4 replicas, the same deployment as
+Kubernetes manifests. The registry, the stack and the swarm outlive the cells; :func:`cleanup`
+(the lab's last cell, and ``mllab labs run`` after the lab) removes them. The ``docker`` SDK
+is reached through :func:`docker_client`.
 
 Groups: the engine, the model, the image and the registry; the pipeline; tags and digests;
 Docker Swarm; Kubernetes; records, tables and claims; the exercise checks; the clean-up.
@@ -31,6 +32,9 @@ from mllab.experiments.delivery.distribution import PullBack, Pushed, moving_tag
 from mllab.experiments.delivery.k8s_manifests import validate_manifests
 from mllab.experiments.delivery.pipeline import PipelineRun, release_run, stage_table
 from mllab.experiments.delivery.pipeline_steps import CANDIDATE, REPOSITORY
+from mllab.experiments.delivery.prometheus import watch as watch_prometheus
+from mllab.experiments.delivery.prometheus_view import plot_view as plot_prometheus
+from mllab.experiments.delivery.prometheus_view import view_of as prometheus_view
 from mllab.experiments.delivery.registry_api import RepoTags, registry_ls
 from mllab.experiments.delivery.rollout import (
     Rollouts,
@@ -74,6 +78,10 @@ __all__ = [
     "failing_update",
     "Rollouts",
     "plot_rollout",
+    # Prometheus scraping the replicas through both updates, beside locust
+    "watch_prometheus",
+    "prometheus_view",
+    "plot_prometheus",
     "kill_under_load",
     "swarm_scale",
     "plot_scale",

@@ -122,6 +122,9 @@ class UnderLoad:
     value: Any  # what the action returned
     action_start_s: float  # since the load generator was launched (locust's start-up included)
     action_s: float  # how long the action took
+    #: wall clock (Unix s) of the load's own start: when it returned, less its duration (the
+    #: locust process's exit is not counted out; a Prometheus timeline is aligned on it)
+    load_start_unix: float = 0.0
 
 
 def under_load(
@@ -147,7 +150,7 @@ def under_load(
 
     def load() -> None:
         try:
-            box["load"] = run_load(
+            result = run_load(
                 url,
                 load_request(),
                 users,
@@ -156,6 +159,8 @@ def under_load(
                 header=VERSION_HEADER,
                 stop_file=stop_file if tail_s is not None else None,
             )
+            box["load_start_unix"] = time.time() - result.duration_s
+            box["load"] = result
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = error
 
@@ -175,16 +180,19 @@ def under_load(
         folder.cleanup()
     if "error" in box:
         raise box["error"]
-    return UnderLoad(box["load"], value, started - launched, ended - started)
+    loaded = box["load"]
+    return UnderLoad(loaded, value, started - launched, ended - started, box["load_start_unix"])
 
 
 def version_timeline(load: LoadResult) -> list[dict[str, Any]]:
-    """Per second: ``t_s``, ``rps``, ``failures`` and ``versions`` (answers per build)."""
+    """Per second: ``t_s``, ``rps``, ``failures``, ``p99_ms`` and ``versions`` (answers per
+    build)."""
     return [
         {
             "t_s": row["t_s"],
             "rps": row["rps"],
             "failures": int(row["failures"]),
+            "p99_ms": row.get("p99_ms"),
             "versions": dict(row.get("by_header") or {}),
         }
         for row in load.timeline
@@ -214,8 +222,11 @@ class Rollout:
     update_start_s: float = 0.0  # on the timeline's clock (approx.: locust start-up ~1 s)
     covered: bool = True  # the load ran until after the update ended
     how: str = ""  # how the new version fails (failing updates)
+    p99_ms: float | None = None  # the load's p99 over the whole run (answered requests)
+    load_start_unix: float = 0.0  # the timeline's t_s 0 on the wall clock (UnderLoad)
 
-    SCHEMA_VERSION: ClassVar[int] = 1
+    #: 2: ``p99_ms``, ``load_start_unix`` and the timeline's ``p99_ms`` (Prometheus beside it)
+    SCHEMA_VERSION: ClassVar[int] = 2
 
 
 @dataclass
@@ -227,7 +238,8 @@ class Rollouts:
     rolling: Rollout
     failing: Rollout
 
-    SCHEMA_VERSION: ClassVar[int] = 1
+    #: 2: the rollouts' schema 2
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     def failed_requests(self) -> dict[str, int]:
         """What the clients lost in each update: ``{"rolling": n, "failing": m}``."""
@@ -275,6 +287,8 @@ def _update_under_load(
             rps=load.rps,
             update_start_s=run.action_start_s,
             covered=run.action_start_s + run.action_s <= load.duration_s + 2.0,
+            p99_ms=load.p99_ms,
+            load_start_unix=run.load_start_unix,
         )
 
 

@@ -212,6 +212,15 @@ def test_engine_script_installs_the_registry_as_root_when_docker_answers(tmp_pat
     assert "systemctl disable --now docker-registry" in calls  # the package's auth service off
 
 
+def test_engine_script_installs_prometheus_and_stops_its_service(tmp_path):
+    log = _stubs(tmp_path, uid=0)
+    done = _ensure(tmp_path)
+    calls = log.read_text()
+    assert done.returncode == 0, done.stderr
+    assert "install -y -qq --no-install-recommends prometheus" in calls
+    assert "systemctl disable --now prometheus" in calls  # the kit runs its own process
+
+
 def test_engine_script_only_says_what_to_install_when_not_root(tmp_path):
     log = _stubs(tmp_path, uid=1000)
     done = _ensure(tmp_path)
