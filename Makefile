@@ -60,9 +60,12 @@ labs: setup
 	$(BIN)/mllab labs run $(if $(ONLY),--only $(ONLY)) $(if $(OUT),--out $(OUT))
 
 # Everything: every lab executed once, every image built once (needs Docker; CI runs this);
-# the 30 slowest tests are listed at the end.
+# the 30 slowest tests are listed at the end. Two workers: the engine's tests one after another
+# in one, the rest beside them (tests/conftest.py says which run together); TEST_WORKERS=0
+# runs everything in this process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -ra --durations=30 $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=30 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # The developer's loop: no Docker, no lab execution, no image build (< 3 minutes on 2 cores).
 test-quick: setup

@@ -106,11 +106,41 @@ def executed_lab(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Ex
     return execute
 
 
+TESTS = Path(__file__).resolve().parent
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """Which tests must run one after another in one worker (``make test`` runs two workers,
+    ``--dist loadgroup``; issue 17: the engine's tests wait on builds, containers and sleeps
+    while the other worker uses the CPU):
+
+    * ``engine``: every Docker test (one engine, one swarm, one registry on port 5000, the
+      stacks' fixed names and ports, and each lab executed once per session by
+      ``executed_lab``, whose records the Docker tests read), and the slow tests of
+      ``tests/containers`` (they write the build contexts those tests build from);
+    * ``notebooks``: every other lab execution (the labs write their files in ``artifacts/``
+      under fixed names, so two runs of one lab must not overlap);
+    * ``module:<path>``: the other slow tests, by module, so that an expensive module-scoped
+      fixture (an export, a grading run, a server) runs once.
+    Everything else is spread over both workers."""
+    path = Path(str(item.path)).relative_to(TESTS)
+    slow = item.get_closest_marker("slow") is not None
+    if item.get_closest_marker("docker") or (slow and path.parts[0] == "containers"):
+        return "engine"
+    if slow and path.parts[0] == "labs":
+        return "notebooks"
+    return f"module:{path}" if slow else None
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test marked ``docker`` gets the engine fixture, so none can silently run without it."""
+    """Every test marked ``docker`` gets the engine fixture, so none can silently run without
+    it; every test gets its worker group (:func:`xdist_group`)."""
     for item in items:
         if item.get_closest_marker("docker") and "docker_client" not in item.fixturenames:
             item.fixturenames.insert(0, "docker_client")
+        group = xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

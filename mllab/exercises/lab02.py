@@ -216,12 +216,15 @@ def check_flask_fix(
     model: str | Path,
     folder: str | Path,
     timeout: float = 60.0,
+    port: int | None = None,
 ) -> Check:
     """``ex02_flask_fix``: the lecture's ``server.py`` with the student's ``serving_lines(port)``
     appended, run as its ``CMD`` would run it (``value``: the :class:`FlaskRun` to go on with —
-    the student's when it passed, else the kit's corrected run)."""
+    the student's when it passed, else the kit's corrected run). ``port``: the lecture's (8080)
+    when free, else a free one; a caller that runs beside other servers passes its own."""
     folder = Path(folder)
-    port = free_port() if port_open(LECTURE_PORT) else LECTURE_PORT
+    if port is None:
+        port = free_port() if port_open(LECTURE_PORT) else LECTURE_PORT
     written: dict[str, str] = {}
 
     def run_with_student_lines(port: int) -> FlaskRun:

@@ -16,7 +16,7 @@ from mllab.exercises.hidden_run import run_groups
 from mllab.exercises.lab02 import check_binary_client, check_flask_fix, wire_problem
 from mllab.exercises.lab02_wire import Sent
 from mllab.serve import client
-from mllab.serve.process import start_server
+from mllab.serve.process import free_port, start_server
 from mllab.serve.v2_binary import binary_request, read_response
 
 
@@ -138,7 +138,7 @@ def kit_lines(port: int) -> str:
     ids=["reference", "loopback-only", "nothing-starts-it", "crashes"],
 )
 def test_flask_fix_check(tiny_model, tmp_path, capsys, lines, passed, hint):
-    checked = check_flask_fix(lines, tiny_model, tmp_path, timeout=30)
+    checked = check_flask_fix(lines, tiny_model, tmp_path, timeout=30, port=free_port())
     shown = capsys.readouterr().out
     assert checked.passed is passed and checked.done
     assert hint in shown and "Traceback" not in shown
@@ -149,7 +149,7 @@ def test_flask_fix_not_done_goes_on_with_the_kit_run(tiny_model, tmp_path, capsy
     def unfinished(port: int) -> str:
         raise NotImplementedError()
 
-    checked = check_flask_fix(unfinished, tiny_model, tmp_path, timeout=30)
+    checked = check_flask_fix(unfinished, tiny_model, tmp_path, timeout=30, port=free_port())
     assert not checked.done and not checked.passed
     assert "not done yet" in capsys.readouterr().out
     assert checked.value.corrected and checked.value.status == 200

@@ -6,7 +6,6 @@ import socket
 
 from mllab.core.records import as_fields
 from mllab.experiments.serving.flask_demo import (
-    LECTURE_PORT,
     FlaskRun,
     LectureFlask,
     lecture_source,
@@ -30,7 +29,8 @@ def test_the_lecture_source_is_verbatim_and_the_fix_only_appends():
 
 
 def test_lecture_flask_as_written_exits_without_listening(tiny_model, tmp_path):
-    run = run_lecture_flask(tiny_model, tmp_path / "as_written", corrected=False, timeout=60)
+    where = {"port": free_port(), "timeout": 60}  # not 8080: other tests may serve there meanwhile
+    run = run_lecture_flask(tiny_model, tmp_path / "as_written", corrected=False, **where)
     assert isinstance(run, FlaskRun) and run.outcome.ok
     assert run.exited and run.exit_code == 0, run.log_tail
     assert run.listening is False and run.status is None and not run.corrected
@@ -38,8 +38,7 @@ def test_lecture_flask_as_written_exits_without_listening(tiny_model, tmp_path):
 
 
 def test_lecture_flask_corrected_serves_the_json_body(tiny_model, tmp_path):
-    port = LECTURE_PORT if not port_open(LECTURE_PORT) else free_port()
-    run = run_lecture_flask(tiny_model, tmp_path / "corrected", corrected=True, port=port)
+    run = run_lecture_flask(tiny_model, tmp_path / "corrected", corrected=True, port=free_port())
     assert run.outcome.ok and run.listening and run.status == 200, run.log_tail
     assert not run.exited and run.output_shape == [1, 1000]
     assert run.max_abs_vs_ort == 0.0  # the same file, the same input, the same ONNX Runtime
