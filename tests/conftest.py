@@ -107,6 +107,9 @@ def executed_lab(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Ex
 
 
 TESTS = Path(__file__).resolve().parent
+#: every test of these folders runs with the engine's tests, slow or not: they build images,
+#: stage build contexts, start containers or read what a lab's run left in ``artifacts/``
+BESIDE_THE_ENGINE = ("cli", "containers", "experiments")
 
 
 def xdist_group(item: pytest.Item) -> str | None:
@@ -116,16 +119,17 @@ def xdist_group(item: pytest.Item) -> str | None:
 
     * ``engine``: every Docker test (one engine, one swarm, one registry on port 5000, the
       stacks' fixed names and ports, and each lab executed once per session by
-      ``executed_lab``, whose records the Docker tests read), and the slow tests of
-      ``tests/containers`` (they write the build contexts those tests build from);
+      ``executed_lab``, whose records the Docker tests read), and every test of
+      :data:`BESIDE_THE_ENGINE` (they share the engine's objects and ``artifacts/``);
     * ``notebooks``: every other lab execution (the labs write their files in ``artifacts/``
       under fixed names, so two runs of one lab must not overlap);
     * ``module:<path>``: the other slow tests, by module, so that an expensive module-scoped
       fixture (an export, a grading run, a server) runs once.
-    Everything else is spread over both workers."""
+    Everything else (the package's own layers on tiny models, the report, the exercises'
+    checks, the notebooks' text) is spread over both workers."""
     path = Path(str(item.path)).relative_to(TESTS)
     slow = item.get_closest_marker("slow") is not None
-    if item.get_closest_marker("docker") or (slow and path.parts[0] == "containers"):
+    if item.get_closest_marker("docker") or path.parts[0] in BESIDE_THE_ENGINE:
         return "engine"
     if slow and path.parts[0] == "labs":
         return "notebooks"

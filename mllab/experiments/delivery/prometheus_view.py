@@ -356,6 +356,7 @@ def plot_view(view: PrometheusView, rollouts: list[Rollout]) -> Figure:
             )
             ax.axvline(rollout.update_start_s, ls="--", color="grey")
             ax.set_ylabel(unit)
+            ax.set_ylim(bottom=0)  # from zero: a dip reads at its true size
         axes[0][col].set_title(f"{rollout.kind} update: {rollout.update_state}")
         axes[-1][col].set_xlabel("time since the load started, s")
     axes[0][0].legend(fontsize=8)

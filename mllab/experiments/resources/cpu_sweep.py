@@ -162,6 +162,7 @@ def plot_sweep(sweep: CpuSweep, fits: Mapping[Any, LcFit] | None = None) -> Figu
         thr.bar(np.arange(len(points)) + width * i, share, width, color=color, label=name)
         thr.set_xticks(np.arange(len(points)) + width * (len(policies) - 1) / 2, map(str, c))
     law.set(xlabel="--cpus", ylabel="mean latency, ms", title="L(c) ~ 1/min(c, c_opt)")
+    law.set_ylim(bottom=0)  # from zero: a flat L(c) must look flat
     tail.set(xlabel="--cpus", ylabel="ms", yscale="log", title="p50 against p99 and max")
     thr.set(xlabel="--cpus", ylabel="throttled / all CFS periods", title="throttling (cpu.stat)")
     for ax in (law, tail, thr):
