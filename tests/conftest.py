@@ -136,6 +136,7 @@ def xdist_group(item: pytest.Item) -> str | None:
     return f"module:{path}" if slow else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook is a plain one)
 def pytest_collection_modifyitems(config, items):
     """Every test marked ``docker`` gets the engine fixture, so none can silently run without
     it; every test gets its worker group (:func:`xdist_group`)."""
