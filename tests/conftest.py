@@ -107,9 +107,22 @@ def executed_lab(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Ex
 
 
 TESTS = Path(__file__).resolve().parent
-#: every test of these folders runs with the engine's tests, slow or not: they build images,
+#: every test under these paths runs with the engine's tests, slow or not: they build images,
 #: stage build contexts, start containers or read what a lab's run left in ``artifacts/``
-BESIDE_THE_ENGINE = ("cli", "containers", "experiments")
+#: (not listed: the serving experiments and the bench suite, which start servers on free ports
+#: and only read the cached models)
+BESIDE_THE_ENGINE = (
+    "cli/test_deploy_cli.py",
+    "cli/test_pipeline_cli.py",
+    "cli/test_registry_cli.py",
+    "containers",
+    "experiments/architecture",
+    "experiments/delivery",
+    "experiments/environment",
+    "experiments/images",
+    "experiments/reproducibility",
+    "experiments/resources",
+)
 
 
 def xdist_group(item: pytest.Item) -> str | None:
@@ -129,7 +142,8 @@ def xdist_group(item: pytest.Item) -> str | None:
     checks, the notebooks' text) is spread over both workers."""
     path = Path(str(item.path)).relative_to(TESTS)
     slow = item.get_closest_marker("slow") is not None
-    if item.get_closest_marker("docker") or path.parts[0] in BESIDE_THE_ENGINE:
+    beside = any(path.as_posix().startswith(where) for where in BESIDE_THE_ENGINE)
+    if item.get_closest_marker("docker") or beside:
         return "engine"
     if slow and path.parts[0] == "labs":
         return "notebooks"
