@@ -11,7 +11,6 @@ is not done yet (slow)."""
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import nbformat
 import pytest
 from labs.test_student_editions import CHEAP, _run_param, _with_parameters  # tests/: on the path
 from nbclient import NotebookClient
+from source_strings import templates  # tests/: on the path
 
 from mllab.core.paths import LABS
 from mllab.exercises import messages, messages_ru
@@ -183,37 +183,13 @@ def test_the_lecture_is_quoted_as_it_spells_its_headings():
     assert not wrong, f"not a heading of the lecture as it spells it: {wrong}"
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    found = set()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
-            if isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0].value))
-    return found
-
-
 def message_templates(module: str) -> set[str]:
     """Every string of ``mllab/exercises/<module>.py`` with two words or more (docstrings left
     out) as a template: each ``{…}`` of an f-string or of a ``str.format`` text written ``{}``.
     The hidden cases' words (group names, case labels, reasons) count too: the grader's
     feedback shows them to a student of the Russian edition in Russian."""
-    tree = ast.parse((EXERCISES / f"{module}.py").read_text())
-    skip = _docstrings(tree)
-    inside = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in skip or id(node) in inside:
-            continue
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = re.sub(r"\{[^{}]*\}", "{}", node.value)
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        else:
-            continue
-        if re.search(r"[A-Za-z]{2,}[^\w{}]+[A-Za-z]{2,}", text.replace("{}", " ")):
-            found.add(text)
-    return found - NOT_MESSAGES
+    words = r"[A-Za-z]{2,}[^\w{}]+[A-Za-z]{2,}"
+    return templates(EXERCISES / f"{module}.py", words) - NOT_MESSAGES
 
 
 @pytest.mark.parametrize("module", messages_ru.MODULES)

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from source_strings import templates  # tests/: on the path
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import LABS
@@ -329,16 +330,6 @@ def test_every_grader_word_has_a_russian_version():
         assert CYRILLIC.search(words) or not re.search(r"[A-Za-z]", words), russian
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    found = set()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
-            if isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0].value))
-    return found
-
-
 def _keys(tree: ast.AST) -> set[int]:
     """The strings given to ``say`` as its key (looked up in grade_words, not shown as such)."""
     return {
@@ -351,22 +342,7 @@ def _keys(tree: ast.AST) -> set[int]:
 def worded(path: Path) -> set[str]:
     """Every string of a module with two words or more (docstrings and the keys given to
     ``grade_words.say`` left out; an f-string's holes written ``{}``)."""
-    tree = ast.parse(path.read_text())
-    skip = _docstrings(tree) | _keys(tree)
-    inside = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in skip or id(node) in inside:
-            continue
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = re.sub(r"\{[^{}]*\}", "{}", node.value)
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        else:
-            continue
-        if re.search(r"[A-Za-z]{2,}[^\w{}]*\s[^\w{}]*[A-Za-z]{2,}", text.replace("{}", " ")):
-            found.add(text)
-    return found
+    return templates(path, r"[A-Za-z]{2,}[^\w{}]*\s[^\w{}]*[A-Za-z]{2,}", _keys)
 
 
 #: the grader's strings no student reads: the instructor's errors and pages, the marks of the
