@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class StandIn:
     def __init__(self, folder: Path) -> None:
         self.model = interface_model(folder / "stand-in.onnx")
         self._stack = contextlib.ExitStack()
+        self._stack.callback(shutil.rmtree, folder, ignore_errors=True)  # closed last
         server = self._stack.enter_context(start_server(self.model))
         self.proxy = self._stack.enter_context(RecordingProxy(server.url))
         self.url = self.proxy.url

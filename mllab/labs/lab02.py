@@ -25,7 +25,12 @@ from mllab.core.tables import format_table
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab02 import check_binary_client, check_flask_fix
 from mllab.experiments.serving.batching import batching_sweep, plot_batching
-from mllab.experiments.serving.flask_demo import LectureFlask, lecture_source, run_lecture_flask
+from mllab.experiments.serving.flask_demo import (
+    LectureFlask,
+    flask_workdir,
+    lecture_source,
+    run_lecture_flask,
+)
 from mllab.experiments.serving.http_overhead import measure_overhead, server_parity
 from mllab.experiments.serving.overload import overload
 from mllab.measure.drift import TUTORIAL_ATOL, compare
@@ -73,6 +78,7 @@ __all__ = [
     # the lecture's Flask service
     "lecture_source",
     "run_lecture_flask",
+    "flask_workdir",
     "LectureFlask",
     # the exercises (ex02_binary_client, ex02_flask_fix)
     "check_binary_client",

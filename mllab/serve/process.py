@@ -12,6 +12,7 @@ answers 200; the server subprocess, a container and the nginx front of lab 07 al
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -172,6 +173,8 @@ def start_server(
     settings = server_env(model, port, host, device, threads, max_body_mb, max_batch)
     settings.update(env or {})
     log_path = Path(tempfile.mkstemp(prefix="mllab-serving-", suffix=".log")[1])
+    # kept after stop() (callers read the log of a server that exited), gone with this process
+    atexit.register(log_path.unlink, missing_ok=True)
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
         process = subprocess.Popen(
             [python or sys.executable, "-m", "mllab.serve.app"],

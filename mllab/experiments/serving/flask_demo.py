@@ -11,8 +11,11 @@ both ways (:class:`LectureFlask`, the C12 record). The verdict is ``mllab.report
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -115,6 +118,14 @@ def _predict_zeros(model: str | Path, port: int) -> tuple[int, list[int] | None,
     output = np.asarray(response.json()["output"], dtype=np.float32)
     local = create_session(model).run(None, {"input": x})[0]
     return response.status_code, list(output.shape), compare(output, local).max_abs
+
+
+def flask_workdir() -> Path:
+    """A scratch folder for the lecture's ``server.py`` runs, removed when this process exits
+    (a kernel restarted or a papermill run ended): nothing of the lab is left in /tmp."""
+    folder = Path(tempfile.mkdtemp(prefix="mllab-lab02-flask-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def run_lecture_flask(
