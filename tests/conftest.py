@@ -137,12 +137,16 @@ def xdist_group(item: pytest.Item) -> str | None:
     * ``notebooks``: every other lab execution (the labs write their files in ``artifacts/``
       under fixed names, so two runs of one lab must not overlap);
     * ``module:<path>``: the other slow tests, by module, so that an expensive module-scoped
-      fixture (an export, a grading run, a server) runs once.
+      fixture (an export, a grading run, a server) runs once; a Docker test marked
+      ``own_image`` (a long build of an image no other test uses: the CUDA image) gets its own
+      ``image:<test>`` group, off the engine's path.
     Everything else (the package's own layers on tiny models, the report, the exercises'
     checks, the notebooks' text) is spread over both workers."""
     path = Path(str(item.path)).relative_to(TESTS)
     slow = item.get_closest_marker("slow") is not None
     beside = any(path.as_posix().startswith(where) for where in BESIDE_THE_ENGINE)
+    if item.get_closest_marker("own_image"):
+        return f"image:{path}::{item.name}"
     if item.get_closest_marker("docker") or beside:
         return "engine"
     if slow and path.parts[0] == "labs":

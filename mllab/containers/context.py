@@ -16,7 +16,7 @@ from mllab.containers.kinds import LogFn, kind
 from mllab.containers.wheelhouse import locked_wheels, naive_wheelhouse, pip, wheelhouse
 from mllab.core.errors import InputError
 from mllab.core.hashing import sha256_file
-from mllab.core.paths import ARTIFACTS, DATA, DOCKER, ROOT, artifact
+from mllab.core.paths import ARTIFACTS, DATA, DOCKER, ROOT, artifact, exclusive
 from mllab.model.integrity import verify_model
 
 
@@ -40,6 +40,12 @@ def mllab_wheel(on_log: LogFn | None = print) -> Path:
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     out = ARTIFACTS / "images" / "dist" / digest.hexdigest()[:16]
+    with exclusive(artifact("images", "dist", ".lock")):  # two kinds staged at once: one builds
+        return _built_wheel(files, out, on_log)
+
+
+def _built_wheel(files: list[Path], out: Path, on_log: LogFn | None) -> Path:
+    """The wheel in ``out``, built there from a copy of ``files`` when it is not yet."""
     wheels = sorted(out.glob("mllab-*.whl"))
     if wheels:
         return wheels[0]

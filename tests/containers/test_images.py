@@ -373,6 +373,7 @@ def test_slim_image_refuses_a_tampered_model(slim_image, tmp_path):
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.own_image  # ~2 min cold, its own tag and wheelhouse: beside the engine's worker
 def test_cuda_image_builds_with_onnxruntime_gpu():
     tag = build_cuda(on_log=None)
     info = inspect(tag)
