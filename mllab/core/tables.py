@@ -3,11 +3,15 @@
 Numbers are right-aligned with 4 significant digits, booleans read ``yes``/``no``, an
 :class:`~mllab.core.outcome.Outcome` reads as ``ran`` / ``not run: why`` / ``failed: error``,
 and a missing cell is empty. A cell longer than ``MAX_CELL`` characters is cut with "…" (a
-330-character row wraps into a wall; the whole text stays in the record the row came from).
+330-character row wraps into a wall; the whole text stays in the record the row came from), and
+a table wider than ``WIDTH`` is printed as stacked parts, each repeating the first (key) column.
+:func:`hanging` wraps a labelled line of prose (a claim's verdict) at the same width.
 """
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -15,6 +19,14 @@ from typing import Any
 from mllab.core.outcome import Outcome
 
 MAX_CELL = 72  # characters of one cell; a longer one is cut (format_table's max_cell)
+#: characters of a printed line: a notebook's output cell shows about this much without
+#: scrolling, so a wider table is split into parts and a long verdict is wrapped
+WIDTH = 100
+SEPARATOR = "  "  # between two columns
+#: a space between a figure and its unit ("46.5 ms", "1410 MB/s"): :func:`hanging` keeps them on
+#: one line, so a wrapped verdict never leaves a unit alone at the start of a line
+_UNIT = re.compile(r"(?<=\d) (?=[^\W\d_][\w/%]{0,3}\b)")
+_GLUE = "\ue000"  # a private-use character textwrap does not break at
 
 
 def cell(value: Any) -> str:
@@ -39,15 +51,21 @@ def _as_row(row: Any) -> Mapping[str, Any]:
 
 
 def format_table(
-    rows: Sequence[Any], columns: Sequence[str] | None = None, max_cell: int | None = MAX_CELL
+    rows: Sequence[Any],
+    columns: Sequence[str] | None = None,
+    max_cell: int | None = MAX_CELL,
+    width: int | None = WIDTH,
 ) -> str:
     """Rows (mappings or dataclasses) as an aligned table under a header and a rule line; a
-    cell over ``max_cell`` characters is cut with "…" (None: never)."""
+    cell over ``max_cell`` characters is cut with "…" (None: never). A table wider than
+    ``width`` characters (None: never split) is printed as several tables one under the other,
+    each repeating the first (key) column, the other columns in their order (see
+    :func:`column_parts`); a narrower table is one table."""
     if not rows:
         return "(no rows)"
     mapped = [_as_row(r) for r in rows]
     columns = list(columns or mapped[0].keys())
-    cells = [[_cut(cell(row.get(c)), max_cell) for c in columns] for row in mapped]
+    cells = [[cut(cell(row.get(c)), max_cell) for c in columns] for row in mapped]
     numeric = [
         all(
             isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool)
@@ -58,17 +76,46 @@ def format_table(
     ]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
 
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
+    def line(values: Sequence[str], part: Sequence[int]) -> str:
+        texts = [
+            values[i].rjust(widths[i]) if numeric[i] else values[i].ljust(widths[i]) for i in part
         ]
-        return "  ".join(parts).rstrip()
+        return SEPARATOR.join(texts).rstrip()
 
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+    rule = ["-" * w for w in widths]
+
+    def table(part: Sequence[int]) -> str:
+        return "\n".join(line(values, part) for values in [columns, rule, *cells])
+
+    return "\n\n".join(table(part) for part in column_parts(widths, width))
 
 
-def _cut(text: str, limit: int | None) -> str:
+def column_parts(widths: Sequence[int], width: int | None = WIDTH) -> list[list[int]]:
+    """Which columns (indices) each stacked part of a table shows: all of them when the table
+    fits in ``width`` (or ``width`` is None); else the first (key) column, then as many of the
+    next columns, in order, as fit beside it. A column too wide to fit even beside the key
+    gets a part of its own (wider than ``width``: a cell is cut at ``max_cell``, never here)."""
+    everything = list(range(len(widths)))
+    if width is None or _span(widths, everything) <= width:
+        return [everything]
+    parts: list[list[int]] = []
+    part = [0]
+    for index in everything[1:]:
+        if len(part) > 1 and _span(widths, [*part, index]) > width:
+            parts.append(part)
+            part = [0]
+        part.append(index)
+    parts.append(part)
+    return parts
+
+
+def _span(widths: Sequence[int], part: Sequence[int]) -> int:
+    """The printed width of the columns ``part`` side by side."""
+    return sum(widths[i] for i in part) + len(SEPARATOR) * (len(part) - 1)
+
+
+def cut(text: str, limit: int | None = MAX_CELL) -> str:
+    """``text`` cut to ``limit`` characters with "…" (None: never)."""
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -79,3 +126,30 @@ def few(names: Iterable[str], shown: int = 10) -> str:
     head = ", ".join(listed[:shown])
     rest = len(listed) - shown
     return f"{head} … and {rest} more" if rest > 0 else head
+
+
+def hanging(label: str, text: str, width: int | None = WIDTH) -> str:
+    """``label`` then ``text``, wrapped at ``width`` characters (None: one line per paragraph)
+    with a hanging indent: later lines start under the text, not under the label.
+
+    ``  verdict:  holds: …`` stays readable at 100 characters instead of a 300-character
+    line; words are never split (a digest or a path longer than a line stays whole), nor at
+    hyphens (``--cpus`` stays one word), and the text's own line breaks are kept."""
+    indent = " " * len(label)
+    lines: list[str] = []
+    for number, paragraph in enumerate(text.split("\n")):
+        first = label if number == 0 else indent
+        if width is None or len(first) + len(paragraph) <= width or not paragraph.strip():
+            lines.append((first + paragraph).rstrip())
+            continue
+        glued = _UNIT.sub(_GLUE, paragraph)  # "46.5 ms" is one word to textwrap
+        filled = textwrap.fill(
+            glued,
+            width=width,
+            initial_indent=first,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines.append(filled.replace(_GLUE, " "))
+    return "\n".join(lines)

@@ -35,7 +35,7 @@ from typing import Any
 from mllab.core.errors import MllabError
 from mllab.core.paths import RUNS
 from mllab.core.records import Results, load_all
-from mllab.core.tables import format_table
+from mllab.core.tables import format_table, hanging
 from mllab.report import judges_base_images as base_images
 from mllab.report import judges_behaviour as behaviour
 from mllab.report import judges_delivery as delivery
@@ -266,9 +266,15 @@ class ClaimRow:
         }
 
     def __str__(self) -> str:
-        return (
-            f"{self.id}: {self.claim}\n  lecture:  {self.lecture}\n"
-            f"  measured: {self.measured}\n  verdict:  {self.verdict}"
+        """The claim as a notebook and ``mllab claims`` print it: one labelled line each,
+        wrapped at :data:`~mllab.core.tables.WIDTH` under its text (the words as judged)."""
+        return "\n".join(
+            [
+                hanging(f"{self.id}: ", self.claim),
+                hanging("  lecture:  ", self.lecture),
+                hanging("  measured: ", self.measured),
+                hanging("  verdict:  ", str(self.verdict)),
+            ]
         )
 
 

@@ -20,14 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mllab.core import tables
 from mllab.core.paths import LABS
 from mllab.core.records import Results, load_all
 from mllab.report import lab_plan
 from mllab.report.claims import CLAIMS, ClaimRow, judge
 from mllab.report.verdict import Kind
 
-#: the longest verdict text shown on a claim's line (the full text: ``labNN.judge``)
-WIDTH = 110
+#: the longest line of the summary, a claim's line included (the full text: ``labNN.judge``)
+WIDTH = tables.WIDTH
 #: the most reasons for not-run steps listed, one per line (the rest are counted)
 MAX_NOT_RUN = 8
 _JUDGED = re.compile(r"""judge\(\s*["'](C\d+)["']""")
@@ -125,7 +126,8 @@ def _short(text: str, width: int = WIDTH) -> str:
 
 def _claim_line(row: ClaimRow, lang: str) -> str:
     kind = KIND_WORDS[lang][row.verdict.kind]
-    return f"  {row.id:<4} {kind} — {_short(row.verdict.text)}"
+    head = f"  {row.id:<4} {kind} — "
+    return head + _short(row.verdict.text, WIDTH - len(head))
 
 
 def summary_text(

@@ -54,3 +54,74 @@ def test_a_long_cell_is_cut_and_the_table_stays_narrow():
     assert max(len(line) for line in table.splitlines()) <= len("ort-cuda") + 2 + MAX_CELL
     assert "…" in table and reason not in table
     assert reason in format_table([{"outcome": reason}], max_cell=None)
+
+
+def test_a_wide_table_is_split_into_parts_that_repeat_the_key_column():
+    from mllab.core.tables import WIDTH, format_table
+
+    rows = [{"name": f"row{i}", **{f"column {c}": f"{c}-{i}-" + "x" * 20 for c in "abcdef"}}
+            for i in range(3)]  # fmt: skip
+    whole = format_table(rows, width=None)
+    assert max(len(line) for line in whole.splitlines()) > WIDTH  # the case under test
+    text = format_table(rows)
+    parts = [part.splitlines() for part in text.split("\n\n")]
+    assert len(parts) > 1 and max(len(line) for part in parts for line in part) <= WIDTH
+    headers = [part[0].split("  ") for part in parts]
+    assert all(header[0].strip() == "name" for header in headers)  # the key, in every part
+    shown = [h.strip() for header in headers for h in header[1:] if h.strip()]
+    assert shown == [f"column {c}" for c in "abcdef"]  # each column once, in order
+    for i, row in enumerate(rows):  # each row: its key in every part, each cell once
+        lines = [part[2 + i] for part in parts]
+        assert all(line.startswith(row["name"]) for line in lines)
+        cells = " ".join(lines)
+        assert all(cells.count(value) == 1 for key, value in row.items() if key != "name")
+
+
+def test_a_narrow_table_is_one_table_as_before():
+    from mllab.core.tables import format_table
+
+    rows = [{"name": "slim", "ms": 12.5, "ok": True}, {"name": "naive", "ms": 1000.0}]
+    text = format_table(rows)
+    assert text == format_table(rows, width=None) and "\n\n" not in text
+    assert text.splitlines() == [
+        "name     ms  ok",
+        "-----  ----  ---",
+        "slim   12.5  yes",
+        "naive  1000",
+    ]
+
+
+def test_a_column_too_wide_beside_the_key_gets_a_part_of_its_own():
+    from mllab.core.tables import column_parts
+
+    assert column_parts([10, 20, 30], width=100) == [[0, 1, 2]]
+    assert column_parts([10, 95, 5, 5], width=100) == [[0, 1], [0, 2, 3]]
+    assert column_parts([10, 50, 50, 20], width=70) == [[0, 1], [0, 2], [0, 3]]
+    assert column_parts([10, 50, 50], width=None) == [[0, 1, 2]]
+
+
+def test_hanging_wraps_a_labelled_line_under_its_text():
+    from mllab.core.tables import hanging
+
+    words = "holds: the first write to the large lower file --cpus 1 costs " * 6
+    text = hanging("  verdict:  ", words.strip(), width=60)
+    lines = text.splitlines()
+    assert len(lines) > 1 and max(map(len, lines)) <= 60
+    assert lines[0].startswith("  verdict:  holds:")
+    assert all(line.startswith(" " * 12) and line[12] != " " for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == "verdict:  " + words.strip()
+    assert "--cpus" in text.split()  # never broken at a hyphen
+    assert hanging("  verdict:  ", "holds: short") == "  verdict:  holds: short"
+    digest = "sha256:" + "a" * 120  # a word longer than a line stays whole
+    assert digest in hanging("x: ", f"pushed {digest} twice", width=40).splitlines()[1]
+    assert hanging("a: ", "one\ntwo", width=None) == "a: one\n   two"
+
+
+def test_hanging_keeps_a_figure_with_its_unit():
+    from mllab.core.tables import hanging
+
+    text = hanging("v: ", "host p50 46.5 ms vs bridge 1410 MB/s and 5 containers", width=16)
+    lines = [line.strip() for line in text.splitlines()]
+    # without the glue, "v: host p50 46.5" fills the first 16 characters and "ms" starts a line
+    assert not any(line.startswith(("ms", "MB/s")) for line in lines)
+    assert any("46.5 ms" in line for line in lines) and "\ue000" not in text

@@ -108,5 +108,5 @@ def test_a_long_verdict_is_cut_at_a_word(tmp_path: Path, monkeypatch: pytest.Mon
     line = next(
         line for line in summary_text("02", Results(tmp_path), "en").splitlines() if "C12" in line
     )
-    assert len(line) <= 2 + 5 + len("holds — ") + lab_summary.WIDTH
+    assert lab_summary.WIDTH - 10 < len(line) <= lab_summary.WIDTH  # the line, not the text
     assert line.endswith("word …")

@@ -40,6 +40,7 @@ from mllab.containers.build import build_slim
 from mllab.containers.engine import client
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome
+from mllab.core.tables import cut
 from mllab.experiments.architecture.namespace_probe import (
     Sight,
     inode,
@@ -342,13 +343,24 @@ def namespace_rows(views: NamespaceViews) -> list[dict[str, Any]]:
     return rows
 
 
+#: characters of a cell in :func:`view_rows`: three variants side by side in a printed table
+VIEW_CELL = 22
+
+
+def _names(names: list[str]) -> str:
+    """Interface names, or their count and the first ones when they would not fit a cell."""
+    text = " ".join(names)
+    return text if len(text) <= VIEW_CELL else cut(f"{len(names)}: {text}", VIEW_CELL)
+
+
 def view_rows(views: NamespaceViews) -> list[dict[str, Any]]:
-    """What is seen, one row per thing: on the host and inside each variant's container."""
+    """What is seen, one row per thing: on the host and inside each variant's container (a
+    long command line or interface list is cut: the whole is in the record)."""
     seen: list[tuple[str, Any]] = [
-        ("PID 1", lambda s: s.pid1_command),
+        ("PID 1", lambda s: cut(s.pid1_command, VIEW_CELL)),
         ("processes", lambda s: s.processes),
         ("hostname", lambda s: s.hostname),
-        ("interfaces", lambda s: " ".join(s.interfaces)),
+        ("interfaces", lambda s: _names(s.interfaces)),
         ("default route", lambda s: s.default_route),
         ("mounts", lambda s: s.mounts),
         ("host's SysV shm seen", lambda s: s.sysv_shm_seen),

@@ -232,10 +232,10 @@ def shared_rows(record: SharedLayers) -> list[dict[str, object]]:
             "% of the image": _percent(total, image),
         }
     )
-    rows.append({"container": f"the image {record.image} (on disk once)", "adds B": image})
+    rows.append({"container": "the image (on disk once)", "adds B": image})
     if record.free_before is not None and record.free_after is not None:
         change = record.free_before - record.free_after
-        rows.append({"container": "data root: free bytes used (any writer)", "adds B": change})
+        rows.append({"container": "data root: bytes used (any writer)", "adds B": change})
     return rows
 
 

@@ -35,6 +35,7 @@ from mllab.containers.build import build_slim, remove_image
 from mllab.containers.docker_cli import docker
 from mllab.core.errors import MllabError
 from mllab.core.outcome import Outcome
+from mllab.core.tables import hanging
 from mllab.experiments.architecture.entrypoints import (
     FORMS,
     OVERRIDES,
@@ -146,8 +147,8 @@ def entrypoint_rows(record: StopTimes | Sequence[EntrypointRun]) -> list[dict[st
     runs = record.entrypoints if isinstance(record, StopTimes) else record
     return [
         {
-            "docker run": run.label,
-            "command": run.command,
+            "override": run.label,
+            "docker run": run.command.removeprefix("docker run "),  # the header says it once
             "outcome": run.outcome,
             "image ENTRYPOINT + CMD": f"{json.dumps(run.image_entrypoint)} + "
             f"{json.dumps(run.image_cmd)}",
@@ -206,9 +207,10 @@ def stop_summary(record: StopTimes | Sequence[StopTime]) -> str:
     kinds = list(dict.fromkeys(_kind(s) for s in measured))  # in the order of the runs
     clauses = [_clause([s for s in measured if _kind(s) == kind]) for kind in kinds]
     missing = [f"{s.form} ({s.outcome})" for s in stops if s not in measured]
-    tail = f" Not measured: {', '.join(missing)}." if missing else ""
+    tail = [f"Not measured: {', '.join(missing)}."] if missing else []
     line = f"docker stop -t {timeout} (SIGTERM, then SIGKILL after {timeout} s; the line):"
-    return " ".join([line, *clauses]) + tail
+    # one clause a line, wrapped at the tables' width: a 500-character sentence is a wall
+    return "\n".join([line, *(hanging("- ", clause) for clause in [*clauses, *tail])])
 
 
 # --- measuring -------------------------------------------------------------------------------

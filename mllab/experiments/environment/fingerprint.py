@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from mllab.containers import docker_cli
 from mllab.core.outcome import Outcome
 from mllab.core.paths import PACKAGE
-from mllab.core.tables import format_table
+from mllab.core.tables import WIDTH, format_table
 from mllab.runtime import cgroup
 from mllab.runtime.nvidia import nvidia_info, run_quietly
 from mllab.runtime.providers import ort_working_providers
@@ -196,7 +196,9 @@ def format_diff(rows: list[tuple[str, Any, Any]], names: tuple[str, str] = ("E1"
     """The rows of :func:`diff` as an aligned text table."""
     if not rows:
         return "M(E1) = M(E2): no differences"
-    table = [{"field": path, names[0]: _short(a), names[1]: _short(b)} for path, a, b in rows]
+    field = max(len("field"), *(len(path) for path, _, _ in rows))
+    room = max(20, (WIDTH - field - 4) // 2)  # both values beside the field: a diff side by side
+    table = [{"field": p, names[0]: _short(a, room), names[1]: _short(b, room)} for p, a, b in rows]
     return format_table(table, ["field", *names])
 
 

@@ -179,6 +179,25 @@ def test_rows_are_namespaces_by_variant_and_sights_by_variant():
     assert seen["uid inside → on the host"]["default"] == "0 → 0"
 
 
+def test_long_commands_and_interface_lists_are_cut_so_three_variants_fit_a_line():
+    from mllab.core.tables import WIDTH, format_table
+    from mllab.experiments.architecture.namespaces import VIEW_CELL
+
+    host = _sight(pid1_command="/process_api --firecracker-init --addr 0.0.0.0:2024 " * 2,
+                  interfaces=[f"veth{i:04x}" for i in range(12)])  # fmt: skip
+    views = NamespaceViews(
+        "img", Outcome.ran(), "/proc/self/ns", host,
+        [_view(f"v{i}", {"user"}, _sight()) for i in range(5)],
+        "", True, Outcome.not_run("no"), 1.0,
+    )  # fmt: skip
+    seen = {row["seen"]: row for row in view_rows(views)}
+    assert len(seen["PID 1"]["host"]) == VIEW_CELL and seen["PID 1"]["host"].endswith("…")
+    assert seen["interfaces"]["host"].startswith("12: veth0000")
+    assert seen["interfaces"]["v0"] == "lo eth0"  # short: as it is
+    text = format_table(view_rows(views))
+    assert text.count("\n\n") == 1 and max(map(len, text.splitlines())) <= WIDTH  # 2 parts
+
+
 def test_the_probe_runs_as_source_and_reads_this_process_the_same_way():
     """The command sent into a container, run here: the same fields as a direct call."""
     command = probe_command(os.getpid(), 42, "/nonexistent/mllab")

@@ -163,6 +163,17 @@ def test_alike_stops_share_one_sentence_and_a_failed_one_is_named():
     assert stop_summary([failed]).startswith("docker stop was not measured here: ")
 
 
+def test_the_stop_sentence_is_one_clause_a_line_within_the_tables_width():
+    from mllab.core.tables import WIDTH
+
+    long = "CMD shell form with a long name + --init " * 3
+    text = stop_summary([stop("A", 0.4, 0, True), stop(long, 10.3, 137, False)])
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= WIDTH and lines[0].startswith("docker stop -t 10")
+    assert [line[:2] for line in lines[1:]].count("- ") == 2  # a clause each, wrapped under it
+    assert all(line.startswith(("- ", "  ")) for line in lines[1:])
+
+
 def test_entrypoint_rows_show_image_and_container_config():
     launcher, argv = (
         ["python", "/app/inference.py"],
