@@ -8,7 +8,11 @@ own process for REST, tritonclient's gRPC client in threads of this process for 
 (:mod:`mllab.experiments.serving.grpc_load`: one channel per user); both closed loop, batch-1
 requests, at each concurrency, in rounds of rotating order with every server up side by side;
 the CPU seconds the load generator itself used are printed beside each point. Printed: the
-table, then the ratios against the issue's goals, as measured here — never asserted.
+table, then the ratios against the issue's goals, as measured here — never asserted. Then,
+unless ``--no-stages``, where the time of one request goes
+(:mod:`mllab.experiments.serving.stages`): for each body kind (``.npy``, raw, v2 binary) at
+concurrency 1 and 4, the median of each stage, client and server (its ``Server-Timing``),
+beside ``session.run`` in process with the server's options and with the best here.
 
 Each point starts when every server is idle: locust abandons the requests in flight when it
 stops, and a server still computing them would refuse (503) or slow the next point. An mllab
@@ -19,7 +23,7 @@ or gRPC) reports ``failed N/M`` and no throughput, latency or ratio: the request
 that were refusals is not throughput.
 
     python benchmarks/bench_servers.py [--model PATH] [--threads 2] [--requests 20] [--rounds 2]
-                                       [--quick] [--no-peer]
+                                       [--quick] [--no-peer] [--no-stages]
 
 ``--no-peer`` leaves KServe out (its virtual environment is made with pip on first use): the
 ratios against it then read "not measured".
@@ -38,7 +42,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from mllab.core.errors import MllabError
@@ -47,6 +50,7 @@ from mllab.core.tables import format_table
 from mllab.experiments.serving.batching import api_request, server_settings
 from mllab.experiments.serving.grpc_load import grpc_load
 from mllab.experiments.serving.peer import Point, in_process, start_kserve
+from mllab.experiments.serving.stages import BODIES, StageBreakdown, in_flight, stage_breakdown
 from mllab.measure.load import run_load
 from mllab.serve.process import free_port, start_server
 from mllab.serve.v2 import model_name_from_env
@@ -55,6 +59,8 @@ CONCURRENCY = (1, 4, 16)
 QUICK_CONCURRENCY = (1, 4)
 #: the issue's goals (printed against, never asserted)
 PEER_THROUGHPUT, IN_PROCESS_THROUGHPUT = 1.0, 0.9
+#: the concurrencies of the stage breakdown
+STAGE_CONCURRENCY = (1, 4)
 #: seconds to wait for the servers to finish what the previous point left in flight
 IDLE_TIMEOUT_S = 120.0
 #: a process without an in-flight counter is idle below this share of one core ...
@@ -87,11 +93,6 @@ class Row:
         if self.failed:
             row["throughput"] = f"failed {self.failures}/{self.requests}"
         return row
-
-
-def in_flight(url: str) -> int:
-    """Inference requests an mllab server has admitted and not answered (``/metadata``)."""
-    return int(httpx.get(f"{url}/metadata", timeout=10.0).json()["admission"]["in_flight"])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -300,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized: c 1, 4; 8 requests, 1 round"
     )
+    parser.add_argument(
+        "--stages",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print where the time of one request goes, per body kind (default: on)",
+    )
     args = parser.parse_args(argv)
     concurrency = QUICK_CONCURRENCY if args.quick else CONCURRENCY
     requests, rounds = (8, 1) if args.quick else (args.requests, args.rounds)
@@ -336,7 +343,38 @@ def main(argv: list[str] | None = None) -> int:
         "round(s), medians over rounds; load_cpu_s = CPU seconds the load generator itself used: "
         "locust for REST, tritonclient's threads for gRPC)"
     )
+    if not args.stages:
+        return 0
+    try:
+        breakdown = stage_breakdown(model, args.threads, BODIES, STAGE_CONCURRENCY, requests)
+    except MllabError as error:
+        print(f"bench_servers: stage breakdown: error: {error}", file=sys.stderr)
+        return 2
+    print_stages(breakdown)
     return 0
+
+
+def print_stages(breakdown: StageBreakdown) -> None:
+    """The breakdown's table per body kind (rows: stages; columns: p50 ms per concurrency),
+    each followed by the sentences computed from it."""
+    for body in breakdown.bodies:
+        print()
+        print(f"where the time of one batch-1 request goes: {body} body (p50 ms)")
+        print(format_table(breakdown.table(body), max_cell=None))
+        print(breakdown.summary(body))
+    cores = (
+        f"the server on cores {breakdown.server_cores}, the client on {breakdown.client_cores}"
+        if breakdown.client_cores
+        else f"the client shares this machine's {breakdown.usable_cores} usable cores with the "
+        "server (its CPU per request is the client CPU row)"
+    )
+    print(
+        f"(server: batching off, threads {breakdown.threads}; {breakdown.requests} requests per "
+        f"point, closed loop in threads of this process, each point started idle; {cores}; "
+        "medians of each stage, which need not add up to the median total; transport + "
+        "framework = round trip - the server's app time: the connection, uvicorn, the "
+        "client's httpx)"
+    )
 
 
 if __name__ == "__main__":

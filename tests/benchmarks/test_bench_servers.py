@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -150,7 +151,7 @@ def test_waiting_for_idle_returns_once_every_server_is_idle(bench):
 def test_in_flight_reads_the_servers_admission_counter(bench, tiny_model, monkeypatch):
     app = create_app(tiny_model)
     with TestClient(app) as client:
-        monkeypatch.setattr(bench.httpx, "get", lambda url, timeout: client.get(url[len("x") :]))
+        monkeypatch.setattr(httpx, "get", lambda url, timeout: client.get(url[len("x") :]))
         assert bench.in_flight("x") == 0
         app.state.in_flight.now = 3  # as while requests run
         assert bench.in_flight("x") == 3
@@ -176,3 +177,30 @@ def test_without_the_peer_its_ratios_are_not_measured_and_never_met(bench):
     peer_goal, floor_goal = bench.goals_line([ratio], peer_measured=False).splitlines()
     assert peer_goal.endswith("not measured (KServe left out: --no-peer)")
     assert floor_goal.endswith(": met")
+
+
+def test_the_stage_tables_are_printed_per_body_kind(bench, capsys):
+    from mllab.experiments.serving.stages import (
+        STAGES,
+        InProcessPoint,
+        RequestTiming,
+        StageBreakdown,
+        summarize_point,
+    )
+    from mllab.measure.closed_loop import Call
+
+    server = {"recv": 0.5, "decode": 1.0, "queue": 0.0, "infer": 6.0, "encode": 0.5, "app": 8.0}
+    calls = [Call(0, 0, 0.01, 0.001, RequestTiming(1.0, 10.0, 0.5, 3.0, server), None)]
+    points = [summarize_point(b, c, calls, 0.01, 0.001) for b in ("npy", "v2") for c in (1, 4)]
+    floors = [
+        InProcessPoint(o, 2, spin, c, 5.0, 200.0)
+        for o in ("server", "best")
+        for spin in (False, True)
+        for c in (1, 4)
+    ]
+    bench.print_stages(StageBreakdown("m.onnx", 2, 2, 1, points, floors))
+    out = capsys.readouterr().out
+    assert out.count("where the time of one batch-1 request goes") == 2
+    assert ": npy body" in out and ": v2 body" in out and "c=4 p50 ms" in out
+    assert all(label in out for label, _ in STAGES.values())
+    assert "2.30x the best" in out

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ import mllab.serve.metrics as metrics_module
 from mllab.serve import request_log
 from mllab.serve.api import create_app
 from mllab.serve.request_log import MAX_ID_LENGTH, JsonFormatter, configure, request_id
+from mllab.serve.v2_binary import binary_request
 
 NPY = {"content-type": "application/x-npy"}
 FRESH = re.compile(r"^[0-9a-f]{32}$")
@@ -174,3 +176,82 @@ def test_the_formatter_writes_one_json_line_even_for_odd_values():
     text = JsonFormatter().format(record)
     assert "\n" not in text
     assert json.loads(text)["text"] == "a\nb"
+
+
+def timing(response: Any) -> dict[str, float]:
+    """The answer's ``Server-Timing`` stages (ms), read as a client reads them."""
+    return request_log.parse_server_timing(response.headers.get("server-timing"))
+
+
+def test_an_inference_answer_carries_its_stage_times(client, random_batch):
+    response = client.post("/predict", content=npy(random_batch(2)), headers=NPY)
+    assert response.status_code == 200
+    stages = timing(response)
+    assert list(stages) == list(request_log.STAGES)  # every stage happened, in request order
+    assert all(ms >= 0 for ms in stages.values())
+    assert stages["infer"] == pytest.approx(response.json()["latency_ms"], abs=1e-3)
+    assert stages["queue"] + stages["infer"] <= stages["app"]
+    inside = sum(ms for name, ms in stages.items() if name != "app")
+    assert inside <= stages["app"] + 0.005  # the pieces of app, rounded to 3 decimals each
+
+
+def test_the_v2_route_and_the_raw_body_carry_them_too(client, random_batch):
+    x = random_batch(1)
+    body, headers = binary_request(x, "input")
+    v2 = client.post("/v2/models/resnet50/infer", content=body, headers=headers)
+    raw = {"content-type": "application/octet-stream", "x-shape": "1,3,224,224"}
+    plain = client.post("/predict", content=x.tobytes(), headers=raw)
+    for response in (v2, plain):
+        assert response.status_code == 200, response.text
+        stages = timing(response)
+        assert {"recv", "queue", "infer", "app"} <= set(stages)
+        assert stages["queue"] + stages["infer"] <= stages["app"]
+
+
+def test_the_inference_stage_holds_the_sessions_time_and_no_other(client, random_batch):
+    """A session slowed by 60 ms shows in ``infer`` (and so in ``app``), not in the stages
+    around it: the cuts are where the work is, not spread over the request."""
+    model = client.app.state.model
+    run = model.session.run
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.06)
+        return run(*args, **kwargs)
+
+    model.session.run = slow
+    try:
+        response = client.post("/predict", content=npy(random_batch(1)), headers=NPY)
+    finally:
+        model.session.run = run
+    stages = timing(response)
+    assert stages["infer"] >= 60.0 and stages["app"] >= 60.0
+    assert stages["app"] - stages["infer"] < stages["infer"]  # the rest is not the 60 ms
+    assert max(stages["decode"], stages["encode"], stages["recv"]) < 60.0
+
+
+def test_a_stage_that_did_not_happen_is_left_out(tiny_model, client):
+    assert list(timing(client.get("/health"))) == ["app"]
+    assert "infer" not in timing(client.post("/predict", content=b"junk", headers=NPY))
+    with TestClient(create_app(tiny_model, max_in_flight=0)) as refusing:
+        refused = refusing.post("/predict", content=b"x", headers=NPY)
+    assert refused.status_code == 503 and list(timing(refused)) == ["app"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("queue;dur=0.01, infer;dur=39.2, app;dur=41", {"queue": 0.01, "infer": 39.2, "app": 41.0}),
+        ('db;desc="a b";dur=2.5,cache;desc=hit', {"db": 2.5}),
+        ('total;dur="3.0"', {"total": 3.0}),
+        ("no duration, ;dur=1, x;dur=abc", {}),
+        (None, {}),
+    ],
+)
+def test_a_server_timing_header_is_read_back(value, expected):
+    assert request_log.parse_server_timing(value) == expected
+
+
+def test_the_written_header_reads_back_to_the_same_numbers():
+    stages = {"recv": 0.25, "queue": 0.0, "infer": 12.5, "app": 13.125}
+    text = request_log.server_timing(stages).decode()
+    assert request_log.parse_server_timing(text) == stages

@@ -3,23 +3,23 @@
 Locust speaks HTTP; the protocol's gRPC service (:mod:`mllab.serve.grpc_server`, KServe,
 Triton) is loaded here with Triton's own client, ``tritonclient.grpc``: ``concurrency`` users,
 each with its own channel (its own TCP connection, as each locust user has its own), send
-batch-1 raw tensors one after the other until ``requests`` were sent in all. Every request is
-answered or failed before :func:`grpc_load` returns: unlike a stopped locust, it leaves
-nothing in flight. Each user's channel is connected (one ``ServerLive``) before the clock
-starts. The users are threads of this process; ``load_cpu_s`` is this process's CPU time
-during the load (the caller runs nothing else meanwhile), as locust's own CPU seconds.
+batch-1 raw tensors one after the other until ``requests`` were sent in all (the kit's
+closed loop, :func:`mllab.measure.closed_loop.closed_loop`). Every request is answered or
+failed before :func:`grpc_load` returns: unlike a stopped locust, it leaves nothing in flight.
+Each user's channel is connected (one ``ServerLive``) before the clock starts. The users are
+threads of this process; ``load_cpu_s`` is this process's CPU time during the load (the
+caller runs nothing else meanwhile), as locust's own CPU seconds.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mllab.core.errors import MllabError
+from mllab.measure.closed_loop import closed_loop
 from mllab.measure.stats import summarize
 
 #: seconds one call may take before it counts as failed
@@ -66,47 +66,29 @@ def grpc_load(
         input_name, output_name = meta["inputs"][0]["name"], meta["outputs"][0]["name"]
         for client in clients:  # connected before the clock starts
             client.is_server_live()
-        left, guard = [requests], threading.Lock()
-        latencies: list[float] = []
-        errors: dict[str, int] = {}
-
-        def user(client: Any) -> None:
-            tensor = InferInput(input_name, list(x.shape), "FP32")
+        tensors = [InferInput(input_name, list(x.shape), "FP32") for _ in clients]
+        for tensor in tensors:  # encoded once per user, before the clock: each its own objects
             tensor.set_data_from_numpy(x)
-            wanted = [InferRequestedOutput(output_name)]
-            while True:
-                with guard:
-                    if left[0] <= 0:
-                        return
-                    left[0] -= 1
-                start = time.perf_counter()
-                try:
-                    client.infer(model, [tensor], outputs=wanted, client_timeout=CALL_TIMEOUT_S)
-                except Exception as error:  # tritonclient's InferenceServerException, mostly
-                    why = (str(error).splitlines() or [type(error).__name__])[0][:120]
-                    with guard:
-                        errors[why] = errors.get(why, 0) + 1
-                    continue
-                latencies.append(time.perf_counter() - start)
+        wanted = [[InferRequestedOutput(output_name)] for _ in clients]
 
-        users = [threading.Thread(target=user, args=(client,)) for client in clients]
-        cpu, start = time.process_time(), time.perf_counter()
-        for thread in users:
-            thread.start()
-        for thread in users:
-            thread.join()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        def infer(user: int) -> None:
+            clients[user].infer(
+                model, [tensors[user]], outputs=wanted[user], client_timeout=CALL_TIMEOUT_S
+            )
+
+        loop = closed_loop(infer, concurrency, requests, name="grpc-user")
     finally:
         for client in clients:
             client.close()
-    stats = summarize(latencies, wall_s=wall) if latencies else None
+    latencies = loop.latencies_s
+    stats = summarize(latencies, wall_s=loop.wall_s) if latencies else None
     return GrpcLoadResult(
         requests,
-        sum(errors.values()),
-        wall,
-        requests / wall,
+        loop.failures,
+        loop.wall_s,
+        loop.rps,
         stats.p50_ms if stats else None,
         stats.p99_ms if stats else None,
-        cpu,
-        errors,
+        loop.process_cpu_s,
+        loop.errors,
     )

@@ -4,7 +4,8 @@
 KServe pins protobuf < 7, which the kit's environment does not allow); :func:`start_kserve`
 runs :mod:`mllab.experiments.serving.kserve_model` in it, as a context manager.
 :func:`in_process` is the floor: ``session.run`` called by ``concurrency`` threads in this
-process, the same session options and threads as the servers, no HTTP.
+process (:func:`mllab.measure.closed_loop.closed_loop`), the same session options and threads as
+the servers (or those asked for), no HTTP.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 
 from mllab.core.errors import MllabError
 from mllab.core.paths import ROOT, artifact
+from mllab.measure.closed_loop import closed_loop
 from mllab.measure.stats import summarize
 from mllab.runtime.sessions import SessionConfig, create_session
 from mllab.serve.process import ServerProcess, free_port, wait_until_ready
@@ -87,40 +87,23 @@ def start_kserve(
 
 
 def in_process(
-    model: str | Path, x: np.ndarray, threads: int | None, concurrency: int, requests: int
+    model: str | Path,
+    x: np.ndarray,
+    threads: int | None,
+    concurrency: int,
+    requests: int,
+    config: SessionConfig | None = None,
+    target: str = "onnxruntime in-process",
 ) -> Point:
-    """``requests`` calls of ``session.run(x)`` from ``concurrency`` threads in this process."""
-    session = create_session(model, SessionConfig(threads=threads, allow_spinning=False))
+    """``requests`` calls of ``session.run(x)`` from ``concurrency`` threads in this process
+    (the kit's closed loop), after one warm-up run; the session as the server makes it
+    (``threads``, no spinning) unless ``config`` says otherwise."""
+    config = config or SessionConfig(threads=threads, allow_spinning=False)
+    session = create_session(model, config)
     name = session.get_inputs()[0].name
     session.run(None, {name: x})  # warm-up
-    latencies: list[float] = []
-    left = [requests]
-    guard = threading.Lock()
-
-    def worker() -> None:
-        while True:
-            with guard:
-                if left[0] <= 0:
-                    return
-                left[0] -= 1
-            start = time.perf_counter()
-            session.run(None, {name: x})
-            latencies.append(time.perf_counter() - start)
-
-    workers = [threading.Thread(target=worker) for _ in range(concurrency)]
-    start = time.perf_counter()
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    wall = time.perf_counter() - start
-    stats = summarize(latencies, wall_s=wall)
-    return Point(
-        "onnxruntime in-process",
-        concurrency,
-        requests,
-        0,
-        requests / wall,
-        stats.p50_ms,
-        stats.p99_ms,
-    )
+    loop = closed_loop(lambda user: session.run(None, {name: x}), concurrency, requests)
+    if loop.failures:  # in process nothing is refused: a failing run is the model's error
+        raise MllabError(f"session.run failed in process: {next(iter(loop.errors))}")
+    stats = summarize(loop.latencies_s, wall_s=loop.wall_s)
+    return Point(target, concurrency, requests, 0, loop.rps, stats.p50_ms, stats.p99_ms)
