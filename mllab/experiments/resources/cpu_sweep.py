@@ -12,8 +12,10 @@ quota. The server's default, ``threads=None``, reads the quota
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -46,19 +48,31 @@ ROW_FIELDS = (
 
 @dataclass
 class CpuSweep:
-    """Every (``--cpus``, thread policy) point of a sweep, each its least disturbed round."""
+    """Every (``--cpus``, thread policy) point of a sweep, each its least disturbed round.
+
+    ``same_runs``: ``[cpus, policy, measured_as]`` for each point whose policy gives the same
+    thread count as an earlier policy at the same quota (on 2 cores, ``quota`` at ``--cpus=2``
+    is ``host``): the same container and session, so it was measured once and its run is
+    ``measured_as``'s."""
 
     runs: list[ProbeRun]
     rounds: int
     cgroups: str  # where the containers ran (measurement_groups' note)
+    same_runs: list[list[Any]] = field(default_factory=list)
 
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     def rows(self) -> list[dict[str, Any]]:
-        """Table rows (``mllab.core.tables.format_table``); ``cpus`` None reads "unlimited"."""
-        rows = [{key: getattr(run, key) for key in ROW_FIELDS} for run in self.runs]
-        for row in rows:
+        """Table rows (``mllab.core.tables.format_table``); ``cpus`` None reads "unlimited";
+        a point measured once for two policies says so in ``measured as``."""
+        shared = {(cpus, str(policy)): str(like) for cpus, policy, like in self.same_runs}
+        rows = []
+        for run in self.runs:
+            row = {key: getattr(run, key) for key in ROW_FIELDS}
+            if shared:
+                row["measured as"] = shared.get((run.cpus, str(run.policy)), "")
             row["cpus"] = "unlimited" if row["cpus"] is None else row["cpus"]
+            rows.append(row)
         return rows
 
     def policies(self) -> list[str | int]:
@@ -106,13 +120,15 @@ def cpu_sweep(
         raise InputError(f"rounds must be >= 1, not {rounds}")
     tag = tag or slim_image()
     points = [(value, policy) for value in cpus for policy in policies]
-    best = {point: _Best() for point in points}
+    twins = _same_session(points)  # point -> the earlier point that runs the same session
+    measured = [point for point in points if point not in twins]
+    best = {point: _Best() for point in measured}
     with contextlib.ExitStack() as stack:
         groups = stack.enter_context(measurement_groups()) if own_groups else DEFAULT_GROUPS
         if progress:
             print(f"containers in {groups.note}", flush=True)
         for i in range(rounds):
-            for value, policy in points if i % 2 == 0 else points[::-1]:
+            for value, policy in measured if i % 2 == 0 else measured[::-1]:
                 parent = groups.container_parent
                 run = run_probe(tag, value, policy, repeats, warmup, cgroup_parent=parent)
                 best[value, policy].add(run)
@@ -125,11 +141,42 @@ def cpu_sweep(
                     )
     runs = []
     for point in points:
-        kept = best[point].run
-        assert kept is not None  # rounds >= 1: every point ran
-        kept.round_means_ms = best[point].means
-        runs.append(kept)
-    return CpuSweep(runs, rounds, groups.note)
+        kept = best[twins.get(point, point)].run
+        assert kept is not None  # rounds >= 1: every measured point ran
+        kept.round_means_ms = best[twins.get(point, point)].means
+        runs.append(replace(kept, policy=point[1]) if point in twins else kept)
+    same = [
+        [value, policy, twins[value, policy][1]]
+        for value, policy in points
+        if (value, policy) in twins
+    ]
+    return CpuSweep(runs, rounds, groups.note, same)
+
+
+def expected_threads(cpus: float | None, policy: str | int) -> int:
+    """The intra-op threads a probe's session gets in a container with ``--cpus=cpus``:
+    ``host`` = ``os.cpu_count()`` (a container sees the host's cores), ``quota`` = ⌈cpus⌉
+    capped by the cores (:func:`mllab.runtime.cgroup.usable_cpus` inside), an int = itself."""
+    cores = os.cpu_count() or 1
+    if policy == "host":
+        return cores
+    if policy == "quota":
+        return cores if cpus is None else min(cores, max(1, math.ceil(cpus)))
+    return int(policy)
+
+
+def _same_session(points: Sequence[tuple[float | None, str | int]]) -> dict[Any, Any]:
+    """Each point whose session (quota and thread count) an earlier point already runs, mapped
+    to that earlier point: measuring it again would only measure the machine's noise."""
+    first: dict[tuple[float | None, int], tuple[float | None, str | int]] = {}
+    twins = {}
+    for point in points:
+        key = (point[0], expected_threads(*point))
+        if key in first:
+            twins[point] = first[key]
+        else:
+            first[key] = point
+    return twins
 
 
 def _policy_label(policy: str | int) -> str:
