@@ -296,7 +296,7 @@ def _sweep(results: Results, policy: object) -> tuple[dict[float, dict[str, Any]
     """07 ``CpuSweep``'s probe runs of thread policy ``policy`` by quota, and its source
     (empty when the sweep was not recorded)."""
     try:
-        r = evidence(results, "07", "CpuSweep", outcome=None)
+        r = evidence(results, "07", "CpuSweep", outcome=None, schema=2)  # 2: same_runs added
     except NotMeasured:
         return {}, ""
     runs = [x for x in r.get("runs") or [] if x.get("policy") == policy and x.get("cpus")]
