@@ -21,7 +21,10 @@ setup: $(VENV)/.installed $(OVERRIDES)
 # pip, not uv: pip takes torch from the local wheel cache; uv would download ~3 GB.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile -e '.[dev]'  # .pyc: written at first import
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every kernel, server and
+	# test process would compile the kit's modules again at import
+	$(BIN)/python -m compileall -q mllab
 	$(BIN)/python -m ipykernel install --sys-prefix --name mllab --display-name "Python 3.11 (mllab)"
 	# nbgrader is the instructors' command-line tool (mllab labs student/grade): its JupyterLab
 	# menus and server extensions (formgrader, assignment exchange) would only confuse students
