@@ -19,11 +19,13 @@ never changed.
 
 from __future__ import annotations
 
-from nbformat import NotebookNode
-from nbformat.v4 import new_code_cell
+from typing import TYPE_CHECKING
 
 from mllab.core.errors import MllabError
 from mllab.core.hashing import sha256_bytes
+
+if TYPE_CHECKING:  # nbformat's import costs ~1 s (jsonschema): each lab's facade reaches this
+    from nbformat import NotebookNode  # module (lab_plan's constants), and only editions need it
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -79,6 +81,8 @@ def setup_cell(lang: str) -> NotebookNode:
     """The cell that sets the kernel's message language (input collapsed in JupyterLab)."""
     source = f"# язык сообщений самопроверки / self-check language\n%env {LANG_ENV}={lang}"
     metadata = {"tags": [SETUP_TAG], "jupyter": {"source_hidden": True}, "editable": False}
+    from nbformat.v4 import new_code_cell  # deferred: see the imports
+
     return new_code_cell(source, metadata=metadata)
 
 
