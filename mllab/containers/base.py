@@ -46,6 +46,7 @@ from typing import ClassVar
 from mllab.containers.engine import client
 from mllab.core.errors import BaseImageMismatch, BuildError, ConfigError
 from mllab.core.paths import ARTIFACTS, DOCKER, exclusive
+from mllab.core.tables import fold
 
 #: the public base's name; what a build uses is the lock's pinned ``name@sha256:`` reference
 PUBLIC_BASE = "python:3.11-slim-bookworm"
@@ -354,4 +355,4 @@ def base_image(
 
 def _say(message: str) -> None:
     """A notice for the person at the terminal or the notebook (stderr: not a result)."""
-    print(message, file=sys.stderr)
+    print(fold(message), file=sys.stderr)

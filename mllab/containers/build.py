@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllab.containers.base import image_id
-from mllab.containers.buildlog import BuildResult, parse_build_stream
+from mllab.containers.buildlog import BuildResult, LogFile, parse_build_stream
 from mllab.containers.context import build_args, context_digest, stage_context
 from mllab.containers.engine import client
 from mllab.containers.kinds import DIGEST_LABEL, LogFn, kind
@@ -184,6 +184,15 @@ def last_build(name: str) -> dict[str, Any] | None:
 def build_slim(model: str | Path | None = None, **kwargs: Any) -> str:
     """The multi-stage slim CPU image (``docker/Dockerfile``); returns its tag."""
     return build_kind("slim", model, **kwargs)
+
+
+def build_slim_logged(model: str | Path | None = None) -> str:
+    """:func:`build_slim` for a lab: the build log goes to this run's folder and one line says
+    where (a 100-line log of ``Step n/N`` and pip lines is a wall in a notebook)."""
+    log = LogFile("build-slim")
+    tag = build_slim(model, on_log=log)
+    print(log.summary())
+    return tag
 
 
 def build_naive(model: str | Path | None = None, **kwargs: Any) -> str:

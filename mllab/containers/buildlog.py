@@ -11,6 +11,7 @@ from typing import Any
 from mllab.containers.kinds import LogFn
 from mllab.core.errors import BuildError
 from mllab.core.records import results_dir
+from mllab.core.tables import WIDTH, cut
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _follow(line: str, steps: list[BuildStep]) -> None:
 def steps_only(line: str) -> None:
     """An ``on_log`` for notebooks: print the ``Step n/N`` lines and cache hits, not the logs."""
     if line.startswith("Step "):
-        print(line if len(line) <= 110 else line[:107] + "...")
+        print(cut(line, WIDTH))  # the instruction's start; the whole log is in the record
     elif line.strip() == "---> Using cache":
         print("   (cache)")
 

@@ -128,14 +128,15 @@ def few(names: Iterable[str], shown: int = 10) -> str:
     return f"{head} … and {rest} more" if rest > 0 else head
 
 
-def hanging(label: str, text: str, width: int | None = WIDTH) -> str:
+def hanging(label: str, text: str, width: int | None = WIDTH, indent: str | None = None) -> str:
     """``label`` then ``text``, wrapped at ``width`` characters (None: one line per paragraph)
-    with a hanging indent: later lines start under the text, not under the label.
+    with a hanging indent: later lines start under the text, not under the label (or with
+    ``indent``, where given).
 
     ``  verdict:  holds: …`` stays readable at 100 characters instead of a 300-character
     line; words are never split (a digest or a path longer than a line stays whole), nor at
     hyphens (``--cpus`` stays one word), and the text's own line breaks are kept."""
-    indent = " " * len(label)
+    indent = " " * len(label) if indent is None else indent
     lines: list[str] = []
     for number, paragraph in enumerate(text.split("\n")):
         first = label if number == 0 else indent
@@ -153,3 +154,32 @@ def hanging(label: str, text: str, width: int | None = WIDTH) -> str:
         )
         lines.append(filled.replace(_GLUE, " "))
     return "\n".join(lines)
+
+
+def fold(text: str, width: int | None = WIDTH, indent: str = "  ") -> str:
+    """Every line of ``text`` wider than ``width`` wrapped at words, its later lines indented
+    by ``indent`` more than the line itself: a long sentence printed by a lab (a check's message,
+    an error, a list of record names) stays readable without scrolling."""
+    folded = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        lead = line[: len(line) - len(body)]
+        folded.append(hanging(lead, body, width, indent=lead + indent))
+    return "\n".join(folded)
+
+
+def labelled(label: str, value: Any, width: int | None = WIDTH, shown: int | None = None) -> str:
+    """``label`` and ``value`` as readable, wrapped text instead of a Python repr: a mapping
+    reads ``key value, key value``, a list or set ``a, b, c`` (its first ``shown`` items and
+    how many more, see :func:`few`, where given); later lines start under the value
+    (``IDs: first sha256:ed4e…, cached …``)."""
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k} {cell(v)}" for k, v in value.items())
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = [cell(v) for v in value]
+        text = ", ".join(items) if shown is None else few(items, shown)
+    else:
+        text = cell(value)
+    if not label:  # a sentence alone: its later lines indented, under nothing
+        return hanging("", text or "none", width, indent="  ")
+    return hanging(f"{label} ", text or "none", width)

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mllab.core.tables import fold
 from mllab.exercises.messages import render
 
 Compare = Callable[[Any, Any], "str | None"]
@@ -135,7 +136,7 @@ def self_check(
 
 def _report(check: Check, quiet: bool) -> Check:
     if not quiet:
-        print(check)
+        print(fold(str(check)))  # a 230-character message is a wall: wrapped at the table width
     return check
 
 

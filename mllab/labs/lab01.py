@@ -30,7 +30,7 @@ import numpy as np
 from mllab.core.errors import IntegrityError
 from mllab.core.paths import artifact
 from mllab.core.records import record
-from mllab.core.tables import format_table
+from mllab.core.tables import fold, format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab01 import check_delta, check_export
 from mllab.measure.drift import LECTURE_DELTA, TUTORIAL_ATOL, TUTORIAL_RTOL
@@ -97,6 +97,8 @@ __all__ = [
     "check_delta",
     "hidden_tests",
     # tables and the record
+    "fold",
+    "labelled",
     "format_table",
     "record",
 ]

@@ -21,7 +21,7 @@ The kit vocabulary of ``labs/02_inference_server.ipynb``, in groups:
 from __future__ import annotations
 
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab02 import check_binary_client, check_flask_fix
 from mllab.experiments.serving.batching import batching_sweep, plot_batching
@@ -85,6 +85,7 @@ __all__ = [
     "check_flask_fix",
     "hidden_tests",
     # tables, record, verdict
+    "labelled",
     "format_table",
     "record",
     "load_all",

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mllab.containers.build import build_slim
+from mllab.containers.build import build_slim_logged as build_slim
 from mllab.containers.engine import ensure_engine
 from mllab.core.records import load_all, record, results_dir
-from mllab.core.tables import format_table
+from mllab.core.tables import format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab03 import check_isolations, check_setup, measured_tables
 from mllab.exercises.lab03_stop import check_stop
@@ -111,6 +111,7 @@ __all__ = [
     # records, tables and claims
     "record",
     "load_all",
+    "labelled",
     "format_table",
     "judge",
     # the exercise checks

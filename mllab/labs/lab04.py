@@ -38,7 +38,7 @@ from mllab.containers.run import run
 from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import ARTIFACTS, DOCKER
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import fold, format_table
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab04 import (
     check_interface,
@@ -105,6 +105,7 @@ __all__ = [
     "container_parity",
     "LECTURE_DELTA",
     # tables, record, verdicts
+    "fold",
     "format_table",
     "record",
     "load_all",

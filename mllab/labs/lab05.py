@@ -20,7 +20,7 @@ import numpy as np
 
 # records, tables and claims
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import fold, format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab05 import check_fit, check_n_star
 from mllab.experiments.batching.gpu_paths import probe as gpu_probe
@@ -87,6 +87,8 @@ __all__ = [
     # records, tables and claims
     "record",
     "load_all",
+    "fold",
+    "labelled",
     "format_table",
     "judge",
     # the exercise checks

@@ -26,7 +26,7 @@ from mllab.containers.run import docker_stats_of_image as docker_stats
 from mllab.core.outcome import Outcome, attempt
 from mllab.core.paths import DOCKER, artifact
 from mllab.core.records import load_all, record
-from mllab.core.tables import few, format_table
+from mllab.core.tables import format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab06 import BuildRecipe, check_deterministic_options, check_reproducible_build
 from mllab.experiments.reproducibility import buildah, integrity_gates, ort_versions, rebuilds
@@ -113,8 +113,8 @@ __all__ = [
     # records, tables and claims
     "record",
     "load_all",
+    "labelled",
     "format_table",
-    "few",
     "judge",
     "claims_table",
     "format_claims",

@@ -27,7 +27,7 @@ from mllab.containers.engine import ensure_engine
 from mllab.containers.run import RunningContainer
 from mllab.containers.run import run as run_container
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import fold, format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab07 import check_lc_fit, check_limits
 from mllab.exercises.lab07 import quota_latencies as _quota_latencies
@@ -86,6 +86,8 @@ __all__ = [
     # records, tables and claims
     "record",
     "load_all",
+    "fold",
+    "labelled",
     "format_table",
     "judge",
     # the exercise checks

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mllab.containers.build import build_slim
+from mllab.containers.build import build_slim_logged as build_slim
 from mllab.containers.engine import client as docker_client
 from mllab.containers.engine import ensure_engine
 from mllab.core.errors import InputError
 from mllab.core.records import load_all, record
-from mllab.core.tables import format_table
+from mllab.core.tables import fold, format_table, labelled
 from mllab.exercises.hidden import hidden_tests
 from mllab.exercises.lab08 import check_next_version, check_rollout_verdict, exercise_timeline
 from mllab.experiments.delivery.cleanup import cleanup, lab_registry
@@ -90,6 +90,8 @@ __all__ = [
     # records, tables and claims
     "record",
     "load_all",
+    "fold",
+    "labelled",
     "format_table",
     "judge",
     "claims_table",

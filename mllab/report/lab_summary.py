@@ -161,7 +161,7 @@ def summary_text(
     else:
         lines.append(words["all_ran"])
     lines.append(words["recorded"].format(names=", ".join(records), n=len(records)))
-    return "\n".join(lines)
+    return tables.fold("\n".join(lines))
 
 
 def lab_pages(lab: str) -> tuple[Callable[[], None], Callable[..., None]]:
@@ -169,7 +169,7 @@ def lab_pages(lab: str) -> tuple[Callable[[], None], Callable[..., None]]:
 
     def plan() -> None:
         """Print about how long this lab takes here: reading, and computing in the last run."""
-        print(lab_plan.plan_text(lab))
+        print(tables.fold(lab_plan.plan_text(lab)))  # wrapped at the table width
 
     def summary(results: Results | None = None) -> None:
         """Print what this run showed: each claim this lab judges with its verdict, what was

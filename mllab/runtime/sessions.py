@@ -104,6 +104,9 @@ def session_options(config: SessionConfig) -> ort.SessionOptions:
         options.use_deterministic_compute = True
     if config.optimized_model_path:
         options.optimized_model_filepath = config.optimized_model_path
+        # errors only: ORT's 350-character warning on stderr says that a graph saved above
+        # EXTENDED holds this CPU's NCHWc kernels, which model.graph.optimize_graph documents
+        options.log_severity_level = 3
     if config.allow_spinning is not None:
         spin = "1" if config.allow_spinning else "0"
         options.add_session_config_entry("session.intra_op.allow_spinning", spin)

@@ -125,3 +125,28 @@ def test_hanging_keeps_a_figure_with_its_unit():
     # without the glue, "v: host p50 46.5" fills the first 16 characters and "ms" starts a line
     assert not any(line.startswith(("ms", "MB/s")) for line in lines)
     assert any("46.5 ms" in line for line in lines) and "\ue000" not in text
+
+
+def test_fold_wraps_each_long_line_under_its_own_indent():
+    from mllab.core.tables import fold
+
+    text = fold("short\n  " + "word " * 30 + "\n" + "x" * 80, width=40)
+    lines = text.splitlines()
+    assert lines[0] == "short" and lines[-1] == "x" * 80  # a narrow line and one word stay whole
+    body = lines[1:-1]
+    assert len(body) > 2 and all(len(line) <= 40 for line in body)
+    assert body[0].startswith("  word") and all(line.startswith("    word") for line in body[1:])
+    assert " ".join(text.split()) == " ".join(f"short {'word ' * 30}{'x' * 80}".split())
+
+
+def test_labelled_reads_a_mapping_and_a_list_not_their_repr():
+    from mllab.core.tables import labelled
+
+    assert labelled("IDs:", {"first": "sha256:ed4e", "n": 2.0}) == "IDs: first sha256:ed4e, n 2"
+    assert labelled("columns:", ["CPU %", "PIDS"]) == "columns: CPU %, PIDS"
+    assert labelled("GPU:", []) == "GPU: none"
+    wrapped = labelled("keys:", [f"key{i}" for i in range(30)], width=40).splitlines()
+    assert len(wrapped) > 1 and all(line.startswith("      key") for line in wrapped[1:])
+    assert labelled("only here:", ["a", "b", "c"], shown=2) == "only here: a, b … and 1 more"
+    alone = labelled("", "word " * 30, width=40).splitlines()
+    assert alone[0].startswith("word") and all(line.startswith("  word") for line in alone[1:])

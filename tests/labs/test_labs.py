@@ -153,6 +153,50 @@ def test_lab_runs(notebook: Path, executed_lab):
     assert lab.lab in report["recorded"] and lab.records, "the lab records what it measured"
     assert (lab.out / "results" / f"{lab.lab}.json").exists()
     assert len(report["claims"]) == len(CLAIMS)
+    wide = wide_output_lines(lab.out / notebook.name)
+    assert not wide, (
+        f"lab {lab.lab} prints lines over {MAX_OUTPUT_WIDTH} characters:\n" + "\n".join(wide)
+    )
+
+
+#: characters of one printed line of an executed lab (issue 18: no output walls): the kit wraps
+#: at ``mllab.core.tables.WIDTH`` (100); this leaves room for a table whose single cell is wide
+MAX_OUTPUT_WIDTH = 120
+#: a wider line is allowed when it is one unbreakable word (a URL, a path, a digest) after at
+#: most this many characters of label and indentation: wrapping cannot make it narrower
+MAX_LABEL = 30
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def wide_output_lines(executed: Path, limit: int = MAX_OUTPUT_WIDTH) -> list[str]:
+    """Every output line (stream text and ``text/plain``) of the executed notebook ``executed``
+    wider than ``limit`` characters, but for a label and one unbreakable word, as
+    ``cell N, W characters: <start of the line>``."""
+    found = []
+    for index, cell in enumerate(nbformat.read(executed, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            for line in _ANSI.sub("", "".join(text)).splitlines():
+                longest = max((len(word) for word in line.split()), default=0)
+                if len(line) > limit and len(line) - longest > MAX_LABEL:
+                    found.append(f"cell {index}, {len(line)} characters: {line[:80]}…")
+    return found
+
+
+def test_the_width_check_fails_a_wall_and_passes_a_digest(tmp_path: Path):
+    label = "resnet50-dynamo.onnx: "
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(x)"), nbformat.v4.new_code_cell("x")]
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=f"ok\n{'word ' * 40}\n")]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": label + "f" * 128}),
+    ]
+    nbformat.write(nb, tmp_path / "planted.ipynb")
+    (wall,) = wide_output_lines(tmp_path / "planted.ipynb")
+    assert wall.startswith("cell 0, 200 characters: word word")
+    nb.cells[0].outputs = []
+    nbformat.write(nb, tmp_path / "planted.ipynb")
+    assert wide_output_lines(tmp_path / "planted.ipynb") == []  # the digest cannot wrap
 
 
 #: a quotation in a lab's text that is Russian: «…» or "…" holding Cyrillic (a lecture heading

@@ -81,21 +81,19 @@ class Case:
 
 
 #: the overrides at ``docker run`` (the image defaults of each form are the stop runs')
+#: the labels are short (a table column): run args replace CMD; with an exec ENTRYPOINT they
+#: become its CMD; ``--entrypoint`` replaces ENTRYPOINT and drops the image's CMD; a shell
+#: ENTRYPOINT ignores them
 OVERRIDES = (
+    Case("CMD replaced by args", "cmd-exec", (), ("python", "/app/inference.py", "--port", "9090")),
+    Case("ENTRYPOINT + args as CMD", "entrypoint-exec", (), ("--port", "9090")),
     Case(
-        "CMD replaced by run args",
-        "cmd-exec",
-        (),
-        ("python", "/app/inference.py", "--port", "9090"),
-    ),
-    Case("ENTRYPOINT exec: run args replace CMD", "entrypoint-exec", (), ("--port", "9090")),
-    Case(
-        "--entrypoint replaces ENTRYPOINT (and drops CMD)",
+        "--entrypoint, CMD dropped",
         "entrypoint-exec",
         ("--entrypoint", "python"),
         ("-m", "mllab.serve.app"),
     ),
-    Case("ENTRYPOINT shell: run args ignored", "entrypoint-shell", (), ("--port", "9090")),
+    Case("shell ENTRYPOINT: no args", "entrypoint-shell", (), ("--port", "9090")),
 )
 
 

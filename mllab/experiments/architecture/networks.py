@@ -214,12 +214,12 @@ def fact_rows(record: NetworkModes) -> list[dict[str, str]]:
         ("bridge container sees", names(record.bridge_interfaces)),
         ("published port forwarded by", record.proxy or "—"),
         (
-            f"DNS: {SERVER} on {NETWORK}",
+            f"DNS by name, {NETWORK}",  # the server's name: SERVER
             f"{dns.get('address') or dns.get('error', '—')} (server at "
             f"{record.server_address or '—'}; GET /health by name: {dns.get('health', '—')})",
         ),
         (
-            f"DNS: {SERVER} on the default bridge",
+            "DNS by name, default bridge",
             default.get("address") or default.get("error", "—"),
         ),
         ("--network none container sees", names(record.none_interfaces)),

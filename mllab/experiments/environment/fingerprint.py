@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from mllab.containers import docker_cli
 from mllab.core.outcome import Outcome
 from mllab.core.paths import PACKAGE
-from mllab.core.tables import WIDTH, format_table
+from mllab.core.tables import WIDTH, format_table, hanging
 from mllab.runtime import cgroup
 from mllab.runtime.nvidia import nvidia_info, run_quietly
 from mllab.runtime.providers import ort_working_providers
@@ -237,19 +237,20 @@ def summary_lines(print_: dict[str, Any]) -> list[str]:
     packages = ", ".join(f"{k} {v}" for k, v in print_["packages"].items() if v)
     limits = print_["cgroup"]
     where = "  [in a container]" if print_["in_container"] else ""
-    return [
+    lines = [
         f"os        {print_['os']['distro']} (kernel {print_['os']['kernel']}){where}",
         f"python    {print_['python']['version']} ({print_['python']['executable']})",
         f"cpu       {cpu['model']}, {cpu['usable_cpus']} usable of {cpu['os_cpu_count']}",
         f"cgroup    cpu quota {limits['cpu_quota']}, memory {limits['memory_limit_bytes']}",
         f"packages  {packages}",
-        f"ort       {ort['version']}: lists {ort['available_providers']}, "
-        f"works {ort['working_providers']}",
+        f"ort       {ort['version']}: lists {', '.join(ort['available_providers']) or 'none'}; "
+        f"works {', '.join(ort['working_providers']) or 'none'}",
         f"gpu       driver {nvidia['driver']} (CUDA up to {nvidia['driver_max_cuda']}), "
         f"ORT build's CUDA {nvidia['ort_build_cuda']}, GPUs {nvidia['gpus']}",
         f"docker    client {dock['client']}, engine {dock['engine'] or 'does not answer'}, "
         f"buildah {dock['buildah']}",
     ]
+    return [hanging(line[:10], line[10:]) for line in lines]  # wrapped under the value
 
 
 @dataclass

@@ -25,6 +25,7 @@ import numpy as np
 
 from mllab.core.errors import InputError, ProviderUnavailable
 from mllab.core.outcome import Outcome
+from mllab.core.tables import WIDTH, cut
 from mllab.experiments.reproducibility.drift_configs import (
     Configuration,
     Unavailable,
@@ -232,9 +233,8 @@ def run_matrix(
     for config in configs:
         result = run_config(config, x, repeats)
         if progress:
-            print(
-                f"{config.name:<24} {str(result.outcome)[:90]}  {result.seconds:.1f} s", flush=True
-            )
+            outcome = cut(str(result.outcome), WIDTH - 35)  # the line fits WIDTH with its time
+            print(f"{config.name:<24} {outcome}  {result.seconds:.1f} s", flush=True)
         results.append(result)
     return DriftMatrix(results, n_inputs=int(x.shape[0]), repeats=repeats)
 

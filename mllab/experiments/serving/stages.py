@@ -39,6 +39,7 @@ import numpy as np
 
 from mllab.core.errors import InputError, MllabError
 from mllab.core.poll import until
+from mllab.core.tables import WIDTH  # characters of a printed line of StageBreakdown.summary
 from mllab.experiments.serving.batching import server_settings
 from mllab.experiments.serving.cores import pin_process, pinned_here, split_cores
 from mllab.experiments.serving.peer import in_process
@@ -59,8 +60,6 @@ CONCURRENCY = (1, 4)
 IDLE_TIMEOUT_S = 120.0
 #: seconds one request may take before it counts as failed
 TIMEOUT_S = 120.0
-#: characters of a printed line of :meth:`StageBreakdown.summary`
-WIDTH = 100
 
 
 @dataclass(frozen=True)

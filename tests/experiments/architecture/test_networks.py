@@ -8,7 +8,6 @@ import pytest
 from mllab.core.errors import InputError
 from mllab.core.outcome import Outcome
 from mllab.experiments.architecture.networks import (
-    PREFIX,
     Latency,
     ModeLatency,
     NetworkModes,
@@ -69,7 +68,7 @@ def test_rows_say_what_each_mode_measured_and_isolates():
     assert facts["--network host container sees"].endswith("(the host's)")
     assert facts["--network none container sees"] == "1: lo"
     assert "top-1 7, the same as the server's" in facts["--network none batch job"]
-    assert "gaierror" in facts[f"DNS: {PREFIX}server on the default bridge"]
+    assert "gaierror" in facts["DNS by name, default bridge"]
     record.host_mode_interfaces = ["lo", "eth0"]
     record.offline_top1 = 8
     facts = {row["fact"]: row["seen"] for row in fact_rows(record)}
