@@ -162,5 +162,6 @@ class LogFile:
         self.lines += 1
 
     def summary(self) -> str:
-        """``log: 84 lines in <path>`` (the place to look when something went wrong)."""
-        return f"log: {self.lines} lines in {self.path}"
+        """``log: 84 lines in`` and ``<path>`` on the next line, indented (the place to look
+        when something went wrong; a run's folder can be a long path, and a path cannot wrap)."""
+        return f"log: {self.lines} lines in\n    {self.path}"

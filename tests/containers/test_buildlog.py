@@ -17,5 +17,5 @@ def test_the_log_goes_to_the_run_folder_and_the_summary_says_where(tmp_path, mon
         " ---> Using cache",
         "Step 2/2 : CMD x",
     ]
-    assert log.summary() == f"log: 3 lines in {log.path}"
+    assert log.summary() == f"log: 3 lines in\n    {log.path}"
     assert LogFile("build-slim").path.read_text() == ""  # a new build starts a new log
