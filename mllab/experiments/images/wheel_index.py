@@ -14,6 +14,8 @@ the bridge's gateway address; the server listens there only, for as long as the 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,12 +49,40 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 def bridge_gateway() -> str:
-    """The address of the host on Docker's default bridge, as a ``RUN`` step sees it."""
-    config = client().networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+    """The address of the host on Docker's default bridge, as a ``RUN`` step sees it: the
+    network's gateway, or, where the engine recorded only the subnet (Debian's Docker 20.10
+    started over an existing ``docker0`` does), the subnet's first address (Docker's default
+    gateway) when this host holds it."""
+    return gateway_of(client().networks.get("bridge").attrs.get("IPAM", {}).get("Config") or [])
+
+
+def gateway_of(config: list[dict[str, str]]) -> str:
+    """The host's address on a network of IPAM ``config``: :func:`bridge_gateway`'s rule."""
     gateways = [c["Gateway"] for c in config if c.get("Gateway")]
-    if not gateways:
-        raise MllabError("Docker's bridge network has no gateway: builds cannot reach the host")
-    return str(gateways[0])
+    gateways += [first_host(c["Subnet"]) for c in config if c.get("Subnet")]
+    for address in gateways:
+        if is_local(address):
+            return str(address)
+    raise MllabError(
+        "Docker's bridge network has no gateway on this host (IPAM config: "
+        f"{config or 'none'}): builds cannot reach the host"
+    )
+
+
+def first_host(subnet: str) -> str:
+    """The first host address of ``subnet`` (``172.17.0.0/16`` → ``172.17.0.1``)."""
+    return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
+
+
+def is_local(address: str) -> bool:
+    """Whether this host holds ``address`` (a socket can bind to it)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 @contextmanager
