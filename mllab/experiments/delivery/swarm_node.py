@@ -2,10 +2,11 @@
 
 ``ensure_swarm()`` runs ``docker swarm init --advertise-addr 127.0.0.1`` (offline, one node)
 when the engine is in no swarm and writes ``ARTIFACTS/swarm/created-by-kit.json``;
-``leave_swarm_if_created()`` leaves only such a swarm, and only once no service runs in it. A
-swarm the user had is never left. Used by :mod:`mllab.experiments.delivery.swarm` (the lab-08
-stack). ``docker swarm`` and ``docker info`` run on the CLI, through
-:func:`mllab.containers.docker_cli.docker`.
+``leave_swarm_if_created()`` leaves only such a swarm, and only once no service runs in it, and
+removes the ``docker_gwbridge`` network that ``swarm init`` made (the engine keeps it after a
+leave) when it was not there before. A swarm the user had is never left. Used by
+:mod:`mllab.experiments.delivery.swarm` (the lab-08 stack). ``docker swarm`` and ``docker info``
+run on the CLI, through :func:`mllab.containers.docker_cli.docker`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from mllab.core.poll import until
 STATE_FILE = ARTIFACTS / "swarm" / "created-by-kit.json"
 #: seconds a ``docker info`` or ``docker swarm`` command may take
 TIMEOUT = 120.0
+#: the bridge ``docker swarm init`` creates for the swarm's containers; a leave keeps it
+GWBRIDGE = "docker_gwbridge"
 
 
 def _info(field: str) -> str:
@@ -59,6 +62,7 @@ def ensure_swarm() -> bool:
     in none. True when the kit created it (now or earlier, per the state file)."""
     state = settled_state()
     if state == "inactive":
+        gwbridge_before = _has_network(GWBRIDGE)
         try:
             docker(["swarm", "init", "--advertise-addr", "127.0.0.1"], timeout=TIMEOUT)
         except MllabError:
@@ -66,7 +70,8 @@ def ensure_swarm() -> bool:
                 raise
         else:
             STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-            STATE_FILE.write_text(json.dumps({"created": time.time(), "by": __name__}))
+            note = {"created": time.time(), "by": __name__, "gwbridge_before": gwbridge_before}
+            STATE_FILE.write_text(json.dumps(note))
             return True
         state = "active"
     if state != "active":
@@ -90,9 +95,26 @@ def leave_swarm_if_created() -> bool:
         return False
     if client().services.list():
         return False
+    gwbridge_before = _note().get("gwbridge_before", True)  # unknown: keep it
     docker(["swarm", "leave", "--force"], timeout=60)
+    if not gwbridge_before and _has_network(GWBRIDGE):
+        docker(["network", "rm", GWBRIDGE], timeout=60, check=False)  # in use: someone's
     STATE_FILE.unlink(missing_ok=True)
     return True
+
+
+def _note() -> dict[str, object]:
+    """The kit's note on the swarm it made ({} when unreadable)."""
+    try:
+        note = json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return note if isinstance(note, dict) else {}
+
+
+def _has_network(name: str) -> bool:
+    """Whether the engine has a network called ``name``."""
+    return docker(["network", "inspect", name], timeout=TIMEOUT, check=False).returncode == 0
 
 
 @contextmanager

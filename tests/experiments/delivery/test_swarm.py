@@ -88,6 +88,7 @@ class FakeDocker:
     def __init__(self, state: str, manager: str = "true", pending: int = 0):
         self.state, self.manager, self.calls = state, manager, []
         self.pending = pending  # how many `docker info` answers say "pending" first
+        self.networks = {"docker_gwbridge"} if state == "active" else set()
 
     def __call__(self, args, *, timeout=None, env=None, check=True):
         self.calls.append(args)
@@ -101,8 +102,13 @@ class FakeDocker:
                 out = self.state
         if args[:2] == ["swarm", "init"]:
             self.state = "active"
+            self.networks.add("docker_gwbridge")
         if args[:2] == ["swarm", "leave"]:
-            self.state = "inactive"
+            self.state = "inactive"  # the engine keeps docker_gwbridge
+        if args[:2] == ["network", "inspect"] and args[2] not in self.networks:
+            return subprocess.CompletedProcess(["docker", *args], 1, "[]\n", "No such network")
+        if args[:2] == ["network", "rm"]:
+            self.networks.discard(args[2])
         return subprocess.CompletedProcess(["docker", *args], 0, out + "\n", "")
 
 
@@ -126,6 +132,16 @@ def test_the_kit_remembers_a_swarm_it_made_and_leaves_it(fake):
     assert ["swarm", "init", "--advertise-addr", "127.0.0.1"] in docker.calls
     assert swarm_node.leave_swarm_if_created() is True and not swarm_node.created_by_kit()
     assert docker.state == "inactive"
+    assert docker.networks == set()  # the bridge its init made is gone with it
+
+
+def test_a_gwbridge_that_was_there_before_the_kits_swarm_stays(fake):
+    docker = fake("inactive")
+    docker.networks.add("docker_gwbridge")  # left by an earlier swarm of the user's
+    swarm_node.ensure_swarm()
+    assert swarm_node.leave_swarm_if_created() is True
+    assert docker.networks == {"docker_gwbridge"}
+    assert not any(call[:2] == ["network", "rm"] for call in docker.calls)
 
 
 def test_a_users_swarm_is_never_left(fake):
