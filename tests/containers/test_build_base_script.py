@@ -17,13 +17,19 @@ exit 1
 """
 
 
-def test_a_run_without_a_tarball_removes_its_scratch_folder(tmp_path: Path):
-    tools, scratch = tmp_path / "bin", tmp_path / "tmp"
+def with_failing_mmdebstrap(tmp_path: Path) -> dict[str, str]:
+    """This process's environment with :data:`FAILING_MMDEBSTRAP` first on the PATH."""
+    tools = tmp_path / "bin"
     tools.mkdir()
-    scratch.mkdir()
     (tools / "mmdebstrap").write_text(FAILING_MMDEBSTRAP)
     (tools / "mmdebstrap").chmod(0o755)
-    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "TMPDIR": str(scratch)}
+    return {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+
+
+def test_a_run_without_a_tarball_removes_its_scratch_folder(tmp_path: Path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**with_failing_mmdebstrap(tmp_path), "TMPDIR": str(scratch)}
     done = subprocess.run(
         [str(BUILD_BASE_SCRIPT), "mllab-test/base:never"], env=env, capture_output=True, text=True
     )
@@ -33,11 +39,7 @@ def test_a_run_without_a_tarball_removes_its_scratch_folder(tmp_path: Path):
 
 
 def test_an_explicit_tarball_is_kept_where_the_caller_asked(tmp_path: Path):
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "mmdebstrap").write_text(FAILING_MMDEBSTRAP)
-    (tools / "mmdebstrap").chmod(0o755)
-    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+    env = with_failing_mmdebstrap(tmp_path)
     tarball = tmp_path / "mine" / "base.tar"
     tarball.parent.mkdir()
     subprocess.run(

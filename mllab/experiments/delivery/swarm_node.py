@@ -97,8 +97,8 @@ def leave_swarm_if_created() -> bool:
         return False
     gwbridge_before = _note().get("gwbridge_before", True)  # unknown: keep it
     docker(["swarm", "leave", "--force"], timeout=60)
-    if not gwbridge_before and _has_network(GWBRIDGE):
-        docker(["network", "rm", GWBRIDGE], timeout=60, check=False)  # in use: someone's
+    if not gwbridge_before:  # gone already or in use by someone: rm fails, quietly
+        docker(["network", "rm", GWBRIDGE], timeout=60, check=False)
     STATE_FILE.unlink(missing_ok=True)
     return True
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import Any
 
 from mllab.containers.engine import client
 from mllab.core.errors import InputError, MllabError
+from mllab.serve.process import free_port
 
 #: what files.pythonhosted.org sends with a wheel (a year, immutable): pip's HTTP cache keeps it
 CACHE_CONTROL = "max-age=365000000, immutable, public"
@@ -75,13 +75,12 @@ def first_host(subnet: str) -> str:
 
 
 def is_local(address: str) -> bool:
-    """Whether this host holds ``address`` (a socket can bind to it)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((address, 0))
-        except OSError:
-            return False
+    """Whether this host holds the IPv4 ``address`` (a socket can bind to it, as the wheel
+    server's must)."""
+    try:
+        free_port(address)
+    except OSError:
+        return False
     return True
 
 
