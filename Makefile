@@ -25,7 +25,10 @@ $(VENV)/.installed: pyproject.toml
 	# byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every kernel, server and
 	# test process would compile the kit's modules again at import
 	$(BIN)/python -m compileall -q mllab
-	$(BIN)/python -m ipykernel install --sys-prefix --name mllab --display-name "Python 3.11 (mllab)"
+	# in a scratch TMPDIR: ipykernel's install leaves its empty tmp*_kernels folder behind
+	scratch=$$(mktemp -d) && TMPDIR=$$scratch $(BIN)/python -m ipykernel install --sys-prefix \
+		--name mllab --display-name "Python 3.11 (mllab)"; status=$$?; rm -rf "$$scratch"; \
+		exit $$status
 	# nbgrader is the instructors' command-line tool (mllab labs student/grade): its JupyterLab
 	# menus and server extensions (formgrader, assignment exchange) would only confuse students
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,6 +101,15 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+def scratch_log(prefix: str) -> Path:
+    """A new log file in the temporary folder, removed when this process exits: kept after a
+    server stops (callers read the log of a server that exited), gone with the kernel or
+    command that started it."""
+    path = Path(tempfile.mkstemp(prefix=prefix, suffix=".log")[1])
+    atexit.register(path.unlink, missing_ok=True)
+    return path
+
+
 @dataclass
 class ServerProcess:
     """A running ``python -m mllab.serve.app``; a context manager that stops it on exit."""
@@ -109,6 +119,14 @@ class ServerProcess:
     port: int
     log_path: Path
     env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Reap the process the moment it exits, whoever stops it. A Jupyter kernel that shuts
+        # down signals its children and waits while any is listed, and an unreaped (zombie)
+        # child stays listed: ipykernel then waits ~29 s, jupyter_client kills the kernel after
+        # 2.5 s, and the kernel's atexit clean-up (this log, the lab's scratch folders) never
+        # runs. Popen.wait is safe from two threads (stop() waits too).
+        threading.Thread(target=self.process.wait, name="mllab-reaper", daemon=True).start()
 
     def log(self) -> str:
         """What the server printed so far (stdout and stderr)."""
@@ -172,9 +190,7 @@ def start_server(
     port = port or free_port(host)
     settings = server_env(model, port, host, device, threads, max_body_mb, max_batch)
     settings.update(env or {})
-    log_path = Path(tempfile.mkstemp(prefix="mllab-serving-", suffix=".log")[1])
-    # kept after stop() (callers read the log of a server that exited), gone with this process
-    atexit.register(log_path.unlink, missing_ok=True)
+    log_path = scratch_log("mllab-serving-")
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
         process = subprocess.Popen(
             [python or sys.executable, "-m", "mllab.serve.app"],

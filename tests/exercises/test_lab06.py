@@ -32,9 +32,11 @@ def reproducible_build(solution):
 
 
 def kit_dockerfile(dockerfile):
-    path = Path(tempfile.mkdtemp(prefix="mllab-test-")) / "Dockerfile"
-    path.write_text(dockerfile)
-    return reproducible_dockerfile(path)
+    """The kit's answer for the student's Dockerfile text (its scratch copy removed after)."""
+    with tempfile.TemporaryDirectory(prefix="mllab-test-") as folder:
+        path = Path(folder) / "Dockerfile"
+        path.write_text(dockerfile)
+        return reproducible_dockerfile(path)
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
 from mllab.core.errors import MllabError
+from mllab.core.poll import until
 from mllab.measure.drift import TUTORIAL_ATOL, compare
 from mllab.model.integrity import sha256_file
 from mllab.model.preprocess import sample_images
@@ -20,6 +23,7 @@ from mllab.serve.client import predict_image, predict_json, predict_tensor
 from mllab.serve.process import (
     NotReady,
     ServerExited,
+    ServerProcess,
     free_port,
     port_open,
     start_server,
@@ -96,6 +100,58 @@ def test_start_server_reports_why_it_died(tampered):
     with pytest.raises(ServerExited, match="refusing to load") as caught:
         start_server(tampered, timeout=60)
     assert caught.value.returncode == 2 and isinstance(caught.value, MllabError)
+
+
+def _zombie_or_running(pid: int) -> bool:
+    """Whether ``pid`` is still listed by the kernel (a zombie is, until it is reaped)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def test_a_server_killed_by_someone_else_is_reaped_at_once(tmp_path):
+    """A Jupyter kernel that shuts down signals its children and waits while any is listed: a
+    zombie server would hold it ~29 s, and the kernel is killed before its atexit clean-up."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    server = ServerProcess(child, "http://127.0.0.1:1", 1, tmp_path / "log")
+    child.terminate()  # as ipykernel's shutdown does, not through server.stop()
+    assert until(lambda: not _zombie_or_running(child.pid), timeout=5, interval=0.05)
+    assert server.stop() == -signal.SIGTERM  # stop() still answers the exit code
+
+
+@pytest.mark.slow
+def test_a_kernel_with_a_running_server_shuts_down_cleanly(tiny_model, tmp_path):
+    """The lab's case: a server still running when the kernel is asked to shut down. The
+    kernel must exit on the request (not be killed), so that its atexit clean-up runs."""
+    from jupyter_client.manager import KernelManager  # the kernel machinery: this test only
+
+    from mllab.report.runner import KERNEL
+
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, pathlib\n"
+        "from mllab.serve.process import start_server\n"
+        f"server = start_server({str(tiny_model)!r}).__enter__()\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'ran')\n"
+        "print(server.log_path)"
+    )
+    manager = KernelManager(kernel_name=KERNEL)
+    manager.start_kernel()
+    try:
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        printed: list[str] = []
+        reply = client.execute_interactive(
+            code,
+            timeout=120,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        client.stop_channels()
+    finally:
+        manager.shutdown_kernel()  # a shutdown request; SIGTERM after 2.5 s, SIGKILL after 5
+    log = Path("".join(printed).strip())
+    assert manager._shutdown_status.name == "ShutdownRequest", manager._shutdown_status
+    assert marker.read_text() == "ran" and not log.exists()
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from mllab.core.paths import ROOT, artifact
 from mllab.measure.closed_loop import closed_loop
 from mllab.measure.stats import summarize
 from mllab.runtime.sessions import SessionConfig, create_session
-from mllab.serve.process import ServerProcess, free_port, wait_until_ready
+from mllab.serve.process import ServerProcess, free_port, scratch_log, wait_until_ready
 
 #: the peer's pins: KServe and the kit's own ONNX Runtime and numpy (same kernels both sides)
 KSERVE_PINS = ("kserve==0.21.0", "onnxruntime==1.31.1", "numpy==2.4.6")
@@ -73,7 +72,7 @@ def start_kserve(
     command += ["--name", name, "--http_port", str(port), "--grpc_port", str(free_port())]
     command += ["--threads", str(threads)] if threads else []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log_path = Path(tempfile.mkstemp(prefix="mllab-kserve-", suffix=".log")[1])
+    log_path = scratch_log("mllab-kserve-")
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", port, log_path)
