@@ -136,9 +136,10 @@ def image_id(tag: str) -> str:
 def older_ort_drift(
     version: str, model: Path, x: np.ndarray, threads: int | None, matrix: DriftMatrix
 ) -> ort_versions.OrtVersionDrift:
-    """C1: the same model and inputs under onnxruntime ``version`` (its wheel from PyPI, in
-    its own venv) against the host's; failed with the error where that cannot be done. For
-    scale, the record also holds PyTorch vs ONNX Runtime on the host (from ``matrix``)."""
+    """C1: the same model and inputs under onnxruntime ``version`` (its wheel from PyPI, first
+    on this interpreter's path) against the host's; failed with the error where that cannot be
+    done. For scale, the record also holds PyTorch vs ONNX Runtime on the host (from
+    ``matrix``)."""
     outcome, drift = attempt(ort_versions.ort_version_drift, version, model, x, threads)
     drift = drift or ort_versions.OrtVersionDrift(outcome)
     drift.torch_vs_ort_max_abs = matrix.compare("ort-all", "torch-cpu").max_abs

@@ -2,8 +2,8 @@
 ``python -m mllab.experiments.reproducibility.ort_probe``.
 
 The drift experiments run it where another ONNX Runtime lives: inside the slim image (the
-host's model and inputs mounted) and in the venv of an older onnxruntime (C1). Both places
-have only onnxruntime and numpy, so this module imports nothing else but
+host's model and inputs mounted) and under this interpreter with an older onnxruntime first on
+its path (C1). The image has only onnxruntime and numpy, so this module imports nothing else but
 :mod:`mllab.runtime.sessions`, which itself needs only those. The session options come from
 :func:`mllab.runtime.sessions.session_options`, the same function the host's sessions use, so
 host and probe differ only in the ONNX Runtime they load.

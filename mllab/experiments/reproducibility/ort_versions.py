@@ -1,17 +1,16 @@
 """C1: the same model and inputs under two ONNX Runtime versions.
 
 The lecture says different framework/CUDA/cuDNN versions change logits by about 1e-2. Without
-a GPU the framework half is measurable: :func:`ort_version_env` makes a venv with an older
-onnxruntime CPU wheel (and the host's numpy), :func:`ort_version_drift` runs
-:mod:`mllab.experiments.reproducibility.ort_probe` there and the host's onnxruntime here, with the
-same session
-options (:func:`mllab.runtime.sessions.session_options`), and compares the logits.
+a GPU the framework half is measurable: :func:`ort_version_env` installs an older onnxruntime
+CPU wheel alone into a folder put first on this interpreter's path, :func:`ort_version_drift`
+runs :mod:`mllab.experiments.reproducibility.ort_probe` with it and the host's onnxruntime here,
+with the same session options (:func:`mllab.runtime.sessions.session_options`), and compares
+the logits. The interpreter, numpy and every other package are the same on both sides.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -72,66 +71,45 @@ class OrtVersionDrift:
 
 
 def ort_version_env(version: str, on_log: LogFn | None = print) -> Path:
-    """A venv under ``artifacts/repro/ort-<version>`` with that onnxruntime (CPU wheel) and
-    the host's numpy, installed from a wheelhouse that ``pip download`` fills once (cached).
-    Returns its python."""
+    """A folder under ``artifacts/repro/ort-<version>/site`` holding that onnxruntime CPU wheel
+    alone (``pip install --no-deps --target``), its wheel fetched by ``pip download`` once
+    (both cached). :func:`run_probe_with` puts it first on this interpreter's path, so that
+    the probe and the host share the interpreter, numpy and every other package: only ONNX
+    Runtime differs. Returns the folder."""
     home = ARTIFACTS / "repro" / f"ort-{version}"
-    python = home / "venv" / "bin" / "python"
-    marker = home / "venv" / ".installed"
+    site = home / "site"
+    marker = site / ".installed"
     if marker.exists():
-        return python
-    house = home / "wheels"
-    wanted = [f"onnxruntime=={version}", f"numpy=={importlib.metadata.version('numpy')}"]
+        return site
+    house, wanted = home / "wheels", f"onnxruntime=={version}"
+    pip = [sys.executable, "-m", "pip"]
+    platforms = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
+    download = [*pip, "download", "--no-deps", "--only-binary=:all:", "--python-version=3.11"]
+    download += [arg for platform in platforms for arg in ("--platform", platform)]
     steps = [
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.11",
-            "--platform",
-            "manylinux_2_28_x86_64",
-            "--platform",
-            "manylinux_2_17_x86_64",
-            "--platform",
-            "manylinux2014_x86_64",
-            "-d",
-            str(house),
-            *wanted,
-        ],
-        [sys.executable, "-m", "venv", "--clear", str(home / "venv")],
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-index",
-            "--find-links",
-            str(house),
-            "--disable-pip-version-check",
-            *wanted,
-        ],
+        [*download, "-d", str(house), wanted],
+        [*pip, "install", "--no-deps", "--no-index", "--find-links", str(house), "--upgrade"]
+        + ["--target", str(site), wanted],
     ]
     for command in steps:
         if on_log:
-            on_log("$ " + " ".join(command[:6]) + " ...")
+            on_log(f"$ pip {' '.join(command[3:6])} ... {wanted}")
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise MllabError(
-                f"preparing onnxruntime {version} failed at `{' '.join(command[:5])}`: "
+                f"preparing onnxruntime {version} failed at `pip {' '.join(command[3:6])}`: "
                 f"{done.stderr.strip()[-800:]}"
             )
-    marker.write_text(" ".join(wanted) + "\n")
-    return python
+    marker.write_text(wanted + "\n")
+    return site
 
 
-def run_probe_with(python: str | Path, request: str) -> str:
-    """:mod:`mllab.experiments.reproducibility.ort_probe` under another interpreter (this tree's
-    mllab on its
-    path: that venv holds only onnxruntime and numpy); the onnxruntime version it used."""
-    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+def run_probe_with(python: str | Path, request: str, site: Path | None = None) -> str:
+    """:mod:`mllab.experiments.reproducibility.ort_probe` under ``python`` with this tree's
+    mllab on its path, and ``site`` (another onnxruntime, :func:`ort_version_env`) before
+    everything else; the onnxruntime version it used."""
+    path = [str(site)] if site else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(PACKAGE.parent)])}
     command = [str(python), "-m", "mllab.experiments.reproducibility.ort_probe", request]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -146,20 +124,22 @@ def ort_version_drift(
     threads: int | None = None,
     python: str | Path | None = None,
 ) -> OrtVersionDrift:
-    """Logits of the same model and inputs under onnxruntime ``version`` (its own venv, or the
-    interpreter ``python``) and under the host's onnxruntime, at each of :data:`LEVELS`."""
+    """Logits of the same model and inputs under onnxruntime ``version`` (:func:`ort_version_env`
+    first on this interpreter's path, or whatever the interpreter ``python`` imports) and
+    under the host's onnxruntime, at each of :data:`LEVELS`."""
     model = Path(model).resolve() if model else default_model()
     x = drift_inputs() if x is None else np.ascontiguousarray(x, dtype=np.float32)
     threads = threads or usable_cpus()
     configs = {level: SessionConfig(threads=threads, opt_level=level) for level in LEVELS}
-    python = python or ort_version_env(version)
+    site = None if python else ort_version_env(version)
+    python = python or sys.executable
     with tempfile.TemporaryDirectory(prefix="mllab-ortver-") as tmp:
         np.save(Path(tmp, "x.npy"), x)
         fields = {level: dataclasses.asdict(c) for level, c in configs.items()}
         request = probe_request(
             str(model), str(Path(tmp, "x.npy")), str(Path(tmp, "out.npz")), fields
         )
-        old_version = run_probe_with(python, request)
+        old_version = run_probe_with(python, request, site)
         old = {level: outputs[0] for level, outputs in np.load(Path(tmp, "out.npz")).items()}
     levels = []
     for level, config in configs.items():

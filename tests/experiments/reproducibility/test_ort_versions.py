@@ -29,3 +29,18 @@ def test_probe_request_round_trips_session_configs(tmp_path):
 
     request = json.loads(probe_request("m.onnx", "x.npy", "o.npz", {"a": {"threads": 1}}, 3))
     assert request["configs"] == {"a": {"threads": 1}} and request["repeats"] == 3
+
+
+def test_the_other_onnxruntime_goes_first_on_the_probes_path(tmp_path):
+    """The folder of another onnxruntime (``ort_version_env``) shadows the host's: here a
+    stand-in package that only says where it was imported from."""
+    import pytest
+
+    from mllab.core.errors import MllabError
+
+    (tmp_path / "onnxruntime").mkdir()
+    (tmp_path / "onnxruntime" / "__init__.py").write_text(
+        "raise ImportError('the stand-in onnxruntime of ' + __file__)\n"
+    )
+    with pytest.raises(MllabError, match="the stand-in onnxruntime of " + str(tmp_path)):
+        ort_versions.run_probe_with(sys.executable, "{}", site=tmp_path)
