@@ -14,20 +14,24 @@ OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader assignment_list \
 	course_list validate_assignment)
 
-.PHONY: setup engine student labs test test-quick lint clean-runs
+.PHONY: setup engine engine-if-any student labs test test-quick lint clean-runs
 
 setup: $(VENV)/.installed $(OVERRIDES)
 
 # pip, not uv: pip takes torch from the local wheel cache; uv would download ~3 GB.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
-	# byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every kernel, server and
+	# Byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every kernel, server and
 	# test process would compile the modules it imports again (every lab ~15 % slower). pip
 	# compiles on one core as it installs; compileall uses every core (-j 0), 2 cores: 21 s
 	# instead of 38 s. Some packages ship files that are not Python 3.11 (torch's tests for
 	# 3.12 syntax): they fail to compile and are skipped, as pip skips them.
-	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib mllab || true
+	# Meanwhile docker/prebuild-bases builds the two Debian images the labs need first, when an
+	# engine answers (pip mostly waits on package indexes; mmdebstrap works on the CPU).
+	docker/prebuild-bases $(VENV)/prebuild.log & prebuild=$$!; \
+	$(BIN)/pip install --quiet --no-compile -e '.[dev]' && \
+	{ $(BIN)/python -m compileall -qq -j 0 $(VENV)/lib mllab || true; }; status=$$?; \
+	wait $$prebuild; exit $$status
 	# in a scratch TMPDIR: ipykernel's install leaves its empty tmp*_kernels folder behind
 	scratch=$$(mktemp -d) && TMPDIR=$$scratch $(BIN)/python -m ipykernel install --sys-prefix \
 		--name mllab --display-name "Python 3.11 (mllab)"; status=$$?; rm -rf "$$scratch"; \
@@ -45,6 +49,11 @@ $(OVERRIDES): jupyter/overrides.json $(VENV)/.installed
 engine:
 	docker/engine/ensure-engine
 
+# The same before a set-up that may use it (docker/prebuild-bases); a failure is reported and
+# the labs that need no engine still run.
+engine-if-any:
+	-docker/engine/ensure-engine
+
 # JupyterLab refuses to start as root without --allow-root (a course VM, a container);
 # LAB_ARGS: more options of yours for `jupyter lab` (--port=8899, --no-browser, ...).
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -59,13 +68,11 @@ STUDENT_LOCALE := $(if $(filter ru en,$(LANG)),LANG=C.UTF-8)
 # The student's path: nbgrader's student editions in a git-ignored workspace, opened in
 # JupyterLab there, so that running and saving a lab never writes labs/. Work already in the
 # workspace is kept (mllab labs student --force replaces it).
-student: setup
-	-docker/engine/ensure-engine
+student: engine-if-any setup
 	$(STUDENT_LOCALE) $(BIN)/mllab labs student --out $(WORKSPACE) --lang $(STUDENT_LANG)
 	$(STUDENT_LOCALE) $(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(ROOT_ARGS) $(LAB_ARGS)
 
-labs: setup
-	-docker/engine/ensure-engine
+labs: engine-if-any setup
 	$(BIN)/mllab labs run $(if $(ONLY),--only $(ONLY)) $(if $(OUT),--out $(OUT))
 
 # Everything: every lab executed once, every image built once (needs Docker; CI runs this);

@@ -3,27 +3,17 @@ TARBALL lives in a scratch folder of its own, removed when the script ends (fail
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-from mllab.containers.base import BUILD_BASE_SCRIPT
+from script_stand_ins import FAILING_MMDEBSTRAP, with_tools
 
-#: a stand-in mmdebstrap: writes a partial tar where it was told to, then fails
-FAILING_MMDEBSTRAP = """#!/bin/sh
-for arg; do case "$arg" in *.tar) echo partial > "$arg";; esac; done
-echo "mmdebstrap: the mirror did not answer" >&2
-exit 1
-"""
+from mllab.containers.base import BUILD_BASE_SCRIPT
 
 
 def with_failing_mmdebstrap(tmp_path: Path) -> dict[str, str]:
-    """This process's environment with :data:`FAILING_MMDEBSTRAP` first on the PATH."""
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "mmdebstrap").write_text(FAILING_MMDEBSTRAP)
-    (tools / "mmdebstrap").chmod(0o755)
-    return {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+    """This process's environment with a failing stand-in mmdebstrap first on the PATH."""
+    return with_tools(tmp_path, {"mmdebstrap": FAILING_MMDEBSTRAP})
 
 
 def test_a_run_without_a_tarball_removes_its_scratch_folder(tmp_path: Path):

@@ -15,6 +15,7 @@ Lab 06's ``docker stats`` record (C13) is :func:`mllab.containers.run.docker_sta
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -130,6 +131,13 @@ def config_sha256(tag: str) -> str:
     raise InputError(f"no config found in `docker save {tag}` (is there an image {tag!r}?)")
 
 
+@functools.lru_cache(maxsize=64)
+def _config_sha256_of(image_id: str) -> str:
+    """:func:`config_sha256` of one stored image, once per process: the tags of one image share
+    its stored config, and each ``docker save`` exports the whole image first (~3 s here)."""
+    return config_sha256(image_id)
+
+
 @dataclass
 class ImageIdentity:
     """Tag, ID and digests of an image, with the ID recomputed from its config's bytes."""
@@ -160,11 +168,12 @@ def image_identity(tag: str) -> ImageIdentity:
     """Tag, ID and digests of ``tag``; the ID recomputed from ``docker save``. Empty
     ``repo_digests``: the image was never pushed to (or pulled from) a registry."""
     image = client().images.get(tag)
+    image_id = image.attrs["Id"]  # image.id, which the SDK types as optional
     return ImageIdentity(
         tag=tag,
         repo_tags=image.attrs.get("RepoTags") or [],
-        id=image.attrs["Id"],  # image.id, which the SDK types as optional
-        config_sha256="sha256:" + config_sha256(tag),
+        id=image_id,
+        config_sha256="sha256:" + _config_sha256_of(image_id),
         repo_digests=image.attrs.get("RepoDigests") or [],
         diff_ids=image.attrs["RootFS"]["Layers"],
     )

@@ -56,3 +56,15 @@ def test_container_manifest_and_identity():
     image = identity.image_identity(tag)
     assert image.id_is_config_sha256
     assert image.repo_digests == []
+    # another tag of the same image: the same identity, from the config read once
+    from mllab.containers.engine import client
+
+    other = "mllab-test/identity:second-tag"
+    client().images.get(tag).tag(other)
+    try:
+        hits = identity._config_sha256_of.cache_info().hits
+        again = identity.image_identity(other)
+        assert identity._config_sha256_of.cache_info().hits == hits + 1
+        assert again.id == image.id and again.config_sha256 == image.config_sha256
+    finally:
+        client().images.remove(other)
