@@ -92,13 +92,13 @@ def ort_version_env(version: str, on_log: LogFn | None = print) -> Path:
         + ["--target", str(site), wanted],
     ]
     for command in steps:
+        shown = "pip " + " ".join(command[3:6])  # the subcommand and its first options
         if on_log:
-            on_log(f"$ pip {' '.join(command[3:6])} ... {wanted}")
+            on_log(f"$ {shown} ... {wanted}")
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise MllabError(
-                f"preparing onnxruntime {version} failed at `pip {' '.join(command[3:6])}`: "
-                f"{done.stderr.strip()[-800:]}"
+                f"preparing onnxruntime {version} failed at `{shown}`: {done.stderr.strip()[-800:]}"
             )
     marker.write_text(wanted + "\n")
     return site
